@@ -1,0 +1,33 @@
+"""hyperspy_symseg: segment atomic-resolution images by local symmetry descriptors.
+
+A HyperSpy extension implementing and extending Wang, Freysoldt et al.,
+Microsc. Microanal. 27, 1454 (2021): score local symmetry operations with Pearson
+correlations, reduce with PCA and cluster with k-means, without any training.
+
+Use it on any HyperSpy image signal::
+
+    import hyperspy.api as hs
+    s = hs.load("image.dm4", signal_type="atomic_resolution")
+    labels = s.symmetry_segment(n_patterns=2)
+
+or, for a plain ``Signal2D``, ``hyperspy_symseg.symmetry_segment(signal, n_patterns=2)``.
+"""
+
+__version__ = "0.1.0.dev0"
+
+from .segmentation import (  # noqa: E402
+    DEFAULTS,
+    SymmetrySegmentation,
+    get_symmetry_descriptors,
+    symmetry_segment,
+    symmetry_segmentation,
+)
+
+__all__ = [
+    "DEFAULTS",
+    "SymmetrySegmentation",
+    "__version__",
+    "get_symmetry_descriptors",
+    "symmetry_segment",
+    "symmetry_segmentation",
+]

@@ -1,0 +1,38 @@
+"""Signal classes registered with HyperSpy (``signal_type="atomic_resolution"``).
+
+Thin classes: every method forwards to the pipeline in
+:mod:`hyperspy_symseg.segmentation`; no numerics live here.
+"""
+
+from hyperspy.signals import LazySignal2D, Signal2D
+
+from . import segmentation
+
+
+class AtomicResolutionImage(Signal2D):
+    """An atomic-resolution image or image series (HAADF/ADF/ABF-STEM, HRTEM, STM, AFM).
+
+    Load any RosettaSciIO file with ``hs.load(path, signal_type="atomic_resolution")``
+    or convert a signal with ``s.set_signal_type("atomic_resolution")``.
+    """
+
+    _signal_type = "atomic_resolution"
+
+    def get_symmetry_descriptors(self, descriptor=segmentation.DEFAULTS["descriptor"], stride=segmentation.DEFAULTS["stride"], **kwargs):
+        return segmentation.get_symmetry_descriptors(self, descriptor, stride, **kwargs)
+
+    def symmetry_segmentation(self, n_patterns=2, **kwargs):
+        return segmentation.symmetry_segmentation(self, n_patterns, **kwargs)
+
+    def symmetry_segment(self, n_patterns=2, **kwargs):
+        return segmentation.symmetry_segment(self, n_patterns, **kwargs)
+
+    get_symmetry_descriptors.__doc__ = segmentation.get_symmetry_descriptors.__doc__
+    symmetry_segmentation.__doc__ = segmentation.symmetry_segmentation.__doc__
+    symmetry_segment.__doc__ = segmentation.symmetry_segment.__doc__
+
+
+class LazyAtomicResolutionImage(LazySignal2D, AtomicResolutionImage):
+    """Lazy (dask-backed) :class:`AtomicResolutionImage`."""
+
+    _lazy = True
