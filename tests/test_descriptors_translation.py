@@ -1,0 +1,188 @@
+"""Translation descriptors (local correlation map) against brute-force references."""
+
+import numpy as np
+import pytest
+from _reference import local_correlation_at, translation_score
+from conftest import shared_file, two_grain
+
+from hyperspy_symseg.descriptors import (
+    DescriptorGrid,
+    local_correlation_map,
+    nearest_grid_index,
+    translation_grid,
+    upsample_labels,
+)
+from hyperspy_symseg.descriptors.translation import FLAT_TOLERANCE, normalized_image
+
+SHIFTS = np.array([[0, 0], [3, -2], [-5, 7], [2, 2], [-1, -6], [0, 4], [6, 0]])
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(1)
+    # Correlated texture plus a lattice, so that scores span a wide range.
+    img, _ = two_grain((70, 83), period=6.0, noise=0.5)
+    return img + np.cumsum(rng.normal(size=img.shape), axis=0) * 0.05
+
+
+class TestTranslationGrid:
+    def test_authors_defaults_give_81_symmetric_shifts(self):
+        shifts = translation_grid(21, 21, 100)
+        assert shifts.shape == (81, 2)
+        assert sorted(set(shifts[:, 0])) == list(range(-20, 21, 5))
+        assert sorted(set(shifts[:, 1])) == list(range(-20, 21, 5))
+
+    @pytest.mark.parametrize("wx, wy, n", [(21, 21, 100), (10, 3, 30), (5, 5, 1), (7, 2, 1000), (4, 9, 17)])
+    def test_symmetric_contains_zero_and_densest(self, wx, wy, n):
+        shifts = translation_grid(wx, wy, n)
+        assert len(shifts) <= n
+        assert [0, 0] in shifts.tolist()
+        assert set(map(tuple, shifts)) == set(map(tuple, -shifts))
+        assert np.abs(shifts[:, 0]).max() <= wy and np.abs(shifts[:, 1]).max() <= wx
+        steps = {np.diff(np.unique(shifts[:, a])).min() for a in (0, 1) if len(np.unique(shifts[:, a])) > 1}
+        step = steps.pop() if steps else max(wx, wy) + 1
+        if step > 1:  # one step finer would exceed max_num_points
+            finer = (2 * (wy // (step - 1)) + 1) * (2 * (wx // (step - 1)) + 1)
+            assert finer > n
+
+    def test_full_window(self):
+        shifts = translation_grid(2, 1, 15)
+        assert shifts.tolist() == [[m, n] for m in (-1, 0, 1) for n in (-2, -1, 0, 1, 2)]
+
+    def test_max_num_points_below_one(self):
+        with pytest.raises(ValueError, match="max_num_points"):
+            translation_grid(3, 3, 0)
+
+
+class TestGridGeometry:
+    def test_nearest_grid_index(self):
+        # points at 3, 7, 11; pixel 5 is halfway between 3 and 7 -> later point
+        assert nearest_grid_index(14, 3, 4, 3).tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2]
+
+    def test_upsample_matches_nearest_by_distance(self):
+        grid = DescriptorGrid(y0=4, x0=6, ny=5, nx=4, stride=3)
+        labels = np.arange(20).reshape(5, 4)
+        up = upsample_labels(labels, grid, (20, 19))
+        assert up.shape == (20, 19)
+        rows, cols = grid.rows(), grid.cols()
+        for y in (0, 5, 9, 19):
+            for x in (0, 7, 12, 18):
+                i = np.argmin(np.abs(rows - y) - 1e-9 * (rows > y))  # ties to the later point
+                j = np.argmin(np.abs(cols - x) - 1e-9 * (cols > x))
+                assert up[y, x] == labels[i, j]
+
+    def test_upsample_keeps_leading_axes(self):
+        grid = DescriptorGrid(0, 0, 2, 2, 5)
+        up = upsample_labels(np.arange(8).reshape(2, 2, 2), grid, (10, 10))
+        assert up.shape == (2, 10, 10)
+        assert up[1, 9, 9] == 7 and up[0, 0, 0] == 0
+
+
+class TestLocalCorrelationMap:
+    @pytest.mark.parametrize("method", ["direct", "fft"])
+    @pytest.mark.parametrize("stride", [1, 2, 5, 13])
+    def test_equals_brute_force(self, image, method, stride):
+        py, px = 4, 6
+        scores, grid = local_correlation_map(image, SHIFTS, py, px, stride, method)
+        assert scores.dtype == np.float32
+        assert scores.shape == (grid.ny, grid.nx, len(SHIFTS))
+        assert (grid.y0, grid.x0) == (py + 6, px + 7)
+        assert grid.y0 + (grid.ny - 1) * stride <= image.shape[0] - 1 - grid.y0
+        assert grid.y0 + grid.ny * stride > image.shape[0] - 1 - grid.y0
+        for i in sorted({0, grid.ny // 2, grid.ny - 1}):
+            for j in sorted({0, grid.nx // 3, grid.nx - 1}):
+                y, x = grid.y0 + i * stride, grid.x0 + j * stride
+                ref = local_correlation_at(image, y, x, SHIFTS, py, px)
+                np.testing.assert_allclose(scores[i, j], ref, atol=2e-7)
+
+    def test_direct_equals_fft_everywhere(self, image):
+        shifts = translation_grid(9, 7, 200)
+        d, _ = local_correlation_map(image, shifts, 5, 3, 1, "direct")
+        f, _ = local_correlation_map(image, shifts, 5, 3, 1, "fft")
+        np.testing.assert_allclose(d, f, atol=1e-5)
+        assert np.abs(d - f).max() < 1e-6
+
+    def test_zero_shift_scores_one(self, image):
+        scores, _ = local_correlation_map(image, SHIFTS, 3, 3, 3)
+        np.testing.assert_allclose(scores[..., 0], 1.0, atol=1e-6)
+
+    @pytest.mark.parametrize("method", ["direct", "fft"])
+    def test_invariant_to_added_constant_and_scale(self, image, method):
+        base, _ = local_correlation_map(image, SHIFTS, 4, 4, 3, method)
+        shifted, _ = local_correlation_map(image + 1e5, SHIFTS, 4, 4, 3, method)
+        scaled, _ = local_correlation_map(image * 1e-4 - 7.0, SHIFTS, 4, 4, 3, method)
+        np.testing.assert_allclose(shifted, base, atol=1e-5)
+        np.testing.assert_allclose(scaled, base, atol=1e-5)
+
+    def test_large_offset_float32_and_integer_input(self, image):
+        u16 = np.round((image - image.min()) * 1000).astype(np.uint16)
+        ref, _ = local_correlation_map(u16.astype(np.float64), SHIFTS, 4, 4, 4)
+        got, _ = local_correlation_map(u16, SHIFTS, 4, 4, 4)
+        np.testing.assert_array_equal(got, ref)
+        off, _ = local_correlation_map(u16.astype(np.float32) + np.float32(3e4), SHIFTS, 4, 4, 4)
+        np.testing.assert_allclose(off, ref, atol=1e-5)
+
+    @pytest.mark.parametrize("method", ["direct", "fft"])
+    def test_flat_patches_score_zero_not_nan(self, method):
+        img = np.zeros((60, 60))
+        img[:, 30:] = np.random.default_rng(0).normal(size=(60, 30))
+        scores, grid = local_correlation_map(img, SHIFTS, 3, 3, 1, method)
+        assert np.isfinite(scores).all()
+        # centre far inside the flat half: every score is 0, even the zero shift
+        i = 20 - grid.y0
+        j = 12 - grid.x0
+        assert np.all(scores[i, j] == 0)
+        # centre inside the noisy half: zero shift is exactly one
+        assert scores[i, 45 - grid.x0, 0] == pytest.approx(1.0, abs=1e-6)
+
+    def test_constant_image_is_all_zero(self):
+        scores, _ = local_correlation_map(np.full((40, 40), 7.0), SHIFTS, 3, 3, 2)
+        assert np.all(scores == 0)
+
+    @pytest.mark.parametrize("quiet, expected", [(1e-2, 1.0), (1e-5, 0.0)])
+    def test_flat_tolerance_is_relative_to_image_variance(self, quiet, expected):
+        rng = np.random.default_rng(2)
+        img = rng.normal(size=(50, 50)) * quiet
+        img[:25] += rng.normal(size=(25, 50)) * 1e2
+        # variance ratio quiet/image: 2e-8 (a real, faint region) or 2e-14 (numerically flat)
+        assert ((quiet / 1e2) ** 2 * 2 > FLAT_TOLERANCE) == (expected == 1.0)
+        scores, grid = local_correlation_map(img, SHIFTS, 3, 3, 1)
+        assert scores[40 - grid.y0, 10, 0] == pytest.approx(expected, abs=1e-6)
+        assert np.isfinite(scores).all()
+
+    def test_input_not_modified(self, image):
+        copy = image.copy()
+        local_correlation_map(image, SHIFTS, 3, 3, 2, "direct")
+        local_correlation_map(image, SHIFTS, 3, 3, 2, "fft")
+        np.testing.assert_array_equal(image, copy)
+
+    def test_out_argument_and_scores_in_range(self, image):
+        grid_scores, grid = local_correlation_map(image, SHIFTS, 3, 4, 2)
+        out = np.full_like(grid_scores, np.nan)
+        result, _ = local_correlation_map(image, SHIFTS, 3, 4, 2, out=out)
+        assert result is out
+        np.testing.assert_array_equal(out, grid_scores)
+        assert grid_scores.min() >= -1 and grid_scores.max() <= 1
+
+    def test_unknown_method(self, image):
+        with pytest.raises(ValueError, match="method"):
+            local_correlation_map(image, SHIFTS, 3, 3, 1, "slow")
+
+    def test_normalized_image(self):
+        img = np.arange(12.0).reshape(3, 4) * 3 + 5
+        out = normalized_image(img)
+        assert out.mean() == pytest.approx(0, abs=1e-12) and out.std() == pytest.approx(1)
+        assert translation_score(out, 1, 1, 0, 1, 1, 1) == pytest.approx(translation_score(img, 1, 1, 0, 1, 1, 1))
+
+
+def test_matches_pystem_reference_descriptors():
+    """The authors' stride-8 fft descriptors on their example image, at the same centres."""
+    image = np.load(shared_file("real/pystem_high_entropy_alloy.npy")).astype(np.float32)
+    shifts = np.load(shared_file("pystem_reference/hea_lcm_default_translations.npy"))
+    reference = np.load(shared_file("pystem_reference/hea_lcm_default_stride8_fft_descriptors.npy"))
+    for method in ("direct", "fft"):
+        scores, grid = local_correlation_map(image, shifts, 20, 20, 8, method)
+        # pySTEM's grid point (a, b) is centred on pixel (41 + 8a, 41 + 8b)
+        assert (grid.y0, grid.x0, grid.stride) == (41, 41, 8)
+        assert scores.shape == reference.shape
+        assert np.abs(scores - reference).max() < 1e-3
