@@ -1,0 +1,344 @@
+"""Estimators handed to HyperSpy's ``decomposition`` and ``cluster_analysis``.
+
+Both follow the scikit-learn estimator protocol that HyperSpy accepts for its
+``algorithm=`` argument, and work on NumPy arrays only.
+
+* :class:`CovariancePCA` diagonalises the float64 covariance matrix of the
+  descriptors, accumulated in row chunks: it never copies or upcasts the whole
+  (samples, operations) array, unlike a full SVD, and it reports the variance of
+  *every* component, so the explained-variance ratios HyperSpy stores are
+  fractions of the total variance even when only a few components are kept.
+* :class:`SubsampledKMeans` runs k-means with several initialisations on a random
+  subsample and assigns every sample to its nearest centre. The k-means itself
+  (greedy k-means++ seeding, Lloyd iterations, the starts run in parallel) is a
+  small numba kernel: scikit-learn's KMeans needs 20-50 ms per start on 50 000
+  points on a 2-core machine, which alone would exceed the whole-pipeline budget.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import math
+
+import numba
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+
+#: Rows processed at once when streaming over a (samples, features) array.
+CHUNK_ROWS = 65536
+
+
+def _chunks(n_rows: int):
+    size = CHUNK_ROWS
+    for start in range(0, n_rows, size):
+        yield slice(start, min(n_rows, start + size))
+
+
+def n_components_for_fraction(explained_variance_ratio: np.ndarray, fraction: float) -> int:
+    """Smallest number of leading components whose variance ratios sum to ``fraction``."""
+    cumulative = np.cumsum(explained_variance_ratio)
+    # A small tolerance keeps e.g. 0.9 reached when the sum is 0.8999999999.
+    return int(min(len(cumulative), np.searchsorted(cumulative, fraction - 1e-12) + 1))
+
+
+class CovariancePCA(TransformerMixin, BaseEstimator):
+    """Principal component analysis through the covariance matrix.
+
+    Parameters
+    ----------
+    n_components : int or float
+        An int >= 1 keeps that many components; a float in (0, 1) keeps the
+        smallest number whose explained-variance ratios sum to at least that fraction.
+
+    Notes
+    -----
+    One pass over the data: products are formed in the data's precision (float32
+    BLAS for float32 descriptors) on row chunks shifted by a rough mean and summed
+    in float64, so variances are accurate to about 1e-7 of the largest variance.
+
+    Attributes
+    ----------
+    mean_ : (n_features,) float64 ndarray
+    components_ : (n_components_, n_features) float64 ndarray
+        Kept principal axes, by decreasing variance; each has its largest-magnitude
+        entry positive, so the signs are reproducible.
+    explained_variance_ : (n_features,) float64 ndarray
+        Variance along *all* principal axes (not only the kept ones).
+    explained_variance_ratio_ : (n_features,) float64 ndarray
+        ``explained_variance_`` over its sum (all zeros if the data are constant).
+    n_components_ : int
+    """
+
+    def __init__(self, n_components: int | float = 5):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        X = np.asarray(X)
+        n_samples, n_features = X.shape
+        # One pass: products of data shifted by a rough mean (from a subsample) in
+        # float32 BLAS, summed over chunks in float64, then corrected to the exact
+        # mean. The shift keeps the correction small, so nothing cancels.
+        shift = X[:: max(1, n_samples // 4096)].mean(axis=0, dtype=np.float64)
+        work = np.float32 if X.dtype == np.float32 else np.float64
+        shift_w = shift.astype(work)
+        total = np.zeros(n_features)
+        cov = np.zeros((n_features, n_features))
+        ones = np.ones(min(n_samples, CHUNK_ROWS), dtype=work)
+        for rows in _chunks(n_samples):
+            centred = X[rows].astype(work, copy=False) - shift_w
+            total += ones[: len(centred)] @ centred
+            cov += centred.T @ centred
+        delta = total / n_samples
+        cov -= n_samples * np.outer(delta, delta)
+        cov /= max(n_samples - 1, 1)
+        mean = shift + delta
+        variance, axes = np.linalg.eigh(cov)
+        order = np.argsort(variance)[::-1]
+        variance = np.clip(variance[order], 0.0, None)
+        axes = axes[:, order].T
+        signs = np.sign(axes[np.arange(n_features), np.argmax(np.abs(axes), axis=1)])
+        axes *= np.where(signs == 0, 1.0, signs)[:, None]
+        total_variance = variance.sum()
+        ratio = variance / total_variance if total_variance > 0 else np.zeros_like(variance)
+        if isinstance(self.n_components, numbers.Integral):
+            k = int(self.n_components)
+        else:
+            k = n_components_for_fraction(ratio, float(self.n_components)) if total_variance > 0 else 1
+        k = max(1, min(k, n_features))
+        self.mean_ = mean
+        self.explained_variance_ = variance
+        self.explained_variance_ratio_ = ratio
+        self.components_ = axes[:k]
+        self.n_components_ = k
+        return self
+
+    def transform(self, X):
+        """(n_samples, n_components_) float32 coordinates of X along the kept axes."""
+        X = np.asarray(X)
+        work = np.float32 if X.dtype == np.float32 else np.float64
+        out = X @ self.components_.T.astype(work)
+        out -= (self.mean_ @ self.components_.T).astype(work)
+        return out.astype(np.float32, copy=False)
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _nearest_centre_kernel(X, centres, labels, dist):
+    for i in numba.prange(X.shape[0]):
+        for c in range(centres.shape[0]):
+            d = 0.0
+            for f in range(X.shape[1]):
+                t = X[i, f] - centres[c, f]
+                d += t * t
+            dist[i, c] = d
+        labels[i] = np.argmin(dist[i])
+
+
+def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of, and squared distance to, the nearest of ``centres`` for each row of X.
+
+    Returns ``(labels, distances)``: (n_samples,) int64 and (n_samples, n_centres)
+    float64 squared Euclidean distances (ties go to the lower index).
+    """
+    X = np.ascontiguousarray(X)
+    centres = np.ascontiguousarray(centres, dtype=np.float64)
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    dist = np.empty((X.shape[0], centres.shape[0]))
+    _nearest_centre_kernel(X, centres, labels, dist)
+    return labels, dist
+
+
+@numba.njit(cache=True, nogil=True)
+def _sq_dist(x, c):
+    d = 0.0
+    for f in range(x.shape[0]):
+        t = x[f] - c[f]
+        d += t * t
+    return d
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmeans_plusplus(X, k, uniforms):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007 with local trials).
+
+    ``uniforms`` holds 1 + (k - 1) * n_trials numbers in [0, 1): the first picks the
+    first centre, the others the candidate centres, each drawn with probability
+    proportional to the squared distance to the nearest centre so far; of each
+    step's candidates the one giving the lowest total squared distance is kept.
+    """
+    n, d = X.shape
+    n_trials = (uniforms.shape[0] - 1) // max(k - 1, 1)
+    centres = np.empty((k, d))
+    centres[0] = X[min(int(uniforms[0] * n), n - 1)]
+    closest = np.empty(n)
+    for i in range(n):
+        closest[i] = _sq_dist(X[i], centres[0])
+    cumulative = np.empty(n)
+    best_closest = np.empty(n)
+    trial_closest = np.empty(n)
+    for c in range(1, k):
+        total = 0.0
+        for i in range(n):
+            total += closest[i]
+            cumulative[i] = total
+        best_pot = np.inf
+        best = 0
+        for t in range(n_trials):
+            u = uniforms[1 + (c - 1) * n_trials + t] * total
+            cand = min(np.searchsorted(cumulative, u, side="right"), n - 1)
+            pot = 0.0
+            for i in range(n):
+                trial_closest[i] = min(closest[i], _sq_dist(X[i], X[cand]))
+                pot += trial_closest[i]
+            if pot < best_pot:
+                best_pot = pot
+                best = cand
+                best_closest[:] = trial_closest
+        centres[c] = X[best]
+        closest[:] = best_closest
+    return centres
+
+
+@numba.njit(cache=True, nogil=True)
+def _lloyd(X, centres, max_iter, tol):
+    """Lloyd iterations from ``centres`` (modified in place); returns (labels, inertia)."""
+    n, d = X.shape
+    k = centres.shape[0]
+    labels = np.zeros(n, dtype=np.int64)
+    dist = np.empty(n)
+    sums = np.empty((k, d))
+    counts = np.empty(k, dtype=np.int64)
+    for _ in range(max_iter):
+        sums[:] = 0.0
+        counts[:] = 0
+        for i in range(n):
+            best = 0
+            best_d = _sq_dist(X[i], centres[0])
+            for c in range(1, k):
+                dc = _sq_dist(X[i], centres[c])
+                if dc < best_d:
+                    best_d = dc
+                    best = c
+            labels[i] = best
+            dist[i] = best_d
+            counts[best] += 1
+            for f in range(d):
+                sums[best, f] += X[i, f]
+        shift = 0.0
+        for c in range(k):
+            if counts[c] == 0:
+                # Empty cluster: restart it on the point farthest from its centre.
+                far = np.argmax(dist)
+                dist[far] = 0.0
+                for f in range(d):
+                    shift += (X[far, f] - centres[c, f]) ** 2
+                    centres[c, f] = X[far, f]
+                continue
+            for f in range(d):
+                new = sums[c, f] / counts[c]
+                shift += (new - centres[c, f]) ** 2
+                centres[c, f] = new
+        if shift <= tol:
+            break
+    inertia = 0.0
+    for i in range(n):
+        best = 0
+        best_d = _sq_dist(X[i], centres[0])
+        for c in range(1, k):
+            dc = _sq_dist(X[i], centres[c])
+            if dc < best_d:
+                best_d = dc
+                best = c
+        labels[i] = best
+        inertia += best_d
+    return labels, inertia
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _kmeans_starts(X, k, uniforms, max_iter, tol):
+    """Run one k-means per row of ``uniforms``; returns all centres and inertias."""
+    n_init = uniforms.shape[0]
+    centres = np.empty((n_init, k, X.shape[1]))
+    inertia = np.empty(n_init)
+    for s in numba.prange(n_init):
+        c = _kmeans_plusplus(X, k, uniforms[s])
+        _, inertia[s] = _lloyd(X, c, max_iter, tol)
+        centres[s] = c
+    return centres, inertia
+
+
+def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, max_iter: int = 300, tol: float = 1e-4):
+    """k-means with the best of ``n_init`` k-means++ starts.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) ndarray
+    n_clusters : int
+    n_init : int
+    random_state : int, numpy.random.Generator or None
+    max_iter : int
+        Lloyd iterations per start.
+    tol : float
+        Stop when the squared centre movement falls below ``tol`` times the mean
+        feature variance (scikit-learn's convention).
+
+    Returns
+    -------
+    centres : (n_clusters, n_features) float64 ndarray
+    inertia : float
+        Sum of squared distances of the samples to their nearest centre.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    rng = np.random.default_rng(random_state)
+    n_trials = 2 + int(math.log(n_clusters))
+    uniforms = rng.random((n_init, 1 + max(n_clusters - 1, 1) * n_trials))
+    tol_abs = tol * float(np.mean(np.var(X, axis=0)))
+    centres, inertia = _kmeans_starts(X, n_clusters, uniforms, max_iter, tol_abs)
+    best = int(np.argmin(inertia))
+    return centres[best], float(inertia[best])
+
+
+class SubsampledKMeans(ClusterMixin, BaseEstimator):
+    """k-means fitted on a random subsample, then applied to every sample.
+
+    Parameters
+    ----------
+    n_clusters : int
+    n_init : int
+        k-means++ initialisations; the run with the lowest inertia is kept.
+    max_samples : int
+        Fit on at most this many samples, drawn without replacement.
+    random_state : int, numpy.random.Generator or None
+        Seeds both the subsample and k-means.
+
+    Attributes
+    ----------
+    cluster_centers_ : (n_clusters, n_features) float64 ndarray
+    inertia_ : float
+        Inertia of the subsample.
+    labels_ : (n_samples,) int64 ndarray
+        Nearest centre of every sample passed to :meth:`fit`.
+    """
+
+    def __init__(self, n_clusters: int = 2, n_init: int = 10, max_samples: int = 20_000, random_state=None):
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        X = np.asarray(X)
+        rng = np.random.default_rng(self.random_state)
+        if X.shape[0] > self.max_samples:
+            sample = X[np.sort(rng.choice(X.shape[0], self.max_samples, replace=False))]
+        else:
+            sample = X
+        self.cluster_centers_, self.inertia_ = kmeans(sample, self.n_clusters, self.n_init, rng)
+        self.labels_, _ = nearest_centre(X, self.cluster_centers_)
+        return self
+
+    def predict(self, X):
+        return nearest_centre(X, self.cluster_centers_)[0]

@@ -1,0 +1,136 @@
+"""The PCA and k-means estimators against direct references."""
+
+import numpy as np
+import pytest
+from _reference import nearest, pca
+from sklearn.cluster import KMeans
+
+from hyperspy_symseg._learn import (
+    CovariancePCA,
+    SubsampledKMeans,
+    kmeans,
+    n_components_for_fraction,
+    nearest_centre,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    # correlated features with a large common offset (like Pearson scores around 0.5)
+    latent = rng.normal(size=(3000, 4)) * [3.0, 1.5, 0.7, 0.2]
+    mixing = rng.normal(size=(4, 12))
+    return (latent @ mixing + 0.05 * rng.normal(size=(3000, 12)) + 40.0).astype(np.float32)
+
+
+class TestCovariancePCA:
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_matches_svd(self, data, dtype):
+        X = data.astype(dtype)
+        est = CovariancePCA(3).fit(X)
+        mean, vt, var = pca(X)
+        np.testing.assert_allclose(est.mean_, mean, rtol=1e-6)
+        np.testing.assert_allclose(est.explained_variance_, var, rtol=1e-4, atol=1e-6 * var[0])
+        np.testing.assert_allclose(est.explained_variance_ratio_, var / var.sum(), atol=1e-6)
+        for k in range(3):  # same axes up to sign
+            assert abs(abs(est.components_[k] @ vt[k]) - 1) < 1e-5
+        loadings = est.transform(X)
+        assert loadings.dtype == np.float32 and loadings.shape == (3000, 3)
+        ref = (X.astype(np.float64) - mean) @ est.components_.T
+        np.testing.assert_allclose(loadings, ref, atol=2e-4 * np.abs(ref).max())
+
+    def test_signs_are_reproducible(self, data):
+        comps = CovariancePCA(4).fit(data).components_
+        big = comps[np.arange(4), np.argmax(np.abs(comps), axis=1)]
+        assert np.all(big > 0)
+        np.testing.assert_array_equal(CovariancePCA(4).fit(data[::-1].copy()).components_.shape, comps.shape)
+
+    def test_chunking_does_not_change_result(self, data, monkeypatch):
+        import hyperspy_symseg._learn as learn
+
+        whole = CovariancePCA(3).fit(data)
+        monkeypatch.setattr(learn, "CHUNK_ROWS", 257)
+        chunked = CovariancePCA(3).fit(data)
+        # float32 products: equal to ~1e-7 of the largest variance
+        top = whole.explained_variance_[0]
+        np.testing.assert_allclose(chunked.explained_variance_, whole.explained_variance_, rtol=1e-5, atol=1e-6 * top)
+
+    def test_fraction_selects_smallest_number(self, data):
+        est = CovariancePCA(0.9).fit(data)
+        cum = np.cumsum(est.explained_variance_ratio_)
+        assert cum[est.n_components_ - 1] >= 0.9
+        assert est.n_components_ == 1 or cum[est.n_components_ - 2] < 0.9
+        assert est.components_.shape == (est.n_components_, 12)
+
+    def test_n_components_for_fraction(self):
+        ratio = np.array([0.5, 0.3, 0.15, 0.05])
+        assert n_components_for_fraction(ratio, 0.5) == 1
+        assert n_components_for_fraction(ratio, 0.8) == 2
+        assert n_components_for_fraction(ratio, 0.81) == 3
+        assert n_components_for_fraction(ratio, 0.999) == 4
+
+    def test_constant_data(self):
+        est = CovariancePCA(0.8).fit(np.ones((50, 4), dtype=np.float32))
+        assert est.n_components_ == 1
+        assert np.all(est.explained_variance_ratio_ == 0)
+        assert np.all(est.transform(np.ones((3, 4))) == 0)
+
+
+class TestKMeans:
+    @pytest.fixture(scope="class")
+    def blobs(self):
+        rng = np.random.default_rng(3)
+        centres = np.array([[0, 0, 0], [4, 0, 1], [0, 5, -2], [3, 3, 3]], float)
+        X = np.concatenate([c + rng.normal(size=(n, 3)) for c, n in zip(centres, (400, 250, 300, 50))])
+        return X, centres
+
+    @pytest.mark.parametrize("k", [1, 2, 3, 4])
+    def test_inertia_as_good_as_sklearn(self, blobs, k):
+        X, _ = blobs
+        centres, inertia = kmeans(X, k, n_init=10, random_state=0)
+        ref = KMeans(k, n_init=10, random_state=0).fit(X)
+        assert inertia <= ref.inertia_ * (1 + 1e-6)
+        labels = nearest(X, centres)
+        assert inertia == pytest.approx(sum(((X - centres[labels]) ** 2).sum(axis=1)))
+        # a fixed point of Lloyd: every centre is the mean of its points
+        for c in range(k):
+            np.testing.assert_allclose(centres[c], X[labels == c].mean(axis=0), atol=1e-8)
+
+    def test_finds_true_centres(self, blobs):
+        X, true = blobs
+        centres, _ = kmeans(X, 4, n_init=10, random_state=1)
+        for c in true:
+            assert np.min(np.linalg.norm(centres - c, axis=1)) < 0.5
+
+    def test_deterministic_for_seed(self, blobs):
+        X, _ = blobs
+        a = kmeans(X, 3, 5, random_state=7)
+        b = kmeans(X, 3, 5, random_state=7)
+        np.testing.assert_array_equal(a[0], b[0])
+
+    def test_more_clusters_than_distinct_points(self):
+        X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 10, axis=0)
+        centres, inertia = kmeans(X, 3, 3, random_state=0)
+        assert inertia == pytest.approx(0.0)
+        assert np.isfinite(centres).all()
+
+    def test_nearest_centre(self, blobs):
+        X, centres = blobs
+        labels, dist = nearest_centre(X.astype(np.float32), centres)
+        np.testing.assert_array_equal(labels, nearest(X.astype(np.float32), centres))
+        np.testing.assert_allclose(dist[5], ((X[5].astype(np.float32) - centres) ** 2).sum(axis=1), rtol=1e-6)
+
+    def test_subsampled_kmeans(self, blobs):
+        X, _ = blobs
+        full = SubsampledKMeans(4, n_init=10, max_samples=10_000, random_state=0).fit(X)
+        sub = SubsampledKMeans(4, n_init=10, max_samples=300, random_state=0).fit(X)
+        assert full.labels_.shape == (1000,)
+        np.testing.assert_array_equal(full.labels_, full.predict(X))
+        # centres fitted on 30 % of the points assign almost every point the same way
+        match = max(
+            np.mean(sub.labels_ == np.array(p)[full.labels_])
+            for p in __import__("itertools").permutations(range(4))
+        )
+        assert match > 0.97
+        again = SubsampledKMeans(4, n_init=10, max_samples=300, random_state=0).fit(X)
+        np.testing.assert_array_equal(again.labels_, sub.labels_)
