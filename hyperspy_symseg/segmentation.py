@@ -1,0 +1,542 @@
+"""The segmentation pipeline on HyperSpy signals.
+
+descriptors (numba kernels) -> navigation-mapped feature signal -> HyperSpy
+``decomposition`` (covariance PCA) -> HyperSpy ``cluster_analysis`` (k-means with
+several initialisations on a subsample) -> labels sorted by pattern size ->
+nearest-neighbour upsampling to every input pixel.
+
+This module turns signals into arrays and back; the numerics are in
+:mod:`hyperspy_symseg.descriptors` and :mod:`hyperspy_symseg._learn`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import numbers
+from typing import Any
+
+import numba
+import numpy as np
+
+from . import _validation as check
+from ._learn import CovariancePCA, SubsampledKMeans, nearest_centre
+from .descriptors import (
+    DESCRIPTOR_NAMES,
+    METHODS,
+    TranslationDescriptor,
+    translation_grid,
+    upsample_labels,
+)
+
+#: Default parameters, measured on the forward-model accuracy suite (see README).
+DEFAULTS: dict[str, Any] = {
+    "descriptor": "local_correlation_map",
+    "method": "direct",
+    "patch_x": 20,
+    "patch_y": 20,
+    "window_x": 20,
+    "window_y": 20,
+    "max_num_points": 100,
+    "stride": 4,
+    "n_components": 5,
+    "n_init": 10,
+    "max_samples": 20_000,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _progressbar_enabled(show_progressbar: bool | None) -> bool:
+    if show_progressbar is None:
+        from hyperspy.defaults_parser import preferences
+
+        return bool(preferences.General.show_progressbar)
+    return bool(show_progressbar)
+
+
+def _progressbar(total: int, show_progressbar: bool | None, desc: str):
+    from hyperspy.external.progressbar import progressbar
+
+    return progressbar(total=total, disable=not _progressbar_enabled(show_progressbar), desc=desc, leave=False)
+
+
+@contextlib.contextmanager
+def _threads(num_workers: int | None):
+    """Limit numba's threads to ``num_workers`` (default: all) inside the block."""
+    if num_workers is None:
+        yield None
+        return
+    num_workers = check.check_int("num_workers", num_workers, 1)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(num_workers, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield num_workers
+    finally:
+        numba.set_num_threads(previous)
+
+
+def make_descriptor(
+    descriptor: str = DEFAULTS["descriptor"],
+    method: str = DEFAULTS["method"],
+    patch_x: int = DEFAULTS["patch_x"],
+    patch_y: int = DEFAULTS["patch_y"],
+    window_x: int = DEFAULTS["window_x"],
+    window_y: int = DEFAULTS["window_y"],
+    max_num_points: int = DEFAULTS["max_num_points"],
+    preselected_translations=None,
+) -> TranslationDescriptor:
+    """Check descriptor parameters and build the descriptor object."""
+    check.check_choice("descriptor", descriptor, DESCRIPTOR_NAMES)
+    check.check_choice("method", method, METHODS)
+    patch_x = check.check_int("patch_x", patch_x, 1)
+    patch_y = check.check_int("patch_y", patch_y, 1)
+    if descriptor == "preselected_translations":
+        if preselected_translations is None:
+            raise ValueError(
+                "descriptor='preselected_translations' needs preselected_translations=, "
+                "an (N, 2) integer array of shifts (m, n) = (rows, columns) in pixels."
+            )
+        shifts = check.check_shifts(preselected_translations)
+        parameters = {}
+    else:
+        if preselected_translations is not None:
+            raise ValueError(
+                "preselected_translations is only used with descriptor='preselected_translations'; "
+                f"got descriptor={descriptor!r}."
+            )
+        window_x = check.check_int("window_x", window_x, 1)
+        window_y = check.check_int("window_y", window_y, 1)
+        max_num_points = check.check_int("max_num_points", max_num_points, 1)
+        shifts = translation_grid(window_x, window_y, max_num_points)
+        parameters = {"window_x": window_x, "window_y": window_y, "max_num_points": max_num_points}
+    return TranslationDescriptor(shifts, patch_x, patch_y, method, descriptor, parameters)
+
+
+def _image_geometry(signal) -> tuple[tuple[int, ...], int, int]:
+    """Navigation shape (array order), height and width of an image signal."""
+    if signal.axes_manager.signal_dimension != 2:
+        raise ValueError(
+            "signal must have exactly 2 signal dimensions (an image or a stack of images); "
+            f"got signal dimension {signal.axes_manager.signal_dimension} for {signal!r}. "
+            "For a stack stored as a 3D signal, use s.transpose(signal_axes=2)."
+        )
+    for axis in signal.axes_manager.signal_axes:
+        if not axis.is_uniform:
+            raise ValueError(f"The signal axis {axis.name!r} must be uniform (constant pixel size).")
+    check.check_image_dtype(signal.data.dtype)
+    shape = signal.data.shape
+    return tuple(shape[:-2]), int(shape[-2]), int(shape[-1])
+
+
+def _check_fits(spec: TranslationDescriptor, height: int, width: int) -> None:
+    need_y, need_x = spec.min_shape
+    if height < need_y or width < need_x:
+        what = (
+            "max |shift| of preselected_translations"
+            if spec.name == "preselected_translations"
+            else "the largest shift of the window (window_x, window_y)"
+        )
+        raise ValueError(
+            f"The image ({height} x {width} px) is too small for patch_y={spec.patch_y}, "
+            f"patch_x={spec.patch_x} and {what}: it needs at least 2*(patch + shift) + 1 = "
+            f"{need_y} x {need_x} px. Use smaller patch/window sizes or shifts."
+        )
+
+
+def _descriptor_axes(signal, spec: TranslationDescriptor, grid) -> list[dict]:
+    """Axes (array order) of the descriptor signal: input navigation, grid y, grid x, operation."""
+    axes_dicts = signal.axes_manager._get_axes_dicts()
+    nav, (ydict, xdict) = axes_dicts[:-2], axes_dicts[-2:]
+    out = [dict(a, navigate=True) for a in nav]
+    for d, start, size in ((ydict, grid.y0, grid.ny), (xdict, grid.x0, grid.nx)):
+        out.append(
+            {
+                "name": d.get("name"),
+                "units": d.get("units"),
+                "scale": d["scale"] * grid.stride,
+                "offset": d["offset"] + start * d["scale"],
+                "size": size,
+                "navigate": True,
+            }
+        )
+    out.append({"name": "operation", "units": None, "scale": 1.0, "offset": 0.0, "size": spec.n_operations, "navigate": False})
+    return out
+
+
+def _frames(signal) -> np.ndarray:
+    """The data as (n_frames, H, W) (a view for in-memory signals)."""
+    data = signal.data
+    return data.reshape((-1,) + data.shape[-2:])
+
+
+def _compute_frames(frames, spec, stride, show_progressbar, num_workers, desc="Symmetry descriptors"):
+    """(F, ny, nx, N) float32 descriptors of (F, H, W) frames, in memory."""
+    height, width = frames.shape[-2:]
+    grid = spec.grid((height, width), stride)
+    out = np.empty((frames.shape[0],) + grid.shape + (spec.n_operations,), dtype=np.float32)
+    with _threads(num_workers), _progressbar(frames.shape[0], show_progressbar, desc) as bar:
+        for f in range(frames.shape[0]):
+            frame = np.asarray(frames[f])
+            check.check_finite(frame)
+            spec.compute(frame, stride, out=out[f], fft_workers=num_workers)
+            bar.update(1)
+    return out, grid
+
+
+# ------------------------------------------------------------------ public functions
+
+
+def get_symmetry_descriptors(
+    signal,
+    descriptor: str = DEFAULTS["descriptor"],
+    stride: int = DEFAULTS["stride"],
+    *,
+    method: str = DEFAULTS["method"],
+    patch_x: int = DEFAULTS["patch_x"],
+    patch_y: int = DEFAULTS["patch_y"],
+    window_x: int = DEFAULTS["window_x"],
+    window_y: int = DEFAULTS["window_y"],
+    max_num_points: int = DEFAULTS["max_num_points"],
+    preselected_translations=None,
+    show_progressbar: bool | None = None,
+    num_workers: int | None = None,
+):
+    """Local symmetry descriptors of an image as a navigation-mapped signal.
+
+    Parameters
+    ----------
+    signal : hyperspy.signals.Signal2D
+        Image ``(| y, x)`` or image stack ``(t | y, x)`` (any navigation shape),
+        real-valued (integers are converted). Not modified.
+    descriptor : {"local_correlation_map", "preselected_translations"}
+        ``local_correlation_map`` scores translations on a uniform symmetric grid in the
+        window (see :func:`hyperspy_symseg.descriptors.translation_grid`);
+        ``preselected_translations`` scores the shifts given in ``preselected_translations``.
+    stride : int
+        Spacing of the descriptor grid in pixels (>= 1).
+    method : {"direct", "fft"}
+        ``direct``: box sums, cost independent of the patch size (fast).
+        ``fft``: per-centre FFT correlation of the paper's Appendix B (same numbers, slower).
+    patch_x, patch_y : int
+        Half width (x, columns) and half height (y, rows) of the patch, in pixels (>= 1).
+        Note: the paper and pySTEM call the vertical half size ``patch_x``.
+    window_x, window_y : int
+        Half sizes of the shift window along x and y (>= 1), for ``local_correlation_map``.
+    max_num_points : int
+        Largest number of shifts taken from the window (>= 1).
+    preselected_translations : (N, 2) array of int
+        Shifts ``(m, n) = (rows, columns)`` in pixels, for ``preselected_translations``.
+    show_progressbar : bool or None
+        None follows HyperSpy's preferences.
+    num_workers : int or None
+        Threads (default: all cores).
+
+    Returns
+    -------
+    hyperspy.signals.Signal1D
+        Navigation axes: the input's navigation axes, then the grid's ``(x, y)`` with
+        the image's names and units, scale = pixel size x stride and offset = the
+        calibrated position of the first centre. Signal axis ``operation``: one
+        channel per symmetry operation, float32 Pearson scores in [-1, 1].
+        ``metadata.SymmetryDescriptors`` holds the operations (shift vectors in pixels
+        and in calibrated units) and all parameters. HyperSpy's ``decomposition`` and
+        ``cluster_analysis`` work on it unchanged. Lazy input gives a lazy signal.
+    """
+    spec = make_descriptor(descriptor, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations)
+    stride = check.check_int("stride", stride, 1)
+    _, height, width = _image_geometry(signal)
+    _check_fits(spec, height, width)
+    if signal._lazy:
+        data, grid = _lazy_descriptor_array(signal, spec, stride)
+    else:
+        data, grid = _compute_frames(_frames(signal), spec, stride, show_progressbar, num_workers)
+        data = data.reshape(signal.data.shape[:-2] + data.shape[1:])
+    return _descriptor_signal(signal, data, spec, grid)
+
+
+def _lazy_descriptor_array(signal, spec, stride):
+    import dask.array as da
+
+    height, width = signal.data.shape[-2:]
+    grid = spec.grid((height, width), stride)
+    nav_shape = signal.data.shape[:-2]
+    frames = signal.data.reshape((-1, height, width)).rechunk({1: -1, 2: -1})
+
+    def block(x):
+        out = np.empty((x.shape[0],) + grid.shape + (spec.n_operations,), dtype=np.float32)
+        for f in range(x.shape[0]):
+            check.check_finite(x[f])
+            spec.compute(x[f], stride, out=out[f])
+        return out
+
+    desc = da.map_blocks(
+        block,
+        frames,
+        dtype=np.float32,
+        chunks=(frames.chunks[0], (grid.ny,), (grid.nx,), (spec.n_operations,)),
+        new_axis=3,
+    )
+    return desc.reshape(nav_shape + desc.shape[1:]), grid
+
+
+def _descriptor_signal(signal, data, spec, grid):
+    from hyperspy.signals import LazySignal1D, Signal1D
+
+    axes = _descriptor_axes(signal, spec, grid)
+    ydict, xdict = signal.axes_manager._get_axes_dicts()[-2:]
+    shifts = np.asarray(spec.shifts)
+    calibrated = shifts * np.array([ydict["scale"], xdict["scale"]])
+    metadata = copy.deepcopy(signal.metadata.as_dictionary())
+    title = metadata.get("General", {}).get("title", "")
+    metadata.setdefault("General", {})["title"] = f"{spec.name} descriptors of {title}".strip()
+    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": "Pearson correlation"})
+    metadata["SymmetryDescriptors"] = {
+        **spec.metadata(),
+        "operations_calibrated": calibrated,
+        "operations_units": xdict.get("units"),
+        "operation_names": spec.operation_names(),
+        "stride": int(grid.stride),
+        "grid_origin_px": np.array([grid.y0, grid.x0]),
+    }
+    cls = Signal1D if isinstance(data, np.ndarray) else LazySignal1D
+    return cls(data, axes=axes, metadata=metadata)
+
+
+class SymmetrySegmentation:
+    """Result of :func:`symmetry_segmentation`: labels plus the fitted model.
+
+    Attributes
+    ----------
+    labels : hyperspy.signals.Signal2D
+        Integer pattern labels with the input's shape, axes and metadata;
+        0 is the smallest pattern.
+    descriptors : hyperspy.signals.Signal1D
+        The descriptor signal, with HyperSpy ``learning_results`` of the
+        decomposition and cluster analysis.
+    explained_variance_ratio : (n_operations,) ndarray
+        Fraction of the total descriptor variance along every principal component.
+    n_components : int
+        Principal components used for clustering.
+    cluster_centers : (n_patterns, n_components) ndarray
+        k-means centres in principal-component space; row ``k`` is label ``k``.
+    pattern_sizes : (n_patterns,) int ndarray
+        Pixels per label in ``labels``.
+    parameters : dict
+        Every parameter of the run.
+    descriptor : TranslationDescriptor
+        The symmetry operations and how they are computed.
+    """
+
+    def __init__(self, labels, descriptors, descriptor, stride, pca, centers, parameters):
+        self.labels = labels
+        self.descriptors = descriptors
+        self.descriptor = descriptor
+        self.stride = stride
+        self.pca_mean = pca.mean_
+        self.pca_components = pca.components_
+        self.explained_variance_ratio = pca.explained_variance_ratio_
+        self.n_components = pca.n_components_
+        self.cluster_centers = centers
+        self.parameters = parameters
+        self.pattern_sizes = np.bincount(np.asarray(labels.data).ravel(), minlength=len(centers))
+
+    @property
+    def n_patterns(self) -> int:
+        return len(self.cluster_centers)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}" for n in self.pattern_sizes)
+        return (
+            f"<SymmetrySegmentation: {self.n_patterns} patterns (pixels: {sizes}), "
+            f"{self.descriptor.name} with {self.descriptor.n_operations} operations, "
+            f"stride {self.stride}, {self.n_components} components>"
+        )
+
+    def project(self, descriptors: np.ndarray) -> np.ndarray:
+        """(..., n_components) principal-component coordinates of (..., n_operations) descriptors."""
+        flat = descriptors.reshape(-1, descriptors.shape[-1]).astype(np.float64)
+        return ((flat - self.pca_mean) @ self.pca_components.T).reshape(descriptors.shape[:-1] + (-1,))
+
+    def predict(self, signal, show_progressbar: bool | None = None, num_workers: int | None = None):
+        """Segment another image, or every frame of a stack, with this fitted model.
+
+        The same symmetry operations, stride, principal axes and cluster centres are
+        used, so a label means the same pattern in every image.
+
+        Parameters
+        ----------
+        signal : hyperspy.signals.Signal2D
+            Image or image stack; each image must be large enough for the descriptor.
+
+        Returns
+        -------
+        hyperspy.signals.Signal2D
+            Labels with the shape, axes and metadata of ``signal``.
+        """
+        nav_shape, height, width = _image_geometry(signal)
+        _check_fits(self.descriptor, height, width)
+        desc, grid = _compute_frames(_frames(signal), self.descriptor, self.stride, show_progressbar, num_workers)
+        grid_labels, _ = nearest_centre(self.project(desc).reshape(-1, self.n_components), self.cluster_centers)
+        grid_labels = grid_labels.reshape(desc.shape[:-1]).astype(_label_dtype(self.n_patterns))
+        labels = upsample_labels(grid_labels, grid, (height, width)).reshape(nav_shape + (height, width))
+        return _label_signal(signal, labels, self.parameters)
+
+
+def _label_dtype(n_patterns: int):
+    return np.uint8 if n_patterns <= 256 else np.uint16
+
+
+def _label_signal(signal, labels: np.ndarray, parameters: dict):
+    """A plain Signal2D of labels with the axes and metadata of ``signal``."""
+    from hyperspy.signals import Signal2D
+
+    metadata = copy.deepcopy(signal.metadata.as_dictionary())
+    title = metadata.get("General", {}).get("title", "")
+    metadata.setdefault("General", {})["title"] = f"Symmetry segmentation of {title}".strip()
+    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": "Pattern label"})
+    n_patterns = int(parameters["n_patterns"])
+    sizes = np.bincount(labels.ravel(), minlength=n_patterns)
+    metadata["SymmetrySegmentation"] = {
+        **{k: v for k, v in parameters.items() if v is not None},
+        "pattern_sizes_px": sizes,
+        "pattern_fractions": sizes / max(labels.size, 1),
+    }
+    axes = [dict(a) for a in signal.axes_manager._get_axes_dicts()]
+    out = Signal2D(labels, axes=axes, metadata=metadata)
+    out.original_metadata.add_dictionary(signal.original_metadata.as_dictionary())
+    return out
+
+
+def symmetry_segmentation(
+    signal,
+    n_patterns: int = 2,
+    descriptor: str = DEFAULTS["descriptor"],
+    stride: int = DEFAULTS["stride"],
+    n_components: int | float = DEFAULTS["n_components"],
+    random_state=None,
+    *,
+    method: str = DEFAULTS["method"],
+    patch_x: int = DEFAULTS["patch_x"],
+    patch_y: int = DEFAULTS["patch_y"],
+    window_x: int = DEFAULTS["window_x"],
+    window_y: int = DEFAULTS["window_y"],
+    max_num_points: int = DEFAULTS["max_num_points"],
+    preselected_translations=None,
+    n_init: int = DEFAULTS["n_init"],
+    max_samples: int = DEFAULTS["max_samples"],
+    show_progressbar: bool | None = None,
+    num_workers: int | None = None,
+) -> SymmetrySegmentation:
+    """Segment an image (or image stack) into ``n_patterns`` crystal patterns.
+
+    Descriptors on a stride grid -> PCA (HyperSpy ``decomposition``) -> k-means
+    (HyperSpy ``cluster_analysis``) -> labels sorted by size -> nearest upsampling.
+    For a stack all frames are clustered together, so labels mean the same in every frame.
+
+    Parameters
+    ----------
+    signal : hyperspy.signals.Signal2D
+        Image ``(| y, x)`` or stack ``(t | y, x)``; real-valued; not modified.
+    n_patterns : int
+        Number of patterns (k-means clusters), >= 1 and at most the number of grid points.
+    descriptor, stride, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations
+        See :func:`get_symmetry_descriptors`.
+    n_components : int or float
+        Principal components kept: an int in [1, number of operations], or a float in
+        (0, 1) for the smallest number explaining that fraction of the variance
+        (the paper recommends 0.8-0.9).
+    random_state : int, numpy.random.Generator or None
+        Seed of the subsample and of k-means; the same seed gives the same labels.
+    n_init : int
+        k-means++ initialisations (>= 1); the best (lowest inertia) is kept.
+    max_samples : int
+        k-means is fitted on at most this many grid points (>= n_patterns), then every
+        point is assigned to its nearest centre.
+    show_progressbar, num_workers
+        See :func:`get_symmetry_descriptors`.
+
+    Returns
+    -------
+    SymmetrySegmentation
+        ``.labels`` (Signal2D, same shape, axes and metadata as ``signal``), the
+        descriptor signal with its learning results, the fitted model (``.predict``).
+    """
+    n_patterns = check.check_int("n_patterns", n_patterns, 1)
+    n_init = check.check_int("n_init", n_init, 1)
+    random_state = check.check_random_state(random_state)
+    spec = make_descriptor(descriptor, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations)
+    n_components = check.check_n_components(n_components, spec.n_operations)
+    stride = check.check_int("stride", stride, 1)
+    nav_shape, height, width = _image_geometry(signal)
+    _check_fits(spec, height, width)
+    grid = spec.grid((height, width), stride)
+    n_points = int(np.prod(nav_shape, dtype=np.int64)) * grid.ny * grid.nx
+    if n_patterns > n_points:
+        raise ValueError(
+            f"n_patterns must be an integer in [1, {n_points}] (the number of descriptor grid points "
+            f"for this image and stride={stride}); got {n_patterns}."
+        )
+    max_samples = check.check_int("max_samples", max_samples, n_patterns)
+
+    if signal._lazy:
+        data, grid = _compute_frames(_frames(signal), spec, stride, show_progressbar, num_workers)
+        data = data.reshape(nav_shape + data.shape[1:])
+        descriptors = _descriptor_signal(signal, data, spec, grid)
+    else:
+        descriptors = get_symmetry_descriptors(
+            signal,
+            descriptor,
+            stride,
+            method=method,
+            patch_x=patch_x,
+            patch_y=patch_y,
+            window_x=window_x,
+            window_y=window_y,
+            max_num_points=max_num_points,
+            preselected_translations=preselected_translations,
+            show_progressbar=show_progressbar,
+            num_workers=num_workers,
+        )
+
+    pca = CovariancePCA(n_components)
+    descriptors.decomposition(algorithm=pca, centre=None, print_info=False)
+    k = pca.n_components_
+    kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)
+    descriptors.cluster_analysis("decomposition", number_of_components=k, preprocessing=None, algorithm=kmeans)
+
+    # Sort the patterns by size, smallest first (ties: by k-means index).
+    sizes = np.bincount(kmeans.labels_, minlength=n_patterns)
+    order = np.argsort(sizes, kind="stable")
+    rank = np.empty(n_patterns, dtype=np.int64)
+    rank[order] = np.arange(n_patterns)
+    grid_labels = rank[kmeans.labels_].astype(_label_dtype(n_patterns)).reshape(nav_shape + grid.shape)
+    centers = kmeans.cluster_centers_[order]
+
+    labels = upsample_labels(grid_labels, grid, (height, width))
+    parameters = {
+        "n_patterns": n_patterns,
+        "descriptor": spec.name,
+        "method": spec.method,
+        "stride": stride,
+        "patch_x": spec.patch_x,
+        "patch_y": spec.patch_y,
+        **spec.parameters,
+        "n_components": n_components,
+        "n_components_used": int(k),
+        "random_state": random_state if isinstance(random_state, numbers.Integral) else None,
+        "n_init": n_init,
+        "max_samples": max_samples,
+    }
+    label_signal = _label_signal(signal, labels, parameters)
+    return SymmetrySegmentation(label_signal, descriptors, spec, stride, pca, centers, parameters)
+
+
+def symmetry_segment(signal, n_patterns: int = 2, **kwargs):
+    """Pattern labels of an image: ``symmetry_segmentation(signal, n_patterns, **kwargs).labels``.
+
+    See :func:`symmetry_segmentation` for the parameters. Returns a Signal2D of
+    integer labels (0 = smallest pattern) with the input's shape, axes and metadata.
+    """
+    return symmetry_segmentation(signal, n_patterns, **kwargs).labels

@@ -1,0 +1,216 @@
+"""The pipeline on HyperSpy signals: descriptors signal, segmentation, prediction."""
+
+import hyperspy.api as hs
+import numpy as np
+import pytest
+from _reference import local_correlation_at
+from conftest import SMALL, two_grain
+
+import hyperspy_symseg
+from hyperspy_symseg import get_symmetry_descriptors, symmetry_segment, symmetry_segmentation
+from hyperspy_symseg.signals import AtomicResolutionImage
+
+
+def accuracy(pred, truth):
+    """Fraction of pixels right under the better of the two label assignments."""
+    a = np.mean(pred == truth)
+    return max(a, 1 - a)
+
+
+class TestDescriptorSignal:
+    def test_axes_calibration_and_values(self, grain_signal):
+        s, _ = grain_signal
+        d = s.get_symmetry_descriptors(stride=3, **SMALL)
+        assert isinstance(d, hs.signals.Signal1D) and not isinstance(d, AtomicResolutionImage)
+        shifts = d.metadata.SymmetryDescriptors.operations
+        assert d.axes_manager.signal_shape == (len(shifts),)
+        assert d.axes_manager.signal_axes[0].name == "operation"
+        x, y = d.axes_manager.navigation_axes
+        margin_y = SMALL["patch_y"] + np.abs(shifts[:, 0]).max()
+        margin_x = SMALL["patch_x"] + np.abs(shifts[:, 1]).max()
+        assert (x.name, y.name, x.units, y.units) == ("x", "y", "nm", "nm")
+        assert x.scale == pytest.approx(0.06) and y.scale == pytest.approx(0.06)
+        assert x.offset == pytest.approx(1.5 + 0.02 * margin_x)
+        assert y.offset == pytest.approx(1.5 + 0.02 * margin_y)
+        assert x.size == (128 - 2 * margin_x - 1) // 3 + 1
+        assert d.data.dtype == np.float32
+        # the value at grid point (j, i) is the score at the image pixel that the axes say
+        j, i = 4, 7
+        px = round((x.axis[j] - 1.5) / 0.02)
+        py = round((y.axis[i] - 1.5) / 0.02)
+        ref = local_correlation_at(s.data, py, px, shifts, SMALL["patch_y"], SMALL["patch_x"])
+        np.testing.assert_allclose(d.inav[j, i].data, ref, atol=1e-6)
+
+    def test_metadata(self, grain_signal):
+        s, _ = grain_signal
+        d = s.get_symmetry_descriptors(stride=4, **SMALL)
+        md = d.metadata.SymmetryDescriptors
+        assert md.descriptor == "local_correlation_map"
+        assert md.patch_x == 5 and md.window_y == 8 and md.stride == 4 and md.method == "direct"
+        np.testing.assert_allclose(md.operations_calibrated, md.operations * 0.02)
+        assert md.operation_names[0] == f"T({md.operations[0][0]}, {md.operations[0][1]})"
+        assert d.metadata.General.title == "local_correlation_map descriptors of bicrystal"
+        assert d.metadata.Acquisition_instrument.TEM.beam_energy == 300.0
+
+    def test_preselected_translations(self, grain_signal):
+        s, _ = grain_signal
+        shifts = np.array([[0, 7], [7, 0], [5, 5], [-3, 6]])
+        d = get_symmetry_descriptors(s, "preselected_translations", 5, preselected_translations=shifts, patch_x=4, patch_y=6)
+        np.testing.assert_array_equal(d.metadata.SymmetryDescriptors.operations, shifts)
+        assert d.axes_manager.navigation_axes[1].offset == pytest.approx(1.5 + 0.02 * (6 + 7))
+        assert d.axes_manager.navigation_axes[0].offset == pytest.approx(1.5 + 0.02 * (4 + 7))
+
+    @pytest.mark.parametrize("lazy", [False, True])
+    def test_stack_navigation_is_x_y_t(self, lazy):
+        frames = np.stack([two_grain(seed=k)[0] for k in range(3)]).astype(np.float32)
+        s = hs.signals.Signal2D(frames)
+        s.axes_manager[0].name = "t"
+        s.axes_manager[0].scale = 0.5
+        s.axes_manager[0].units = "s"
+        if lazy:
+            s = s.as_lazy()
+        s.set_signal_type("atomic_resolution")
+        d = s.get_symmetry_descriptors(stride=4, **SMALL)
+        assert d._lazy == lazy
+        assert [a.name for a in d.axes_manager.navigation_axes][2] == "t"
+        assert d.axes_manager.navigation_axes[2].scale == 0.5
+        assert d.axes_manager.navigation_dimension == 3
+        single = get_symmetry_descriptors(hs.signals.Signal2D(frames[2]), stride=4, **SMALL)
+        np.testing.assert_array_equal(np.asarray(d.inav[:, :, 2].data), single.data)
+
+    def test_hyperspy_learning_runs_on_it(self, grain_signal):
+        s, _ = grain_signal
+        d = s.get_symmetry_descriptors(stride=3, **SMALL)
+        d.decomposition(output_dimension=4, print_info=False)
+        d.cluster_analysis("decomposition", n_clusters=2, number_of_components=3, preprocessing=None)
+        assert d.learning_results.cluster_labels.shape == (2, d.axes_manager.navigation_size)
+
+
+class TestSegment:
+    def test_labels_signal(self, grain_signal):
+        s, truth = grain_signal
+        before = s.deepcopy()
+        labels = s.symmetry_segment(2, stride=2, random_state=0, **SMALL)
+        assert type(labels) is hs.signals.Signal2D
+        assert labels.metadata.Signal.signal_type == ""
+        assert labels.data.shape == s.data.shape
+        assert np.issubdtype(labels.data.dtype, np.integer)
+        for a, b in zip(labels.axes_manager._axes, s.axes_manager._axes):
+            assert (a.name, a.units, a.scale, a.offset, a.size) == (b.name, b.units, b.scale, b.offset, b.size)
+        assert labels.metadata.General.title == "Symmetry segmentation of bicrystal"
+        assert labels.metadata.Acquisition_instrument.TEM.beam_energy == 300.0
+        assert labels.metadata.SymmetrySegmentation.n_patterns == 2
+        assert accuracy(labels.data, truth) > 0.97
+        # the input is never modified
+        np.testing.assert_array_equal(s.data, before.data)
+        assert s.metadata.as_dictionary() == before.metadata.as_dictionary()
+        assert isinstance(s, AtomicResolutionImage)
+
+    def test_labels_sorted_smallest_first(self, grain_signal):
+        s, _ = grain_signal
+        image, truth = two_grain(boundary=40)  # the left grain is smaller
+        s.data = image.astype(np.float32)
+        seg = s.symmetry_segmentation(2, stride=2, random_state=0, **SMALL)
+        assert seg.pattern_sizes[0] < seg.pattern_sizes[1]
+        np.testing.assert_array_equal(seg.pattern_sizes, np.bincount(seg.labels.data.ravel()))
+        assert np.mean(seg.labels.data == truth) > 0.95  # label 0 = left grain, no flipping
+
+    def test_same_seed_same_labels(self, grain_signal):
+        s, _ = grain_signal
+        a = symmetry_segment(s, 3, stride=3, random_state=5, **SMALL)
+        b = symmetry_segment(s, 3, stride=3, random_state=5, **SMALL)
+        np.testing.assert_array_equal(a.data, b.data)
+
+    def test_function_works_on_plain_signal2d(self, grain_signal):
+        s, truth = grain_signal
+        plain = hs.signals.Signal2D(s.data.copy())
+        labels = hyperspy_symseg.symmetry_segment(plain, 2, stride=2, random_state=1, **SMALL)
+        assert accuracy(labels.data, truth) > 0.97
+
+    def test_upsampling_covers_borders(self, grain_signal):
+        s, truth = grain_signal
+        labels = s.symmetry_segment(2, stride=5, random_state=0, **SMALL).data
+        # the margin (patch + window) has no grid points but the right labels
+        assert accuracy(labels[:, :8], truth[:, :8]) == 1.0 or accuracy(labels[:, -8:], truth[:, -8:]) == 1.0
+        assert accuracy(labels, truth) > 0.95
+
+    def test_fft_method_same_labels(self, grain_signal):
+        s, _ = grain_signal
+        a = s.symmetry_segment(2, stride=3, random_state=0, method="direct", **SMALL)
+        b = s.symmetry_segment(2, stride=3, random_state=0, method="fft", **SMALL)
+        assert np.mean(a.data == b.data) > 0.999
+
+    def test_integer_image_accepted(self, grain_signal):
+        s, truth = grain_signal
+        s.data = np.round((s.data - s.data.min()) * 100).astype(np.uint16)
+        labels = s.symmetry_segment(2, stride=2, random_state=0, **SMALL)
+        assert accuracy(labels.data, truth) > 0.97
+        assert s.data.dtype == np.uint16
+
+    def test_n_patterns_one(self, grain_signal):
+        s, _ = grain_signal
+        labels = s.symmetry_segment(1, stride=4, **SMALL)
+        assert np.all(labels.data == 0)
+
+
+class TestResult:
+    def test_attributes(self, grain_signal):
+        s, _ = grain_signal
+        seg = s.symmetry_segmentation(2, stride=2, n_components=3, random_state=0, **SMALL)
+        n_ops = seg.descriptor.n_operations
+        assert seg.n_components == 3 and seg.cluster_centers.shape == (2, 3)
+        assert seg.explained_variance_ratio.shape == (n_ops,)
+        assert seg.explained_variance_ratio.sum() == pytest.approx(1.0)
+        assert np.all(np.diff(seg.explained_variance_ratio) <= 1e-12)
+        lr = seg.descriptors.learning_results
+        assert lr.loadings.shape == (seg.descriptors.axes_manager.navigation_size, 3)
+        np.testing.assert_allclose(lr.explained_variance_ratio, seg.explained_variance_ratio)
+        assert lr.cluster_labels.shape[0] == 2
+        assert seg.parameters["stride"] == 2 and seg.parameters["random_state"] == 0
+        assert "2 patterns" in repr(seg)
+
+    def test_variance_fraction(self, grain_signal):
+        s, truth = grain_signal
+        seg = s.symmetry_segmentation(2, stride=2, n_components=0.8, random_state=0, **SMALL)
+        cum = np.cumsum(seg.explained_variance_ratio)
+        assert cum[seg.n_components - 1] >= 0.8 > (cum[seg.n_components - 2] if seg.n_components > 1 else 0)
+        assert seg.parameters["n_components"] == 0.8 and seg.parameters["n_components_used"] == seg.n_components
+        assert accuracy(seg.labels.data, truth) > 0.95
+
+    def test_predict_reproduces_labels_and_generalises(self, grain_signal):
+        s, truth = grain_signal
+        seg = s.symmetry_segmentation(2, stride=2, random_state=0, **SMALL)
+        np.testing.assert_array_equal(seg.predict(s).data, seg.labels.data)
+        # a new acquisition of the same bicrystal (new noise): same meaning of labels
+        other = s.deepcopy()
+        other.data = two_grain(seed=9)[0].astype(np.float32)
+        pred = seg.predict(other)
+        assert np.mean(pred.data == seg.labels.data) > 0.95
+        assert pred.axes_manager.signal_axes[0].scale == s.axes_manager.signal_axes[0].scale
+
+    def test_predict_on_stack(self, grain_signal):
+        s, _ = grain_signal
+        seg = s.symmetry_segmentation(2, stride=3, random_state=0, **SMALL)
+        stack = hs.signals.Signal2D(np.stack([two_grain(seed=k)[0] for k in range(4)]).astype(np.float32))
+        labels = seg.predict(stack)
+        assert labels.data.shape == (4, 96, 128)
+        for k in range(4):
+            assert np.mean(labels.data[k] == seg.labels.data) > 0.95
+
+
+class TestStackSegmentation:
+    @pytest.mark.parametrize("lazy", [False, True])
+    def test_stack(self, lazy):
+        frames, truths = zip(*(two_grain(boundary=50 + 6 * k, seed=k) for k in range(3)))
+        s = hs.signals.Signal2D(np.stack(frames).astype(np.float32))
+        s.axes_manager[0].name = "t"
+        if lazy:
+            s = s.as_lazy()
+        s.set_signal_type("atomic_resolution")
+        seg = s.symmetry_segmentation(2, stride=3, random_state=0, **SMALL)
+        assert seg.labels.data.shape == (3, 96, 128)
+        assert seg.labels.axes_manager.navigation_axes[0].name == "t"
+        assert seg.descriptors.axes_manager.navigation_dimension == 3
+        truth = np.stack(truths)
+        # one labelling for all frames: the moving boundary is followed without flips
+        assert np.mean(seg.labels.data == truth) > 0.95 or np.mean(seg.labels.data != truth) > 0.95
