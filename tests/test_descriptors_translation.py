@@ -186,3 +186,15 @@ def test_matches_pystem_reference_descriptors():
         assert (grid.y0, grid.x0, grid.stride) == (41, 41, 8)
         assert scores.shape == reference.shape
         assert np.abs(scores - reference).max() < 1e-3
+
+
+def test_patch_statistics_equals_direct_sums(image):
+    from hyperspy_symseg.descriptors.translation import patch_statistics
+
+    img = normalized_image(image)
+    mean, inv = patch_statistics(img, 3, 5)
+    assert mean.shape == (img.shape[0] - 6, img.shape[1] - 10)
+    for r, c in [(0, 0), (7, 11), (mean.shape[0] - 1, mean.shape[1] - 1), (30, 2)]:
+        patch = img[r : r + 7, c : c + 11]
+        assert mean[r, c] == pytest.approx(patch.mean(), abs=1e-12)
+        assert inv[r, c] == pytest.approx(1 / np.sqrt(((patch - patch.mean()) ** 2).sum()), rel=1e-10)

@@ -42,35 +42,92 @@ FLAT_TOLERANCE = 1e-10
 _SHIFT_GROUP = 16
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _normalize_kernel(image, out):
+    height, width = image.shape
+    rows = np.empty(height)
+    for y in numba.prange(height):
+        acc = 0.0
+        for x in range(width):
+            acc += image[y, x]
+        rows[y] = acc
+    mean = rows.sum() / (height * width)
+    for y in numba.prange(height):
+        acc = 0.0
+        for x in range(width):
+            d = image[y, x] - mean
+            acc += d * d
+        rows[y] = acc
+    std = math.sqrt(rows.sum() / (height * width))
+    scale = 1.0 / std if std > 0 else 1.0
+    for y in numba.prange(height):
+        for x in range(width):
+            out[y, x] = (image[y, x] - mean) * scale
+    return std
+
+
 def normalized_image(image: np.ndarray) -> np.ndarray:
     """Float64 copy of a 2D image with zero mean and unit standard deviation.
 
     A constant image is only centred (it is all zeros afterwards).
     """
-    out = np.array(image, dtype=np.float64, copy=True)
-    out -= out.mean()
-    std = out.std()
-    if std > 0:
-        out /= std
+    image = np.asarray(image)
+    if image.dtype.kind not in "fiu":
+        raise TypeError(f"image must be real (float or integer), got dtype {image.dtype}")
+    if image.dtype.kind != "f":
+        image = image.astype(np.float64)
+    out = np.empty(image.shape, dtype=np.float64)
+    _normalize_kernel(np.ascontiguousarray(image), out)
     return out
 
 
-def patch_box_sums(image: np.ndarray, patch_y: int, patch_x: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of ``I`` and ``I**2`` over every patch that fits in the image.
-
-    Returns two float64 arrays of shape ``(H - 2 patch_y, W - 2 patch_x)``; element
-    ``[r, c]`` is the sum over the patch whose top-left pixel is ``(r, c)``, i.e.
-    centred on ``(r + patch_y, c + patch_x)``.
-    """
-    h, w = 2 * patch_y + 1, 2 * patch_x + 1
-
-    def box(a: np.ndarray) -> np.ndarray:
-        ii = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
-        np.cumsum(a, axis=0, out=ii[1:, 1:])
-        np.cumsum(ii[1:, 1:], axis=1, out=ii[1:, 1:])
-        return ii[h:, w:] - ii[:-h, w:] - ii[h:, :-w] + ii[:-h, :-w]
-
-    return box(image), box(image * image)
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _patch_statistics_kernel(img, py, px, flat, mean, inv):
+    height, width = img.shape
+    ny = height - 2 * py
+    nx = width - 2 * px
+    npix = (2 * py + 1) * (2 * px + 1)
+    # Horizontal box sums of I and I**2 along every row (sliding window).
+    h1 = np.empty((height, nx))
+    h2 = np.empty((height, nx))
+    for y in numba.prange(height):
+        a1 = 0.0
+        a2 = 0.0
+        for x in range(2 * px + 1):
+            v = img[y, x]
+            a1 += v
+            a2 += v * v
+        h1[y, 0] = a1
+        h2[y, 0] = a2
+        for c in range(1, nx):
+            v = img[y, c + 2 * px]
+            w = img[y, c - 1]
+            a1 += v - w
+            a2 += v * v - w * w
+            h1[y, c] = a1
+            h2[y, c] = a2
+    # Vertical box sums of those, a block of columns per task.
+    block = 64
+    n_blocks = (nx + block - 1) // block
+    for bk in numba.prange(n_blocks):
+        c0 = bk * block
+        c1 = min(nx, c0 + block)
+        s1 = np.zeros(c1 - c0)
+        s2 = np.zeros(c1 - c0)
+        for y in range(2 * py + 1):
+            for c in range(c0, c1):
+                s1[c - c0] += h1[y, c]
+                s2[c - c0] += h2[y, c]
+        for r in range(ny):
+            if r > 0:
+                for c in range(c0, c1):
+                    s1[c - c0] += h1[r + 2 * py, c] - h1[r - 1, c]
+                    s2[c - c0] += h2[r + 2 * py, c] - h2[r - 1, c]
+            for c in range(c0, c1):
+                m = s1[c - c0] / npix
+                ss = s2[c - c0] - s1[c - c0] * m
+                mean[r, c] = m
+                inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
 
 
 def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,15 +137,16 @@ def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int) -> tuple[np.
     ``[r, c]`` belongs to the patch whose top-left pixel is ``(r, c)``. The inverse
     norm is ``1 / sqrt(sum (I - mean)**2)``, or 0 for a flat patch (variance below
     ``FLAT_TOLERANCE`` times the image variance), which makes its scores 0.
+    Sums slide along rows, then down columns, in float64.
     """
-    s1, s2 = patch_box_sums(image, patch_y, patch_x)
+    image = np.ascontiguousarray(image, dtype=np.float64)
+    shape = (image.shape[0] - 2 * patch_y, image.shape[1] - 2 * patch_x)
     npix = (2 * patch_y + 1) * (2 * patch_x + 1)
-    mean = s1 / npix
-    ss = s2 - s1 * mean
     flat = FLAT_TOLERANCE * npix * float(image.var())
-    inv_norm = np.zeros_like(ss)
-    np.divide(1.0, np.sqrt(ss, where=ss > flat, out=inv_norm), where=ss > flat, out=inv_norm)
-    return mean, inv_norm
+    mean = np.empty(shape)
+    inv = np.empty(shape)
+    _patch_statistics_kernel(image, patch_y, patch_x, flat, mean, inv)
+    return mean, inv
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
