@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import numbers
+import time
 from typing import Any
 
 import numba
@@ -327,9 +328,15 @@ class SymmetrySegmentation:
         Every parameter of the run.
     descriptor : TranslationDescriptor
         The symmetry operations and how they are computed.
+    signal : hyperspy.signals.Signal2D
+        The segmented signal (a reference, not a copy).
+    timings : dict
+        Wall-clock seconds of each step: descriptors, reduction, clustering, labels.
     """
 
-    def __init__(self, labels, descriptors, descriptor, stride, pca, centers, parameters):
+    def __init__(self, signal, labels, descriptors, descriptor, stride, pca, centers, parameters, timings=None):
+        self.signal = signal
+        self.timings = dict(timings or {})
         self.labels = labels
         self.descriptors = descriptors
         self.descriptor = descriptor
@@ -353,6 +360,15 @@ class SymmetrySegmentation:
             f"{self.descriptor.name} with {self.descriptor.n_operations} operations, "
             f"stride {self.stride}, {self.n_components} components>"
         )
+
+    def plot(self, ax=None, frame: int = 0, alpha: float = 0.4):
+        """The image with the labels overlaid and a legend of pattern areas.
+
+        Returns the matplotlib Axes (see :func:`hyperspy_symseg.plot.segmentation_overlay`).
+        """
+        from .plot import segmentation_overlay
+
+        return segmentation_overlay(self.signal, self.labels, ax=ax, alpha=alpha, frame=frame)
 
     def project(self, descriptors: np.ndarray) -> np.ndarray:
         """(..., n_components) principal-component coordinates of (..., n_operations) descriptors."""
@@ -414,7 +430,7 @@ def symmetry_segmentation(
     n_patterns: int = 2,
     descriptor: str = DEFAULTS["descriptor"],
     stride: int = DEFAULTS["stride"],
-    n_components: int | float = DEFAULTS["n_components"],
+    n_components: int | float | None = None,
     random_state=None,
     *,
     method: str = DEFAULTS["method"],
@@ -443,10 +459,11 @@ def symmetry_segmentation(
         Number of patterns (k-means clusters), >= 1 and at most the number of grid points.
     descriptor, stride, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations
         See :func:`get_symmetry_descriptors`.
-    n_components : int or float
+    n_components : int, float or None
         Principal components kept: an int in [1, number of operations], or a float in
         (0, 1) for the smallest number explaining that fraction of the variance
-        (the paper recommends 0.8-0.9).
+        (the paper recommends 0.8-0.9). None: ``DEFAULTS["n_components"]``, or the
+        number of operations if there are fewer.
     random_state : int, numpy.random.Generator or None
         Seed of the subsample and of k-means; the same seed gives the same labels.
     n_init : int
@@ -467,10 +484,12 @@ def symmetry_segmentation(
     n_init = check.check_int("n_init", n_init, 1)
     random_state = check.check_random_state(random_state)
     spec = make_descriptor(descriptor, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations)
-    n_components = check.check_n_components(n_components, spec.n_operations)
     stride = check.check_int("stride", stride, 1)
     nav_shape, height, width = _image_geometry(signal)
     _check_fits(spec, height, width)
+    if n_components is None:
+        n_components = min(DEFAULTS["n_components"], spec.n_operations)
+    n_components = check.check_n_components(n_components, spec.n_operations)
     grid = spec.grid((height, width), stride)
     n_points = int(np.prod(nav_shape, dtype=np.int64)) * grid.ny * grid.nx
     if n_patterns > n_points:
@@ -480,6 +499,8 @@ def symmetry_segmentation(
         )
     max_samples = check.check_int("max_samples", max_samples, n_patterns)
 
+    timings = {}
+    clock = time.perf_counter()
     if signal._lazy:
         data, grid = _compute_frames(_frames(signal), spec, stride, show_progressbar, num_workers)
         data = data.reshape(nav_shape + data.shape[1:])
@@ -500,11 +521,16 @@ def symmetry_segmentation(
             num_workers=num_workers,
         )
 
+    timings["descriptors"], clock = time.perf_counter() - clock, time.perf_counter()
+
     pca = CovariancePCA(n_components)
-    descriptors.decomposition(algorithm=pca, centre=None, print_info=False)
-    k = pca.n_components_
-    kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)
-    descriptors.cluster_analysis("decomposition", number_of_components=k, preprocessing=None, algorithm=kmeans)
+    with _threads(num_workers):
+        descriptors.decomposition(algorithm=pca, centre=None, print_info=False)
+        timings["reduction"], clock = time.perf_counter() - clock, time.perf_counter()
+        k = pca.n_components_
+        kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)
+        descriptors.cluster_analysis("decomposition", number_of_components=k, preprocessing=None, algorithm=kmeans)
+    timings["clustering"], clock = time.perf_counter() - clock, time.perf_counter()
 
     # Sort the patterns by size, smallest first (ties: by k-means index).
     sizes = np.bincount(kmeans.labels_, minlength=n_patterns)
@@ -530,7 +556,8 @@ def symmetry_segmentation(
         "max_samples": max_samples,
     }
     label_signal = _label_signal(signal, labels, parameters)
-    return SymmetrySegmentation(label_signal, descriptors, spec, stride, pca, centers, parameters)
+    timings["labels"] = time.perf_counter() - clock
+    return SymmetrySegmentation(signal, label_signal, descriptors, spec, stride, pca, centers, parameters, timings)
 
 
 def symmetry_segment(signal, n_patterns: int = 2, **kwargs):
