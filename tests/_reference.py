@@ -23,8 +23,20 @@ def translation_score(image, y, x, m, n, patch_y, patch_x) -> float:
     return pearson(p, q)
 
 
-def local_correlation_at(image, y, x, shifts, patch_y, patch_x) -> np.ndarray:
-    return np.array([translation_score(image, y, x, m, n, patch_y, patch_x) for m, n in shifts])
+def clipped_translation_score(image, y, x, m, n, patch_y, patch_x) -> float:
+    """Pearson correlation over the patch rows/columns where the pixel and its shifted
+    partner both lie inside the image (edges="shrink"); equals translation_score inside."""
+    h, w = image.shape
+    rows = [i for i in range(-patch_y, patch_y + 1) if 0 <= y + i < h and 0 <= y + i + m < h]
+    cols = [j for j in range(-patch_x, patch_x + 1) if 0 <= x + j < w and 0 <= x + j + n < w]
+    p = image[np.ix_([y + i for i in rows], [x + j for j in cols])]
+    q = image[np.ix_([y + i + m for i in rows], [x + j + n for j in cols])]
+    return pearson(p, q)
+
+
+def local_correlation_at(image, y, x, shifts, patch_y, patch_x, clipped=False) -> np.ndarray:
+    score = clipped_translation_score if clipped else translation_score
+    return np.array([score(image, y, x, m, n, patch_y, patch_x) for m, n in shifts])
 
 
 def pca(X: np.ndarray):

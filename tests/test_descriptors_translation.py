@@ -81,19 +81,49 @@ class TestGridGeometry:
 class TestLocalCorrelationMap:
     @pytest.mark.parametrize("method", ["direct", "fft"])
     @pytest.mark.parametrize("stride", [1, 2, 5, 13])
-    def test_equals_brute_force(self, image, method, stride):
+    @pytest.mark.parametrize("edges", ["exclude", "shrink"])
+    def test_equals_brute_force(self, image, method, stride, edges):
         py, px = 4, 6
-        scores, grid = local_correlation_map(image, SHIFTS, py, px, stride, method)
+        scores, grid = local_correlation_map(image, SHIFTS, py, px, stride, method, edges)
         assert scores.dtype == np.float32
         assert scores.shape == (grid.ny, grid.nx, len(SHIFTS))
-        assert (grid.y0, grid.x0) == (py + 6, px + 7)
-        assert grid.y0 + (grid.ny - 1) * stride <= image.shape[0] - 1 - grid.y0
-        assert grid.y0 + grid.ny * stride > image.shape[0] - 1 - grid.y0
-        for i in sorted({0, grid.ny // 2, grid.ny - 1}):
-            for j in sorted({0, grid.nx // 3, grid.nx - 1}):
-                y, x = grid.y0 + i * stride, grid.x0 + j * stride
-                ref = local_correlation_at(image, y, x, SHIFTS, py, px)
+        margin_y, margin_x = py + 6, px + 7
+        inner_y, inner_x = (margin_y, margin_x) if edges == "exclude" else (max(py, 6), max(px, 7))
+        rows, cols = grid.rows(), grid.cols()
+        # the grid holds the interior centres margin + k * stride, extended by whole
+        # strides towards the edges while staying max(patch, max |shift|) pixels inside
+        assert margin_y in rows and margin_x in cols
+        assert rows[0] >= inner_y and rows[0] - stride < inner_y
+        assert cols[0] >= inner_x and cols[0] - stride < inner_x
+        assert rows[-1] <= image.shape[0] - 1 - inner_y < rows[-1] + stride
+        assert cols[-1] <= image.shape[1] - 1 - inner_x < cols[-1] + stride
+        for i in sorted({0, 1, grid.ny // 2, grid.ny - 1}):
+            for j in sorted({0, 1, grid.nx // 3, grid.nx - 1}):
+                ref = local_correlation_at(image, rows[i], cols[j], SHIFTS, py, px, clipped=True)
                 np.testing.assert_allclose(scores[i, j], ref, atol=2e-7)
+
+    @pytest.mark.parametrize("method", ["direct", "fft"])
+    def test_shrink_equals_exclude_inside(self, image, method):
+        inside, g_in = local_correlation_map(image, SHIFTS, 3, 5, 3, method, "exclude")
+        full, g_full = local_correlation_map(image, SHIFTS, 3, 5, 3, method, "shrink")
+        i0 = int(np.flatnonzero(g_full.rows() == g_in.y0)[0])
+        j0 = int(np.flatnonzero(g_full.cols() == g_in.x0)[0])
+        np.testing.assert_array_equal(full[i0 : i0 + g_in.ny, j0 : j0 + g_in.nx], inside)
+        assert g_full.ny > g_in.ny and g_full.nx > g_in.nx
+
+    def test_shrink_every_clipped_point_at_stride_one(self, image):
+        """All edge points of a small image, where every clipping case occurs."""
+        img = image[:31, :29]
+        shifts = np.array([[-5, 4], [6, -3], [0, 0], [-2, -7], [5, 6]])
+        scores, grid = local_correlation_map(img, shifts, 3, 2, 1, "direct", "shrink")
+        fft, _ = local_correlation_map(img, shifts, 3, 2, 1, "fft", "shrink")
+        np.testing.assert_allclose(fft, scores, atol=1e-6)
+        for i, y in enumerate(grid.rows()):
+            for j, x in enumerate(grid.cols()):
+                if 8 < y < 22 and 9 < x < 19:
+                    continue  # interior: covered by the other tests
+                ref = local_correlation_at(img, y, x, shifts, 3, 2, clipped=True)
+                np.testing.assert_allclose(scores[i, j], ref, atol=3e-7)
 
     def test_direct_equals_fft_everywhere(self, image):
         shifts = translation_grid(9, 7, 200)
@@ -181,11 +211,16 @@ def test_matches_pystem_reference_descriptors():
     shifts = np.load(shared_file("pystem_reference/hea_lcm_default_translations.npy"))
     reference = np.load(shared_file("pystem_reference/hea_lcm_default_stride8_fft_descriptors.npy"))
     for method in ("direct", "fft"):
-        scores, grid = local_correlation_map(image, shifts, 20, 20, 8, method)
+        scores, grid = local_correlation_map(image, shifts, 20, 20, 8, method, edges="exclude")
         # pySTEM's grid point (a, b) is centred on pixel (41 + 8a, 41 + 8b)
         assert (grid.y0, grid.x0, grid.stride) == (41, 41, 8)
         assert scores.shape == reference.shape
         assert np.abs(scores - reference).max() < 1e-3
+    # with edges="shrink" the same centres hold the same numbers; the grid gains the
+    # centres 25, 33 before and 985, 993, 1001 after (21 = max |shift| px from the edge)
+    scores, grid = local_correlation_map(image, shifts, 20, 20, 8, "direct", edges="shrink")
+    assert (grid.y0, grid.ny) == (25, 123)
+    assert np.abs(scores[2:120, 2:120] - reference).max() < 1e-3
 
 
 def test_patch_statistics_equals_direct_sums(image):

@@ -18,28 +18,33 @@ def accuracy(pred, truth):
 
 
 class TestDescriptorSignal:
-    def test_axes_calibration_and_values(self, grain_signal):
+    @pytest.mark.parametrize("edges", ["shrink", "exclude"])
+    def test_axes_calibration_and_values(self, grain_signal, edges):
         s, _ = grain_signal
-        d = s.get_symmetry_descriptors(stride=3, **SMALL)
+        d = s.get_symmetry_descriptors(stride=3, edges=edges, **SMALL)
         assert isinstance(d, hs.signals.Signal1D) and not isinstance(d, AtomicResolutionImage)
         shifts = d.metadata.SymmetryDescriptors.operations
         assert d.axes_manager.signal_shape == (len(shifts),)
         assert d.axes_manager.signal_axes[0].name == "operation"
         x, y = d.axes_manager.navigation_axes
-        margin_y = SMALL["patch_y"] + np.abs(shifts[:, 0]).max()
-        margin_x = SMALL["patch_x"] + np.abs(shifts[:, 1]).max()
+        margin = SMALL["patch_x"] + np.abs(shifts).max()  # same along x and y here
+        inner = max(SMALL["patch_x"], np.abs(shifts).max()) if edges == "shrink" else margin
+        first = margin - 3 * ((margin - inner) // 3)
         assert (x.name, y.name, x.units, y.units) == ("x", "y", "nm", "nm")
         assert x.scale == pytest.approx(0.06) and y.scale == pytest.approx(0.06)
-        assert x.offset == pytest.approx(1.5 + 0.02 * margin_x)
-        assert y.offset == pytest.approx(1.5 + 0.02 * margin_y)
-        assert x.size == (128 - 2 * margin_x - 1) // 3 + 1
+        assert x.offset == pytest.approx(1.5 + 0.02 * first)
+        assert y.offset == pytest.approx(1.5 + 0.02 * first)
+        assert x.size == (128 - 1 - inner - first) // 3 + 1
+        assert y.size == (96 - 1 - inner - first) // 3 + 1
         assert d.data.dtype == np.float32
-        # the value at grid point (j, i) is the score at the image pixel that the axes say
-        j, i = 4, 7
-        px = round((x.axis[j] - 1.5) / 0.02)
-        py = round((y.axis[i] - 1.5) / 0.02)
-        ref = local_correlation_at(s.data, py, px, shifts, SMALL["patch_y"], SMALL["patch_x"])
-        np.testing.assert_allclose(d.inav[j, i].data, ref, atol=1e-6)
+        # the value at grid point (j, i) is the score at the image pixel the axes say,
+        # in the interior and at the border
+        for j, i in [(4, 7), (0, 0), (x.size - 1, 2)]:
+            px = round((x.axis[j] - 1.5) / 0.02)
+            py = round((y.axis[i] - 1.5) / 0.02)
+            ref = local_correlation_at(s.data, py, px, shifts, SMALL["patch_y"], SMALL["patch_x"], clipped=True)
+            np.testing.assert_allclose(d.inav[j, i].data, ref, atol=1e-6)
+        assert d.metadata.SymmetryDescriptors.edges == edges
 
     def test_metadata(self, grain_signal):
         s, _ = grain_signal
@@ -55,7 +60,9 @@ class TestDescriptorSignal:
     def test_preselected_translations(self, grain_signal):
         s, _ = grain_signal
         shifts = np.array([[0, 7], [7, 0], [5, 5], [-3, 6]])
-        d = get_symmetry_descriptors(s, "preselected_translations", 5, preselected_translations=shifts, patch_x=4, patch_y=6)
+        d = get_symmetry_descriptors(
+            s, "preselected_translations", 5, preselected_translations=shifts, patch_x=4, patch_y=6, edges="exclude"
+        )
         np.testing.assert_array_equal(d.metadata.SymmetryDescriptors.operations, shifts)
         assert d.axes_manager.navigation_axes[1].offset == pytest.approx(1.5 + 0.02 * (6 + 7))
         assert d.axes_manager.navigation_axes[0].offset == pytest.approx(1.5 + 0.02 * (4 + 7))

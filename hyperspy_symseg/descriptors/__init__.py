@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._grid import DescriptorGrid, descriptor_grid, nearest_grid_index, translation_grid, upsample_labels
-from .translation import local_correlation_grid, local_correlation_map, shift_margins
+from .translation import EDGES, local_correlation_grid, local_correlation_map, shift_margins
 
 __all__ = [
     "DESCRIPTOR_NAMES",
+    "EDGES",
     "METHODS",
     "DescriptorGrid",
     "TranslationDescriptor",
@@ -47,6 +48,9 @@ class TranslationDescriptor:
         Half width and half height of the patch (the patch is
         ``(2 * patch_y + 1) x (2 * patch_x + 1)`` pixels).
     method : {"direct", "fft"}
+    edges : {"shrink", "exclude"}
+        Whether the grid reaches into the edge margin with clipped patches
+        (see :mod:`hyperspy_symseg.descriptors.translation`).
     name : str
         ``"local_correlation_map"`` or ``"preselected_translations"``.
     parameters : dict
@@ -57,6 +61,7 @@ class TranslationDescriptor:
     patch_x: int
     patch_y: int
     method: str = "direct"
+    edges: str = "shrink"
     name: str = "local_correlation_map"
     parameters: dict = field(default_factory=dict)
 
@@ -76,12 +81,12 @@ class TranslationDescriptor:
         return (2 * my + 1, 2 * mx + 1)
 
     def grid(self, shape: tuple[int, int], stride: int) -> DescriptorGrid:
-        return local_correlation_grid(shape, self.shifts, self.patch_y, self.patch_x, stride)
+        return local_correlation_grid(shape, self.shifts, self.patch_y, self.patch_x, stride, self.edges)
 
     def compute(self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None) -> np.ndarray:
         """(ny, nx, N) float32 scores of ``image`` (H, W) on the stride grid."""
         scores, _ = local_correlation_map(
-            image, self.shifts, self.patch_y, self.patch_x, stride, self.method, out=out, fft_workers=fft_workers
+            image, self.shifts, self.patch_y, self.patch_x, stride, self.method, self.edges, out=out, fft_workers=fft_workers
         )
         return scores
 
@@ -92,7 +97,8 @@ class TranslationDescriptor:
     def subset(self, indices) -> "TranslationDescriptor":
         """The same descriptor restricted to some operations (e.g. the most separable)."""
         return TranslationDescriptor(
-            self.shifts[np.asarray(indices)], self.patch_x, self.patch_y, self.method, "preselected_translations", dict(self.parameters)
+            self.shifts[np.asarray(indices)], self.patch_x, self.patch_y, self.method, self.edges,
+            "preselected_translations", dict(self.parameters),
         )
 
     def metadata(self) -> dict:
@@ -100,6 +106,7 @@ class TranslationDescriptor:
         return {
             "descriptor": self.name,
             "method": self.method,
+            "edges": self.edges,
             "patch_x": int(self.patch_x),
             "patch_y": int(self.patch_y),
             "operation_type": "translation",

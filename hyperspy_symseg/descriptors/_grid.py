@@ -81,17 +81,32 @@ def translation_grid(window_x: int, window_y: int, max_num_points: int) -> np.nd
     return np.stack([mm.ravel(), nn.ravel()], axis=1).astype(np.int64)
 
 
-def descriptor_grid(shape: tuple[int, int], margin_y: int, margin_x: int, stride: int) -> DescriptorGrid:
-    """The stride grid of centres whose whole neighbourhood lies in the image.
+def descriptor_grid(
+    shape: tuple[int, int],
+    margin_y: int,
+    margin_x: int,
+    stride: int,
+    inner_y: int | None = None,
+    inner_x: int | None = None,
+) -> DescriptorGrid:
+    """A stride grid of centres at least ``margin`` pixels from every edge.
 
-    Centres start at ``(margin_y, margin_x)`` and advance by ``stride`` while
-    they stay at least ``margin`` pixels from the far edge. The caller checks
-    that the image is at least ``2 * margin + 1`` pixels along each axis.
+    Centres are ``margin + k * stride`` for the integers ``k >= 0`` that keep them
+    at least ``margin`` pixels from the far edge. If ``inner`` is given (<= margin),
+    the grid is extended by whole strides towards both edges while the centres stay
+    at least ``inner`` pixels inside, so it keeps the same interior points. The
+    caller checks that the image is at least ``2 * margin + 1`` pixels along each axis.
     """
-    height, width = shape
-    ny = (height - 2 * margin_y - 1) // stride + 1
-    nx = (width - 2 * margin_x - 1) // stride + 1
-    return DescriptorGrid(int(margin_y), int(margin_x), int(ny), int(nx), int(stride))
+
+    def axis(size, margin, inner):
+        if inner is None:
+            inner = margin
+        start = margin - stride * ((margin - inner) // stride)
+        return start, (size - 1 - inner - start) // stride + 1
+
+    y0, ny = axis(shape[0], margin_y, inner_y)
+    x0, nx = axis(shape[1], margin_x, inner_x)
+    return DescriptorGrid(int(y0), int(x0), int(ny), int(nx), int(stride))
 
 
 def nearest_grid_index(n_pixels: int, start: int, stride: int, n_points: int) -> np.ndarray:
