@@ -83,7 +83,7 @@ def test_float_shifts_with_integer_values_are_accepted(image_signal):
 
 
 def test_image_too_small(image_signal):
-    with pytest.raises(ValueError, match=r"too small for patch_y=20.*at least 2\*\(patch \+ shift\) \+ 1 = 81 x 81 px"):
+    with pytest.raises(ValueError, match=r"too small for patch_y=12.*at least 2\*\(patch \+ shift\) \+ 1 = 65 x 65 px"):
         symmetry_segment(image_signal, 2)
 
 
