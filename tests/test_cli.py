@@ -1,0 +1,89 @@
+"""The symseg command."""
+
+import hyperspy.api as hs
+import numpy as np
+import pytest
+from conftest import SMALL, two_grain
+
+from hyperspy_symseg import cli
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    image, truth = two_grain()
+    s = hs.signals.Signal2D(image.astype(np.float32))
+    s.axes_manager[0].scale = s.axes_manager[1].scale = 0.05
+    s.axes_manager[0].units = s.axes_manager[1].units = "nm"
+    s.metadata.General.title = "bicrystal"
+    path = tmp_path / "bicrystal.hspy"
+    s.save(path)
+    return path, truth
+
+
+SMALL_ARGS = ["--patch", str(SMALL["patch_x"]), "--window", str(SMALL["window_x"]), "--stride", "2"]
+
+
+def test_segment_writes_labels_and_png(image_file, tmp_path, capsys):
+    path, truth = image_file
+    out = tmp_path / "labels.hspy"
+    png = tmp_path / "overlay.png"
+    code = cli.main(["segment", str(path), "-o", str(out), "--png", str(png), *SMALL_ARGS])
+    assert code == 0
+    labels = hs.load(out)
+    assert labels.data.shape == truth.shape
+    assert labels.axes_manager[0].scale == pytest.approx(0.05) and labels.axes_manager[0].units == "nm"
+    agreement = np.mean(labels.data == truth)
+    assert max(agreement, 1 - agreement) > 0.97
+    assert labels.metadata.SymmetrySegmentation.n_patterns == 2
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    printed = capsys.readouterr().out
+    assert "2 patterns" in printed and str(out) in printed
+
+
+def test_segment_options(image_file, tmp_path):
+    path, _ = image_file
+    out = tmp_path / "labels3.hspy"
+    code = cli.main(["segment", str(path), "-o", str(out), "--n-patterns", "3", "--n-components", "0.9", "-q", *SMALL_ARGS])
+    assert code == 0
+    md = hs.load(out).metadata.SymmetrySegmentation
+    assert md.n_patterns == 3 and md.n_components == 0.9 and md.stride == 2
+
+
+def test_missing_file(tmp_path, capsys):
+    assert cli.main(["segment", str(tmp_path / "nope.dm4"), "-o", str(tmp_path / "x.hspy")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_unreadable_file(tmp_path, capsys):
+    bad = tmp_path / "bad.dm3"
+    bad.write_bytes(b"not a dm file")
+    assert cli.main(["segment", str(bad), "-o", str(tmp_path / "x.hspy")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_wrong_dimensionality(tmp_path, capsys):
+    path = tmp_path / "spectrum.hspy"
+    hs.signals.Signal1D(np.arange(100.0)).save(path)
+    assert cli.main(["segment", str(path), "-o", str(tmp_path / "x.hspy")]) == 1
+    assert "needs 2D images" in capsys.readouterr().err
+
+
+def test_bad_parameter_is_a_clean_error(image_file, tmp_path, capsys):
+    path, _ = image_file
+    assert cli.main(["segment", str(path), "-o", str(tmp_path / "x.hspy"), "--stride", "0"]) == 1
+    assert "stride must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["segment"])
+    assert exc.value.code == 2
+
+
+def test_demo(tmp_path, capsys):
+    png = tmp_path / "demo.png"
+    assert cli.main(["demo", "--size", "256", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("accuracy against ground truth: ")[1].split()[0])
+    assert accuracy > 0.95
+    assert png.exists()
