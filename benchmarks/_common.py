@@ -47,14 +47,20 @@ class PeakMemory:
         return False
 
 
-def median_time(fn, repeat: int):
-    """(median seconds, last result) of ``repeat`` calls of ``fn``."""
+def run_times(fn, repeat: int):
+    """(list of seconds, last result) of ``repeat`` calls of ``fn``."""
     times, result = [], None
     for _ in range(repeat):
         gc.collect()
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
+    return times, result
+
+
+def median_time(fn, repeat: int):
+    """(median seconds, last result) of ``repeat`` calls of ``fn``."""
+    times, result = run_times(fn, repeat)
     return statistics.median(times), result
 
 

@@ -85,8 +85,10 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         total = np.zeros(n_features)
         cov = np.zeros((n_features, n_features))
         ones = np.ones(min(n_samples, CHUNK_ROWS), dtype=work)
+        buffer = np.empty((min(n_samples, CHUNK_ROWS), n_features), dtype=work)
         for rows in _chunks(n_samples):
-            centred = X[rows].astype(work, copy=False) - shift_w
+            centred = buffer[: rows.stop - rows.start]
+            np.subtract(X[rows], shift_w, out=centred, casting="unsafe")
             total += ones[: len(centred)] @ centred
             cov += centred.T @ centred
         delta = total / n_samples

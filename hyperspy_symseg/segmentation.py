@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "stride": 4,
     "n_components": 5,
     "n_init": 10,
-    "max_samples": 20_000,
+    "max_samples": 10_000,
 }
 
 
@@ -191,7 +191,7 @@ def _compute_frames(frames, spec, stride, show_progressbar, num_workers, desc="S
         for f in range(frames.shape[0]):
             frame = np.asarray(frames[f])
             check.check_finite(frame)
-            spec.compute(frame, stride, out=out[f], fft_workers=num_workers)
+            spec.compute(frame, stride, out=out[f], fft_workers=num_workers or -1)
             bar.update(1)
     return out, grid
 
