@@ -162,6 +162,19 @@ def _sq_dist(x, c):
     return d
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _nearest(x, centres):
+    """(index, squared distance) of the nearest centre; ties go to the lower index."""
+    best = 0
+    best_d = _sq_dist(x, centres[0])
+    for c in range(1, centres.shape[0]):
+        dc = _sq_dist(x, centres[c])
+        if dc < best_d:
+            best_d = dc
+            best = c
+    return best, best_d
+
+
 @numba.njit(cache=True, nogil=True)
 def _kmeans_plusplus(X, k, uniforms):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007 with local trials).
@@ -217,13 +230,7 @@ def _lloyd(X, centres, max_iter, tol):
         sums[:] = 0.0
         counts[:] = 0
         for i in range(n):
-            best = 0
-            best_d = _sq_dist(X[i], centres[0])
-            for c in range(1, k):
-                dc = _sq_dist(X[i], centres[c])
-                if dc < best_d:
-                    best_d = dc
-                    best = c
+            best, best_d = _nearest(X[i], centres)
             labels[i] = best
             dist[i] = best_d
             counts[best] += 1
@@ -247,14 +254,7 @@ def _lloyd(X, centres, max_iter, tol):
             break
     inertia = 0.0
     for i in range(n):
-        best = 0
-        best_d = _sq_dist(X[i], centres[0])
-        for c in range(1, k):
-            dc = _sq_dist(X[i], centres[c])
-            if dc < best_d:
-                best_d = dc
-                best = c
-        labels[i] = best
+        labels[i], best_d = _nearest(X[i], centres)
         inertia += best_d
     return labels, inertia
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 
@@ -69,5 +71,6 @@ def segmentation_overlay(image, labels, ax=None, alpha: float = 0.4, frame: int 
     ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
     ax.set_xlabel(f"x ({units})" if units else "x (px)")
     ax.set_ylabel(f"y ({units})" if units else "y (px)")
-    ax.set_title(title if title is not None else labels.metadata.General.title)
+    title = title if title is not None else labels.metadata.General.title
+    ax.set_title(textwrap.fill(title, 60), fontsize="medium")
     return ax

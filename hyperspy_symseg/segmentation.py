@@ -269,7 +269,12 @@ def get_symmetry_descriptors(
     stride = check.check_int("stride", stride, 1)
     _, height, width = _image_geometry(signal)
     _check_fits(spec, height, width)
-    if signal._lazy:
+    return _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=signal._lazy)
+
+
+def _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy):
+    """The descriptor signal of a checked image signal; lazy (dask) or in memory."""
+    if lazy:
         data, grid = _lazy_descriptor_array(signal, spec, stride)
     else:
         data, grid = _compute_frames(_frames(signal), spec, stride, show_progressbar, num_workers)
@@ -524,27 +529,8 @@ def symmetry_segmentation(
 
     timings = {}
     clock = time.perf_counter()
-    if signal._lazy:
-        data, grid = _compute_frames(_frames(signal), spec, stride, show_progressbar, num_workers)
-        data = data.reshape(nav_shape + data.shape[1:])
-        descriptors = _descriptor_signal(signal, data, spec, grid)
-    else:
-        descriptors = get_symmetry_descriptors(
-            signal,
-            descriptor,
-            stride,
-            method=method,
-            patch_x=patch_x,
-            patch_y=patch_y,
-            window_x=window_x,
-            window_y=window_y,
-            max_num_points=max_num_points,
-            preselected_translations=preselected_translations,
-            edges=edges,
-            show_progressbar=show_progressbar,
-            num_workers=num_workers,
-        )
-
+    # Lazy input is computed frame by frame into memory for the clustering.
+    descriptors = _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=False)
     timings["descriptors"], clock = time.perf_counter() - clock, time.perf_counter()
 
     pca = CovariancePCA(n_components)

@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 import yaml
 
 import hyperspy.api as hs
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _dm_writer import write_dm  # noqa: E402
 
 SIGNAL_TYPE = "atomic_resolution"
-REAL = Path("/work/shared/data/real")
+REAL = SHARED_DATA / "real"
 REAL_DM3 = REAL / "temul_toolkit_example_Se_implanted_MoS2.dm3"
 REAL_EMD = REAL / "temul_toolkit_example_Au_nanoparticle.emd"
 REAL_TIF = REAL / "rhambach_graphene_defect_raw.tif"

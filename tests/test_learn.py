@@ -76,14 +76,15 @@ class TestCovariancePCA:
         assert np.all(est.transform(np.ones((3, 4))) == 0)
 
 
-class TestKMeans:
-    @pytest.fixture(scope="class")
-    def blobs(self):
-        rng = np.random.default_rng(3)
-        centres = np.array([[0, 0, 0], [4, 0, 1], [0, 5, -2], [3, 3, 3]], float)
-        X = np.concatenate([c + rng.normal(size=(n, 3)) for c, n in zip(centres, (400, 250, 300, 50))])
-        return X, centres
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(3)
+    centres = np.array([[0, 0, 0], [4, 0, 1], [0, 5, -2], [3, 3, 3]], float)
+    X = np.concatenate([c + rng.normal(size=(n, 3)) for c, n in zip(centres, (400, 250, 300, 50))])
+    return X, centres
 
+
+class TestKMeans:
     @pytest.mark.parametrize("k", [1, 2, 3, 4])
     def test_inertia_as_good_as_sklearn(self, blobs, k):
         X, _ = blobs

@@ -221,3 +221,33 @@ class TestStackSegmentation:
         truth = np.stack(truths)
         # one labelling for all frames: the moving boundary is followed without flips
         assert np.mean(seg.labels.data == truth) > 0.95 or np.mean(seg.labels.data != truth) > 0.95
+
+
+class TestPlot:
+    def test_overlay(self, grain_signal):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        s, _ = grain_signal
+        seg = s.symmetry_segmentation(2, stride=3, random_state=0, **SMALL)
+        ax = seg.plot()
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        sizes = seg.pattern_sizes
+        # legend: fraction and calibrated area (px count x 0.02 nm x 0.02 nm) of each pattern
+        assert texts[0] == f"pattern 0: {sizes[0] / sizes.sum():.1%}, {sizes[0] * 0.0004:.3g} nm²"
+        left, right, bottom, top = ax.images[0].get_extent()
+        assert left == pytest.approx(1.5 - 0.01) and right == pytest.approx(1.5 + 127.5 * 0.02)
+        assert ax.get_xlabel() == "x (nm)"
+        plt.close(ax.figure)
+
+
+def test_lazy_descriptors_equal_eager(grain_signal):
+    s, _ = grain_signal
+    eager = s.get_symmetry_descriptors(stride=3, **SMALL)
+    lazy = s.as_lazy().get_symmetry_descriptors(stride=3, **SMALL)
+    assert lazy._lazy
+    for a, b in zip(lazy.axes_manager._axes, eager.axes_manager._axes):
+        assert (a.name, a.scale, a.offset, a.size) == (b.name, b.scale, b.offset, b.size)
+    np.testing.assert_array_equal(lazy.data.compute(), eager.data)
