@@ -4,6 +4,7 @@
     python benchmarks/bench_accuracy.py --sweep    # also a grid of parameters, to choose the defaults
     python benchmarks/bench_accuracy.py --sweep --grid patch=10,15 window=12,15 stride=4 n_components=5
     python benchmarks/bench_accuracy.py --set stride=2 patch_x=15 patch_y=15   # any parameters
+    python benchmarks/bench_accuracy.py --pystem   # pySTEM's configuration, reproduced with this package
 
 Eight 512 x 512 scenes (0.02 nm/px) at four doses: clean (no shot or scan noise,
 no background) and 100, 30 and 8 counts at a column peak (with scan jitter and a
@@ -25,6 +26,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table  # noqa: E402
 
 DOSES = {"clean": None, "100": 100.0, "30": 30.0, "8": 8.0}
+
+#: pySTEM 0.0.26's defaults expressed in this package's parameters: its shift grid
+#: (arange(-21, 22, 5) on both axes, no zero shift), patch 20, stride 5, 5 components,
+#: one k-means++ start on every grid point, no descriptors within patch + window of
+#: the edges. This package reproduces its descriptors to 1.5e-8
+#: (tests/test_descriptors_translation.py), so this runs its method, not its code.
+PYSTEM = {
+    "descriptor": "preselected_translations",
+    "preselected_translations": [[m, n] for m in range(-21, 22, 5) for n in range(-21, 22, 5)],
+    "patch_x": 20, "patch_y": 20, "stride": 5, "n_components": 5,
+    "n_init": 1, "max_samples": 10**9, "edges": "exclude",
+}
 
 
 def scenes(dose, seed):
@@ -137,17 +150,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", action="store_true", help="also sweep patch, window, stride and n_components")
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="segmentation parameters")
+    parser.add_argument("--pystem", action="store_true", help="start from pySTEM's configuration (see PYSTEM)")
     parser.add_argument("--grid", nargs="*", default=[], metavar="NAME=V1,V2",
                         help="sweep values (patch, window, stride, n_components) replacing the built-in grid")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    params = {k: parse_value(v) for k, v in (item.split("=", 1) for item in args.set)}
+    params = dict(PYSTEM) if args.pystem else {}
+    params.update({k: parse_value(v) for k, v in (item.split("=", 1) for item in args.set)})
 
     start = time.perf_counter()
     suite = build_suite(args.seed)
     print(f"simulated {sum(len(v) for v in suite.values())} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     evaluate({"clean": suite["clean"][:1]})  # compile the kernels
-    what = ", ".join(f"{k}={v}" for k, v in params.items()) or "defaults (only n_patterns given)"
+    what = ", ".join(f"{k}={v}" for k, v in params.items() if k != "preselected_translations")
+    what = ("pySTEM's configuration" + (f" ({what})" if args.set else "")) if args.pystem else (what or "defaults (only n_patterns given)")
     print_results(evaluate(suite, **params), f"Matched accuracy / ARI, {what}")
 
     if args.sweep:
