@@ -115,20 +115,19 @@ def cmd_demo(args) -> int:
 
     t0 = time.perf_counter()
     sim = simulate.two_grain_image(shape=(args.size, args.size), random_state=args.random_state)
-    t_sim = time.perf_counter() - t0
+    print(f"simulated {args.size}x{args.size} two-grain image in {time.perf_counter() - t0:.2f} s", flush=True)
     # Compile the numba kernels on a small image first so the timing below is the
     # segmentation itself (compiled kernels are cached on disk after the first run).
+    print("warming up the kernels (compiles them on the first run only, ~10-30 s) ...", flush=True)
     t0 = time.perf_counter()
     symmetry_segmentation(sim.image.isig[:128, :128], 2, random_state=0, show_progressbar=False)
-    t_warm = time.perf_counter() - t0
+    print(f"  done in {time.perf_counter() - t0:.2f} s", flush=True)
     t0 = time.perf_counter()
     seg = symmetry_segmentation(sim.image, 2, random_state=args.random_state, show_progressbar=False)
     t_seg = time.perf_counter() - t0
     accuracy = metrics.matched_accuracy(seg.labels, sim.labels)
     ari = metrics.adjusted_rand_index(seg.labels, sim.labels)
     _save_overlay(sim.image, seg.labels, args.png)
-    print(f"simulated {args.size}x{args.size} two-grain image in {t_sim:.2f} s")
-    print(f"kernel warm-up (JIT compilation on the first run only): {t_warm:.2f} s")
     print(f"segmentation: {t_seg:.3f} s  ({seg.descriptor.n_operations} translations, stride {seg.stride})")
     print(f"accuracy against ground truth: {accuracy:.4f}  (adjusted Rand index {ari:.4f})")
     print(f"overlay written to {args.png}")

@@ -68,7 +68,9 @@ def _progressbar_enabled(show_progressbar: bool | None) -> bool:
 def _progressbar(total: int, show_progressbar: bool | None, desc: str):
     from hyperspy.external.progressbar import progressbar
 
-    return progressbar(total=total, disable=not _progressbar_enabled(show_progressbar), desc=desc, leave=False)
+    return progressbar(
+        total=total, disable=not _progressbar_enabled(show_progressbar), desc=desc, leave=False, unit=" points", unit_scale=True
+    )
 
 
 @contextlib.contextmanager
@@ -187,12 +189,12 @@ def _compute_frames(frames, spec, stride, show_progressbar, num_workers, desc="S
     height, width = frames.shape[-2:]
     grid = spec.grid((height, width), stride)
     out = np.empty((frames.shape[0],) + grid.shape + (spec.n_operations,), dtype=np.float32)
-    with _threads(num_workers), _progressbar(frames.shape[0], show_progressbar, desc) as bar:
+    total = frames.shape[0] * grid.ny * grid.nx
+    with _threads(num_workers), _progressbar(total, show_progressbar, desc) as bar:
         for f in range(frames.shape[0]):
             frame = np.asarray(frames[f])
             check.check_finite(frame)
-            spec.compute(frame, stride, out=out[f], fft_workers=num_workers or -1)
-            bar.update(1)
+            spec.compute(frame, stride, out=out[f], fft_workers=num_workers or -1, progress=bar.update)
     return out, grid
 
 

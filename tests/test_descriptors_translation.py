@@ -233,3 +233,11 @@ def test_patch_statistics_equals_direct_sums(image):
         patch = img[r : r + 7, c : c + 11]
         assert mean[r, c] == pytest.approx(patch.mean(), abs=1e-12)
         assert inv[r, c] == pytest.approx(1 / np.sqrt(((patch - patch.mean()) ** 2).sum()), rel=1e-10)
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_progress_callback_counts_every_grid_point(image, method):
+    done = []
+    scores, grid = local_correlation_map(image, SHIFTS, 3, 3, 2, method, fft_batch=50, progress=done.append)
+    assert sum(done) == grid.ny * grid.nx
+    assert len(done) == (1 if method == "direct" else -(-grid.ny * grid.nx // 50))

@@ -83,10 +83,16 @@ class TranslationDescriptor:
     def grid(self, shape: tuple[int, int], stride: int) -> DescriptorGrid:
         return local_correlation_grid(shape, self.shifts, self.patch_y, self.patch_x, stride, self.edges)
 
-    def compute(self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None) -> np.ndarray:
-        """(ny, nx, N) float32 scores of ``image`` (H, W) on the stride grid."""
+    def compute(
+        self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None
+    ) -> np.ndarray:
+        """(ny, nx, N) float32 scores of ``image`` (H, W) on the stride grid.
+
+        ``progress``, if given, is called with the number of grid points finished.
+        """
         scores, _ = local_correlation_map(
-            image, self.shifts, self.patch_y, self.patch_x, stride, self.method, self.edges, out=out, fft_workers=fft_workers
+            image, self.shifts, self.patch_y, self.patch_x, stride, self.method, self.edges,
+            out=out, fft_workers=fft_workers, progress=progress,
         )
         return scores
 

@@ -397,6 +397,7 @@ def local_correlation_map(
     out: np.ndarray | None = None,
     fft_batch: int = 128,
     fft_workers: int | None = None,
+    progress=None,
 ) -> tuple[np.ndarray, DescriptorGrid]:
     """Pearson scores of translations for every centre of a stride grid.
 
@@ -422,6 +423,9 @@ def local_correlation_map(
         Centres transformed together by the ``fft`` method.
     fft_workers : int, optional
         Threads for ``scipy.fft`` in the ``fft`` method.
+    progress : callable, optional
+        Called with the number of grid points just finished (once for ``direct``,
+        after every batch for ``fft``), e.g. a progress bar's ``update``.
 
     Returns
     -------
@@ -446,8 +450,10 @@ def local_correlation_map(
             img, shifts, patch_y, patch_x, grid.y0, grid.x0, grid.ny, grid.nx, stride,
             mean, inv, ii1, ii2, flat_pp, n_blocks, out,
         )
+        if progress is not None:
+            progress(grid.ny * grid.nx)
     elif method == "fft":
-        _lcm_fft(img, shifts, patch_y, patch_x, grid, mean, inv, ii1, ii2, flat_pp, out, fft_batch, fft_workers)
+        _lcm_fft(img, shifts, patch_y, patch_x, grid, mean, inv, ii1, ii2, flat_pp, out, fft_batch, fft_workers, progress)
     else:
         raise ValueError(f"method must be 'direct' or 'fft', got {method!r}.")
     return out, grid
@@ -466,7 +472,7 @@ def _fft_length(n: int) -> int:
     return best
 
 
-def _lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch, workers):
+def _lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch, workers, progress=None):
     """Appendix B of the paper, batched over centres.
 
     The patch ``A`` (size 2p+1) and its neighbourhood ``B`` (size 2(p+w)+1, w the
@@ -507,3 +513,5 @@ def _lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch
         _lcm_scores_from_sums(
             sab, ys, xs, shifts, py, px, height, width, mean, inv, ii1, ii2, flat_pp, flat_out[start : start + batch]
         )
+        if progress is not None:
+            progress(len(ys))
