@@ -14,7 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from .descriptors import descriptor_parameters
 from .segmentation import DEFAULTS
+
+_LCM = descriptor_parameters("local_correlation_map")
 
 
 class CommandError(Exception):
@@ -30,9 +33,9 @@ def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
         choices=["local_correlation_map"],
         help="symmetry descriptor (default: local_correlation_map)",
     )
-    p.add_argument("--method", default=DEFAULTS["method"], choices=["direct", "fft"], help="how translation scores are computed")
-    p.add_argument("--patch", type=int, default=DEFAULTS["patch_x"], help=f"patch half size in px (default: {DEFAULTS['patch_x']})")
-    p.add_argument("--window", type=int, default=DEFAULTS["window_x"], help=f"shift window half size in px (default: {DEFAULTS['window_x']})")
+    p.add_argument("--method", default=_LCM["method"], choices=["direct", "fft"], help="how translation scores are computed")
+    p.add_argument("--patch", type=int, default=_LCM["patch_x"], help=f"patch half size in px (default: {_LCM['patch_x']})")
+    p.add_argument("--window", type=int, default=_LCM["window_x"], help=f"shift window half size in px (default: {_LCM['window_x']})")
     p.add_argument("--n-components", type=float, default=None, help="PCA components: an integer, or a fraction of variance in (0, 1)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
 

@@ -22,31 +22,15 @@ import numpy as np
 
 from . import _validation as check
 from ._learn import CovariancePCA, SubsampledKMeans, nearest_centre
-from .descriptors import (
-    DESCRIPTOR_NAMES,
-    EDGES,
-    METHODS,
-    TranslationDescriptor,
-    translation_grid,
-    upsample_labels,
-)
+from .descriptors import make_descriptor, upsample_labels
 
-#: Default parameters, chosen on the forward-model accuracy suite
-#: (benchmarks/bench_accuracy.py; README): eight scenes x four doses, lattice periods
-#: of 13-20 px. Patch 12 with window 20 (81 shifts, -20..20 in steps of 5) gave
-#: accuracy mean 0.985 / min 0.953, against 0.983 / 0.949 for pySTEM's patch 20 and
-#: 0.982 / 0.959 for patch = window = 15; stride (2-8) and the number of components
-#: (3-8) changed the accuracy by less than 0.001. Scale patch and window with the
-#: lattice period for images sampled much more finely or coarsely.
+#: Defaults of the pipeline, chosen on the forward-model accuracy suite
+#: (benchmarks/bench_accuracy.py; README; the descriptor defaults are in
+#: :func:`hyperspy_symseg.descriptors.descriptor_parameters`). Stride (2-8) and the
+#: number of components (3-8) changed the accuracy by less than 0.001; k-means on
+#: 5000, 10000 or 20000 grid points gave the same accuracy.
 DEFAULTS: dict[str, Any] = {
     "descriptor": "local_correlation_map",
-    "method": "direct",
-    "edges": "shrink",
-    "patch_x": 12,
-    "patch_y": 12,
-    "window_x": 20,
-    "window_y": 20,
-    "max_num_points": 100,
     "stride": 4,
     "n_components": 5,
     "n_init": 10,
@@ -88,45 +72,6 @@ def _threads(num_workers: int | None):
         numba.set_num_threads(previous)
 
 
-def make_descriptor(
-    descriptor: str = DEFAULTS["descriptor"],
-    method: str = DEFAULTS["method"],
-    patch_x: int = DEFAULTS["patch_x"],
-    patch_y: int = DEFAULTS["patch_y"],
-    window_x: int = DEFAULTS["window_x"],
-    window_y: int = DEFAULTS["window_y"],
-    max_num_points: int = DEFAULTS["max_num_points"],
-    preselected_translations=None,
-    edges: str = DEFAULTS["edges"],
-) -> TranslationDescriptor:
-    """Check descriptor parameters and build the descriptor object."""
-    check.check_choice("descriptor", descriptor, DESCRIPTOR_NAMES)
-    check.check_choice("method", method, METHODS)
-    check.check_choice("edges", edges, EDGES)
-    patch_x = check.check_int("patch_x", patch_x, 1)
-    patch_y = check.check_int("patch_y", patch_y, 1)
-    if descriptor == "preselected_translations":
-        if preselected_translations is None:
-            raise ValueError(
-                "descriptor='preselected_translations' needs preselected_translations=, "
-                "an (N, 2) integer array of shifts (m, n) = (rows, columns) in pixels."
-            )
-        shifts = check.check_shifts(preselected_translations)
-        parameters = {}
-    else:
-        if preselected_translations is not None:
-            raise ValueError(
-                "preselected_translations is only used with descriptor='preselected_translations'; "
-                f"got descriptor={descriptor!r}."
-            )
-        window_x = check.check_int("window_x", window_x, 1)
-        window_y = check.check_int("window_y", window_y, 1)
-        max_num_points = check.check_int("max_num_points", max_num_points, 1)
-        shifts = translation_grid(window_x, window_y, max_num_points)
-        parameters = {"window_x": window_x, "window_y": window_y, "max_num_points": max_num_points}
-    return TranslationDescriptor(shifts, patch_x, patch_y, method, edges, descriptor, parameters)
-
-
 def _image_geometry(signal) -> tuple[tuple[int, ...], int, int]:
     """Navigation shape (array order), height and width of an image signal."""
     if signal.axes_manager.signal_dimension != 2:
@@ -143,22 +88,16 @@ def _image_geometry(signal) -> tuple[tuple[int, ...], int, int]:
     return tuple(shape[:-2]), int(shape[-2]), int(shape[-1])
 
 
-def _check_fits(spec: TranslationDescriptor, height: int, width: int) -> None:
+def _check_fits(spec, height: int, width: int) -> None:
     need_y, need_x = spec.min_shape
     if height < need_y or width < need_x:
-        what = (
-            "max |shift| of preselected_translations"
-            if spec.name == "preselected_translations"
-            else "the largest shift of the window (window_x, window_y)"
-        )
         raise ValueError(
-            f"The image ({height} x {width} px) is too small for patch_y={spec.patch_y}, "
-            f"patch_x={spec.patch_x} and {what}: it needs at least 2*(patch + shift) + 1 = "
-            f"{need_y} x {need_x} px. Use smaller patch/window sizes or shifts."
+            f"The image ({height} x {width} px) is too small for {spec.size_hint} = {need_y} x {need_x} px. "
+            "Use smaller sizes (patch, window, radius) or shifts."
         )
 
 
-def _descriptor_axes(signal, spec: TranslationDescriptor, grid) -> list[dict]:
+def _descriptor_axes(signal, spec, grid) -> list[dict]:
     """Axes (array order) of the descriptor signal: input navigation, grid y, grid x, operation."""
     axes_dicts = signal.axes_manager._get_axes_dicts()
     nav, (ydict, xdict) = axes_dicts[:-2], axes_dicts[-2:]
@@ -201,21 +140,37 @@ def _compute_frames(frames, spec, stride, show_progressbar, num_workers, desc="S
 # ------------------------------------------------------------------ public functions
 
 
+_DESCRIPTOR_PARAMETERS_DOC = """
+    Descriptor parameters (keyword arguments; each family takes only its own,
+    None or left out means the default; see also
+    :func:`hyperspy_symseg.descriptors.descriptor_parameters`):
+
+    ``local_correlation_map`` and ``preselected_translations`` (translations):
+        ``patch_x``, ``patch_y`` (12): half width (x, columns) and half height (y, rows)
+        of the patch in px; the paper and pySTEM call the vertical half size ``patch_x``.
+        ``window_x``, ``window_y`` (20): half sizes of the shift window along x and y.
+        ``max_num_points`` (100): at most this many shifts, on the densest symmetric
+        grid with one step on both axes, zero shift included (20 and 100: 81 shifts,
+        -20..20 in steps of 5). ``preselected_translations``: an (N, 2) int array of
+        shifts (m, n) = (rows, columns) in px, for ``preselected_translations`` only.
+        ``method`` ("direct"): ``"direct"`` (box sums, cost independent of the patch
+        size) or ``"fft"`` (per-centre FFT correlation, the paper's Appendix B; same
+        numbers, slower). ``edges`` ("shrink"): ``"shrink"`` reaches to
+        ``max(patch, max |shift|)`` px from the image edges, scoring only the part of the
+        patch whose pixels and shifted partners lie inside (at least half of it);
+        ``"exclude"`` computes descriptors only where every shifted patch fits (pySTEM)
+        and copies the nearest labels into that margin.
+"""
+
+
 def get_symmetry_descriptors(
     signal,
     descriptor: str = DEFAULTS["descriptor"],
     stride: int = DEFAULTS["stride"],
     *,
-    method: str = DEFAULTS["method"],
-    patch_x: int = DEFAULTS["patch_x"],
-    patch_y: int = DEFAULTS["patch_y"],
-    window_x: int = DEFAULTS["window_x"],
-    window_y: int = DEFAULTS["window_y"],
-    max_num_points: int = DEFAULTS["max_num_points"],
-    preselected_translations=None,
-    edges: str = DEFAULTS["edges"],
     show_progressbar: bool | None = None,
     num_workers: int | None = None,
+    **parameters,
 ):
     """Local symmetry descriptors of an image as a navigation-mapped signal.
 
@@ -224,54 +179,37 @@ def get_symmetry_descriptors(
     signal : hyperspy.signals.Signal2D
         Image ``(| y, x)`` or image stack ``(t | y, x)`` (any navigation shape),
         real-valued (integers are converted). Not modified.
-    descriptor : {"local_correlation_map", "preselected_translations"}
-        ``local_correlation_map`` scores translations on a uniform symmetric grid in the
-        window (see :func:`hyperspy_symseg.descriptors.translation_grid`);
-        ``preselected_translations`` scores the shifts given in ``preselected_translations``.
+    descriptor : str
+        The descriptor family: ``"local_correlation_map"`` (translations on a uniform
+        symmetric grid in a window) or ``"preselected_translations"`` (given shifts).
     stride : int
         Spacing of the descriptor grid in pixels (>= 1).
-    method : {"direct", "fft"}
-        ``direct``: box sums, cost independent of the patch size (fast).
-        ``fft``: per-centre FFT correlation of the paper's Appendix B (same numbers, slower).
-    patch_x, patch_y : int
-        Half width (x, columns) and half height (y, rows) of the patch, in pixels (>= 1).
-        Note: the paper and pySTEM call the vertical half size ``patch_x``.
-    window_x, window_y : int
-        Half sizes of the shift window along x and y (>= 1), for ``local_correlation_map``.
-    max_num_points : int
-        Largest number of shifts taken from the window (>= 1).
-    preselected_translations : (N, 2) array of int
-        Shifts ``(m, n) = (rows, columns)`` in pixels, for ``preselected_translations``.
-    edges : {"shrink", "exclude"}
-        ``shrink``: the grid reaches to ``max(patch, max |shift|)`` pixels from the image
-        edges; where a shifted patch would leave the image, the score uses only the part
-        of the patch whose pixels and shifted partners lie inside (at least half of it).
-        ``exclude``: descriptors only where every shifted patch fits, i.e. at least
-        ``patch + max |shift|`` pixels from the edges (pySTEM); the labels of the
-        margin are copied from the nearest grid point.
     show_progressbar : bool or None
         None follows HyperSpy's preferences.
     num_workers : int or None
         Threads (default: all cores).
-
+    **parameters
+        Descriptor parameters, below.
+    %s
     Returns
     -------
     hyperspy.signals.Signal1D
         Navigation axes: the input's navigation axes, then the grid's ``(x, y)`` with
         the image's names and units, scale = pixel size x stride and offset = the
         calibrated position of the first centre. Signal axis ``operation``: one
-        channel per symmetry operation, float32 Pearson scores in [-1, 1].
-        ``metadata.SymmetryDescriptors`` holds the operations (shift vectors in pixels
-        and in calibrated units) and all parameters. HyperSpy's ``decomposition`` and
-        ``cluster_analysis`` work on it unchanged. Lazy input gives a lazy signal.
+        channel per symmetry operation, float32 scores. ``metadata.SymmetryDescriptors``
+        holds the operations (e.g. shift vectors in pixels and in calibrated units) and
+        all parameters. HyperSpy's ``decomposition`` and ``cluster_analysis`` work on it
+        unchanged. Lazy input gives a lazy signal.
     """
-    spec = make_descriptor(
-        descriptor, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations, edges
-    )
+    spec = make_descriptor(descriptor, **parameters)
     stride = check.check_int("stride", stride, 1)
     _, height, width = _image_geometry(signal)
     _check_fits(spec, height, width)
     return _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=signal._lazy)
+
+
+get_symmetry_descriptors.__doc__ %= _DESCRIPTOR_PARAMETERS_DOC
 
 
 def _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy):
@@ -314,20 +252,15 @@ def _descriptor_signal(signal, data, spec, grid):
 
     axes = _descriptor_axes(signal, spec, grid)
     ydict, xdict = signal.axes_manager._get_axes_dicts()[-2:]
-    shifts = np.asarray(spec.shifts)
-    calibrated = shifts * np.array([ydict["scale"], xdict["scale"]])
     metadata = copy.deepcopy(signal.metadata.as_dictionary())
     title = metadata.get("General", {}).get("title", "")
     metadata.setdefault("General", {})["title"] = f"{spec.name} descriptors of {title}".strip()
-    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": "Pearson correlation"})
-    metadata["SymmetryDescriptors"] = {
-        **spec.metadata(),
-        "operations_calibrated": calibrated,
-        "operations_units": xdict.get("units"),
-        "operation_names": spec.operation_names(),
-        "stride": int(grid.stride),
-        "grid_origin_px": np.array([grid.y0, grid.x0]),
-    }
+    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": spec.quantity})
+    info = {**spec.metadata(), "operation_names": spec.operation_names()}
+    if getattr(spec, "shifts", None) is not None:
+        info["operations_calibrated"] = np.asarray(spec.shifts) * np.array([ydict["scale"], xdict["scale"]])
+        info["operations_units"] = xdict.get("units")
+    metadata["SymmetryDescriptors"] = {**info, "stride": int(grid.stride), "grid_origin_px": np.array([grid.y0, grid.x0])}
     cls = Signal1D if isinstance(data, np.ndarray) else LazySignal1D
     return cls(data, axes=axes, metadata=metadata)
 
@@ -353,8 +286,9 @@ class SymmetrySegmentation:
         Pixels per label in ``labels``.
     parameters : dict
         Every parameter of the run.
-    descriptor : TranslationDescriptor
-        The symmetry operations and how they are computed.
+    descriptor : descriptor object
+        The symmetry operations and how they are computed (see
+        :mod:`hyperspy_symseg.descriptors`).
     signal : hyperspy.signals.Signal2D
         The segmented signal (a reference, not a copy).
     timings : dict
@@ -460,18 +394,11 @@ def symmetry_segmentation(
     n_components: int | float | None = None,
     random_state=None,
     *,
-    method: str = DEFAULTS["method"],
-    patch_x: int = DEFAULTS["patch_x"],
-    patch_y: int = DEFAULTS["patch_y"],
-    window_x: int = DEFAULTS["window_x"],
-    window_y: int = DEFAULTS["window_y"],
-    max_num_points: int = DEFAULTS["max_num_points"],
-    preselected_translations=None,
-    edges: str = DEFAULTS["edges"],
     n_init: int = DEFAULTS["n_init"],
     max_samples: int = DEFAULTS["max_samples"],
     show_progressbar: bool | None = None,
     num_workers: int | None = None,
+    **parameters,
 ) -> SymmetrySegmentation:
     """Segment an image (or image stack) into ``n_patterns`` crystal patterns.
 
@@ -485,7 +412,7 @@ def symmetry_segmentation(
         Image ``(| y, x)`` or stack ``(t | y, x)``; real-valued; not modified.
     n_patterns : int
         Number of patterns (k-means clusters), >= 1 and at most the number of grid points.
-    descriptor, stride, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations, edges
+    descriptor, stride
         See :func:`get_symmetry_descriptors`.
     n_components : int, float or None
         Principal components kept: an int in [1, number of operations], or a float in
@@ -501,7 +428,9 @@ def symmetry_segmentation(
         point is assigned to its nearest centre.
     show_progressbar, num_workers
         See :func:`get_symmetry_descriptors`.
-
+    **parameters
+        Descriptor parameters, below.
+    %s
     Returns
     -------
     SymmetrySegmentation
@@ -511,9 +440,7 @@ def symmetry_segmentation(
     n_patterns = check.check_int("n_patterns", n_patterns, 1)
     n_init = check.check_int("n_init", n_init, 1)
     random_state = check.check_random_state(random_state)
-    spec = make_descriptor(
-        descriptor, method, patch_x, patch_y, window_x, window_y, max_num_points, preselected_translations, edges
-    )
+    spec = make_descriptor(descriptor, **parameters)
     stride = check.check_int("stride", stride, 1)
     nav_shape, height, width = _image_geometry(signal)
     _check_fits(spec, height, width)
@@ -556,11 +483,7 @@ def symmetry_segmentation(
     parameters = {
         "n_patterns": n_patterns,
         "descriptor": spec.name,
-        "method": spec.method,
-        "edges": spec.edges,
         "stride": stride,
-        "patch_x": spec.patch_x,
-        "patch_y": spec.patch_y,
         **spec.parameters,
         "n_components": n_components,
         "n_components_used": int(k),
@@ -571,6 +494,9 @@ def symmetry_segmentation(
     label_signal = _label_signal(signal, labels, parameters)
     timings["labels"] = time.perf_counter() - clock
     return SymmetrySegmentation(signal, label_signal, descriptors, spec, stride, pca, centers, parameters, timings)
+
+
+symmetry_segmentation.__doc__ %= _DESCRIPTOR_PARAMETERS_DOC
 
 
 def symmetry_segment(signal, n_patterns: int = 2, **kwargs):

@@ -16,6 +16,8 @@ def image_signal():
 
 def run(signal, **kwargs):
     params = dict(SMALL, stride=4)
+    if kwargs.get("descriptor") == "preselected_translations":
+        params = {k: v for k, v in params.items() if k in ("patch_x", "patch_y", "stride")}
     params.update(kwargs)
     return symmetry_segment(signal, **params)
 
@@ -44,8 +46,9 @@ def run(signal, **kwargs):
         ({"random_state": "seed"}, TypeError, r"random_state"),
         ({"num_workers": 0}, ValueError, r"num_workers must be an integer >= 1"),
         ({"descriptor": "preselected_translations"}, ValueError, r"needs preselected_translations="),
-        ({"preselected_translations": [[1, 2]]}, ValueError, r"only used with descriptor='preselected_translations'"),
-        ({"unknown_option": 3}, TypeError, r"unknown_option"),
+        ({"preselected_translations": [[1, 2]]}, TypeError, r"'preselected_translations' belongs to 'preselected_translations'"),
+        ({"unknown_option": 3}, TypeError, r"'unknown_option' belongs to no descriptor"),
+        ({"edges": "wrap"}, ValueError, r"edges must be one of 'shrink', 'exclude'"),
     ],
 )
 def test_parameter_errors(image_signal, kwargs, error, pattern):
