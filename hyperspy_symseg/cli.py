@@ -30,12 +30,14 @@ def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--descriptor",
         default=DEFAULTS["descriptor"],
-        choices=["local_correlation_map"],
+        choices=["local_correlation_map", "rotational_symmetry_maximum_pooling", "reflection_symmetry_maximum_pooling",
+                 "power_spectrum"],
         help="symmetry descriptor (default: local_correlation_map)",
     )
-    p.add_argument("--method", default=_LCM["method"], choices=["direct", "fft"], help="how translation scores are computed")
-    p.add_argument("--patch", type=int, default=_LCM["patch_x"], help=f"patch half size in px (default: {_LCM['patch_x']})")
-    p.add_argument("--window", type=int, default=_LCM["window_x"], help=f"shift window half size in px (default: {_LCM['window_x']})")
+    p.add_argument("--method", choices=["direct", "fft"], help=f"how translation scores are computed (default: {_LCM['method']})")
+    p.add_argument("--patch", type=int, help=f"translations: patch half size in px (default: {_LCM['patch_x']})")
+    p.add_argument("--window", type=int, help=f"shift, pooling or FFT window half size in px (default: {_LCM['window_x']})")
+    p.add_argument("--radius", type=float, help="rotations/reflections: patch radius in px (default: 20)")
     p.add_argument("--n-components", type=float, default=None, help="PCA components: an integer, or a fraction of variance in (0, 1)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
 
@@ -44,17 +46,21 @@ def _segmentation_kwargs(args) -> dict:
     n_components = args.n_components
     if n_components is not None and float(n_components).is_integer() and n_components >= 1:
         n_components = int(n_components)
+    options = {
+        "method": args.method,
+        "patch_x": args.patch,
+        "patch_y": args.patch,
+        "window_x": args.window,
+        "window_y": args.window,
+        "radius": args.radius,
+    }
     return dict(
         n_patterns=args.n_patterns,
         stride=args.stride,
         descriptor=args.descriptor,
-        method=args.method,
-        patch_x=args.patch,
-        patch_y=args.patch,
-        window_x=args.window,
-        window_y=args.window,
         n_components=n_components,
         random_state=args.random_state,
+        **{k: v for k, v in options.items() if v is not None},
     )
 
 

@@ -160,6 +160,20 @@ _DESCRIPTOR_PARAMETERS_DOC = """
         patch whose pixels and shifted partners lie inside (at least half of it);
         ``"exclude"`` computes descriptors only where every shifted patch fits (pySTEM)
         and copies the nearest labels into that margin.
+
+    ``rotational_symmetry_maximum_pooling`` and ``reflection_symmetry_maximum_pooling``:
+        Pearson score of a circular patch of ``radius`` (20 px) with its rotation by each
+        of ``angles`` (60, 90, 120, 180 degrees, counter-clockwise as displayed) or its
+        mirror image in ``num_reflection_plane`` (10) axes at 0, 180/n, ... degrees from
+        +x; then the maximum (or the ``num_max`` (1) largest values) of each score over a
+        pooling window of half sizes ``window_x``, ``window_y`` (20) around each grid
+        point, among pixels ``pool_step`` (2) apart. Rotations by multiples of 90 degrees
+        and mirrors at multiples of 45 degrees are exact pixel permutations; the others
+        use ``n_radii`` (10) x ``n_angles`` (auto: the smallest suitable multiple >= 48)
+        polar samples with cubic B-spline interpolation. ``edges`` ("shrink") as above:
+        windows are clipped to the scored region instead of kept inside it. Rotations see
+        differently oriented grains of one lattice alike (and mark the boundary);
+        reflections tell them apart (paper, Fig. 10).
 """
 
 
@@ -181,7 +195,9 @@ def get_symmetry_descriptors(
         real-valued (integers are converted). Not modified.
     descriptor : str
         The descriptor family: ``"local_correlation_map"`` (translations on a uniform
-        symmetric grid in a window) or ``"preselected_translations"`` (given shifts).
+        symmetric grid in a window), ``"preselected_translations"`` (given shifts),
+        ``"rotational_symmetry_maximum_pooling"``, ``"reflection_symmetry_maximum_pooling"``
+        or ``"power_spectrum"``.
     stride : int
         Spacing of the descriptor grid in pixels (>= 1).
     show_progressbar : bool or None

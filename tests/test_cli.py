@@ -87,3 +87,21 @@ def test_demo(tmp_path, capsys):
     accuracy = float(out.split("accuracy against ground truth: ")[1].split()[0])
     assert accuracy > 0.95
     assert png.exists()
+
+
+def test_segment_with_rotational_descriptor(image_file, tmp_path):
+    path, _ = image_file
+    out = tmp_path / "rot.hspy"
+    args = ["segment", str(path), "-o", str(out), "-q", "--descriptor", "rotational_symmetry_maximum_pooling",
+            "--radius", "6", "--window", "5", "--stride", "4"]
+    assert cli.main(args) == 0
+    md = hs.load(out).metadata.SymmetrySegmentation
+    assert md.descriptor == "rotational_symmetry_maximum_pooling" and md.radius == 6.0
+
+
+def test_option_of_another_descriptor_is_a_clean_error(image_file, tmp_path, capsys):
+    path, _ = image_file
+    args = ["segment", str(path), "-o", str(tmp_path / "x.hspy"), "--descriptor", "reflection_symmetry_maximum_pooling",
+            "--patch", "5"]
+    assert cli.main(args) == 1
+    assert "has no parameter 'patch_x'" in capsys.readouterr().err

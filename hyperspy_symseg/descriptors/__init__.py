@@ -228,3 +228,4 @@ register(
     _build_translations,
 )
 register("preselected_translations", {**_TRANSLATION_COMMON, "preselected_translations": None}, _build_translations)
+from . import point_symmetry  # noqa: E402,F401  (registers the rotation and reflection descriptors)
