@@ -35,7 +35,12 @@ DEFAULTS: dict[str, Any] = {
     "n_components": 5,
     "n_init": 10,
     "max_samples": 10_000,
+    "decomposition_algorithm": "PCA",
 }
+
+#: Dimension reductions: the covariance PCA of the paper, HyperSpy's NMF (for
+#: non-negative descriptors such as the power spectrum) and N-FINDR unmixing.
+DECOMPOSITION_ALGORITHMS = ("PCA", "NMF", "nfindr")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -174,6 +179,14 @@ _DESCRIPTOR_PARAMETERS_DOC = """
         windows are clipped to the scored region instead of kept inside it. Rotations see
         differently oriented grains of one lattice alike (and mark the boundary);
         reflections tell them apart (paper, Fig. 10).
+
+    ``power_spectrum``:
+        |FFT|^2 of the window of half sizes ``window_x``, ``window_y`` (20) around each grid
+        point, mean removed and with a separable Hann ``taper`` ("hann"; None for none),
+        optionally ``log`` (False: log(1 + x)), keeping the frequencies up to ``crop``
+        (0.5) x Nyquist (spatial periods >= 4 px; None keeps all). Non-negative: the
+        descriptor for ``decomposition_algorithm="NMF"``. The grid starts ``window`` px
+        from the edges.
 """
 
 
@@ -311,20 +324,50 @@ class SymmetrySegmentation:
         Wall-clock seconds of each step: descriptors, reduction, clustering, labels.
     """
 
-    def __init__(self, signal, labels, descriptors, descriptor, stride, pca, centers, parameters, timings=None):
+    def __init__(self, signal, labels, descriptors, descriptor, stride, reducer, centers, parameters, timings=None):
         self.signal = signal
         self.timings = dict(timings or {})
         self.labels = labels
         self.descriptors = descriptors
         self.descriptor = descriptor
         self.stride = stride
-        self.pca_mean = pca.mean_
-        self.pca_components = pca.components_
-        self.explained_variance_ratio = pca.explained_variance_ratio_
-        self.n_components = pca.n_components_
+        self.reducer = reducer
+        self.decomposition_algorithm = parameters.get("decomposition_algorithm", "PCA")
+        self.explained_variance_ratio = getattr(reducer, "explained_variance_ratio_", None)
+        self.n_components = int(centers.shape[1])
         self.cluster_centers = centers
         self.parameters = parameters
         self.pattern_sizes = np.bincount(np.asarray(labels.data).ravel(), minlength=len(centers))
+
+    @property
+    def component_maps(self):
+        """Maps of the components on the descriptor grid (calibrated Signal2D stack).
+
+        HyperSpy's ``get_decomposition_loadings()`` of the descriptors: PCA scores, NMF
+        weights or N-FINDR abundances, one map per component.
+        """
+        return self.descriptors.get_decomposition_loadings()
+
+    @property
+    def abundance_maps(self):
+        """Phase-fraction maps of the unmixing routes (NMF, N-FINDR), summing to one.
+
+        N-FINDR abundances are fractions already; NMF weights are converted by giving
+        every component spectrum unit sum and normalising each pixel's weights.
+        """
+        if self.decomposition_algorithm == "PCA":
+            raise ValueError(
+                "abundance_maps needs decomposition_algorithm='NMF' or 'nfindr'; this result used PCA, "
+                "whose component maps (component_maps) are not fractions."
+            )
+        maps = self.component_maps
+        data = np.asarray(maps.data, dtype=np.float64)  # (component, ny, nx)
+        if self.decomposition_algorithm == "NMF":
+            data = data * np.asarray(self.reducer.components_).sum(axis=1)[:, None, None]
+        total = data.sum(axis=0, keepdims=True)
+        maps.data = np.divide(data, total, out=np.zeros_like(data), where=total > 0)
+        maps.metadata.General.title = f"Abundance maps ({self.decomposition_algorithm}) of {self.signal.metadata.General.title}"
+        return maps
 
     @property
     def n_patterns(self) -> int:
@@ -335,7 +378,7 @@ class SymmetrySegmentation:
         return (
             f"<SymmetrySegmentation: {self.n_patterns} patterns (pixels: {sizes}), "
             f"{self.descriptor.name} with {self.descriptor.n_operations} operations, "
-            f"stride {self.stride}, {self.n_components} components>"
+            f"stride {self.stride}, {self.decomposition_algorithm} with {self.n_components} components>"
         )
 
     def plot(self, ax=None, frame: int = 0, alpha: float = 0.4):
@@ -348,9 +391,9 @@ class SymmetrySegmentation:
         return segmentation_overlay(self.signal, self.labels, ax=ax, alpha=alpha, frame=frame)
 
     def project(self, descriptors: np.ndarray) -> np.ndarray:
-        """(..., n_components) principal-component coordinates of (..., n_operations) descriptors."""
-        flat = descriptors.reshape(-1, descriptors.shape[-1]).astype(np.float64)
-        return ((flat - self.pca_mean) @ self.pca_components.T).reshape(descriptors.shape[:-1] + (-1,))
+        """(..., n_components) coordinates of (..., n_operations) descriptors in the fitted reduction."""
+        flat = descriptors.reshape(-1, descriptors.shape[-1])
+        return np.asarray(self.reducer.transform(flat)).reshape(descriptors.shape[:-1] + (-1,))
 
     def predict(self, signal, show_progressbar: bool | None = None, num_workers: int | None = None):
         """Segment another image, or every frame of a stack, with this fitted model.
@@ -412,6 +455,7 @@ def symmetry_segmentation(
     *,
     n_init: int = DEFAULTS["n_init"],
     max_samples: int = DEFAULTS["max_samples"],
+    decomposition_algorithm: str = DEFAULTS["decomposition_algorithm"],
     show_progressbar: bool | None = None,
     num_workers: int | None = None,
     **parameters,
@@ -431,10 +475,11 @@ def symmetry_segmentation(
     descriptor, stride
         See :func:`get_symmetry_descriptors`.
     n_components : int, float or None
-        Principal components kept: an int in [1, number of operations], or a float in
-        (0, 1) for the smallest number explaining that fraction of the variance
-        (the paper recommends 0.8-0.9). None: ``DEFAULTS["n_components"]``, or the
-        number of operations if there are fewer.
+        Components kept: an int in [1, number of operations], or (PCA only) a float in
+        (0, 1) for the smallest number of principal components explaining that fraction
+        of the variance (the paper recommends 0.8-0.9). None: ``DEFAULTS["n_components"]``
+        (or the number of operations if there are fewer) for PCA, ``n_patterns`` for the
+        unmixing routes.
     random_state : int, numpy.random.Generator or None
         Seed of the subsample and of k-means; the same seed gives the same labels.
     n_init : int
@@ -442,6 +487,15 @@ def symmetry_segmentation(
     max_samples : int
         k-means is fitted on at most this many grid points (>= n_patterns), then every
         point is assigned to its nearest centre.
+    decomposition_algorithm : {"PCA", "NMF", "nfindr"}
+        ``"PCA"``: principal components (the paper's choice; fast; always applicable).
+        ``"NMF"``: HyperSpy's non-negative matrix factorisation, for non-negative
+        descriptors (``power_spectrum``): components are additive parts of the spectra
+        and their weights give phase fractions. ``"nfindr"``: N-FINDR endmembers (the
+        purest grid points) and non-negative, sum-to-one abundances: each grid point as a
+        mixture of pure patterns, e.g. across diffuse interfaces. With NMF and N-FINDR the
+        labels come from k-means on the weights/abundances and ``abundance_maps`` holds
+        the phase-fraction maps.
     show_progressbar, num_workers
         See :func:`get_symmetry_descriptors`.
     **parameters
@@ -460,9 +514,21 @@ def symmetry_segmentation(
     stride = check.check_int("stride", stride, 1)
     nav_shape, height, width = _image_geometry(signal)
     _check_fits(spec, height, width)
+    check.check_choice("decomposition_algorithm", decomposition_algorithm, DECOMPOSITION_ALGORITHMS)
     if n_components is None:
-        n_components = min(DEFAULTS["n_components"], spec.n_operations)
+        n_components = n_patterns if decomposition_algorithm != "PCA" else DEFAULTS["n_components"]
+        n_components = min(n_components, spec.n_operations)
     n_components = check.check_n_components(n_components, spec.n_operations)
+    if decomposition_algorithm != "PCA" and not isinstance(n_components, numbers.Integral):
+        raise ValueError(
+            f"n_components must be an integer number of components for decomposition_algorithm="
+            f"{decomposition_algorithm!r} (a variance fraction only makes sense for PCA); got {n_components}."
+        )
+    if decomposition_algorithm == "NMF" and not spec.nonnegative:
+        raise ValueError(
+            f"decomposition_algorithm='NMF' needs non-negative descriptors such as descriptor='power_spectrum'; "
+            f"{spec.name!r} scores can be negative. Use 'PCA' or 'nfindr'."
+        )
     grid = spec.grid((height, width), stride)
     n_points = int(np.prod(nav_shape, dtype=np.int64)) * grid.ny * grid.nx
     if n_patterns > n_points:
@@ -478,11 +544,10 @@ def symmetry_segmentation(
     descriptors = _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=False)
     timings["descriptors"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    pca = CovariancePCA(n_components)
     with _threads(num_workers):
-        descriptors.decomposition(algorithm=pca, centre=None, print_info=False)
+        reducer = _reduce(descriptors, decomposition_algorithm, n_components, random_state)
         timings["reduction"], clock = time.perf_counter() - clock, time.perf_counter()
-        k = pca.n_components_
+        k = int(np.asarray(reducer.components_).shape[0])
         kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)
         descriptors.cluster_analysis("decomposition", number_of_components=k, preprocessing=None, algorithm=kmeans)
     timings["clustering"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -501,6 +566,7 @@ def symmetry_segmentation(
         "descriptor": spec.name,
         "stride": stride,
         **spec.parameters,
+        "decomposition_algorithm": decomposition_algorithm,
         "n_components": n_components,
         "n_components_used": int(k),
         "random_state": random_state if isinstance(random_state, numbers.Integral) else None,
@@ -509,7 +575,32 @@ def symmetry_segmentation(
     }
     label_signal = _label_signal(signal, labels, parameters)
     timings["labels"] = time.perf_counter() - clock
-    return SymmetrySegmentation(signal, label_signal, descriptors, spec, stride, pca, centers, parameters, timings)
+    return SymmetrySegmentation(signal, label_signal, descriptors, spec, stride, reducer, centers, parameters, timings)
+
+
+def _seed(random_state) -> int | None:
+    """An int seed for estimators that do not take a numpy Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31 - 1))
+    return random_state
+
+
+def _reduce(descriptors, algorithm: str, n_components, random_state):
+    """Run HyperSpy's decomposition on the descriptor signal; returns the fitted estimator."""
+    if algorithm == "PCA":
+        reducer = CovariancePCA(n_components)
+        descriptors.decomposition(algorithm=reducer, centre=None, print_info=False)
+        return reducer
+    if algorithm == "NMF":
+        return descriptors.decomposition(
+            algorithm="NMF", output_dimension=int(n_components), return_info=True, print_info=False,
+            init="nndsvda", max_iter=1000, random_state=_seed(random_state),
+        )
+    from .unmixing import NFINDR
+
+    reducer = NFINDR(int(n_components), random_state=_seed(random_state))
+    descriptors.decomposition(algorithm=reducer, print_info=False)
+    return reducer
 
 
 symmetry_segmentation.__doc__ %= _DESCRIPTOR_PARAMETERS_DOC

@@ -8,7 +8,15 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["hyperspy_symseg.descriptors", "hyperspy_symseg.descriptors.translation", "hyperspy_symseg._learn", "hyperspy_symseg.metrics"],
+    [
+        "hyperspy_symseg.descriptors",
+        "hyperspy_symseg.descriptors.translation",
+        "hyperspy_symseg.descriptors.point_symmetry",
+        "hyperspy_symseg.descriptors.power_spectrum",
+        "hyperspy_symseg._learn",
+        "hyperspy_symseg.unmixing",
+        "hyperspy_symseg.metrics",
+    ],
 )
 def test_kernel_modules_do_not_import_hyperspy(module):
     code = (

@@ -77,8 +77,9 @@ def descriptor_parameters(name: str) -> dict:
 def make_descriptor(name: str = "local_correlation_map", **parameters):
     """Build a descriptor from its family name and parameters.
 
-    Parameters left out or given as None take the family's defaults. A parameter the
-    family does not have raises a TypeError naming the families that have it.
+    Parameters left out take the family's defaults; a value given, None included, is
+    used as given (e.g. ``taper=None`` for no taper). A parameter the family does not
+    have raises a TypeError naming the families that have it.
     """
     check.check_choice("descriptor", name, descriptor_names())
     defaults, builder = _FAMILIES[name]
@@ -93,7 +94,7 @@ def make_descriptor(name: str = "local_correlation_map", **parameters):
             f"descriptor {name!r} has no parameter {', '.join(map(repr, unknown))} ({detail}). "
             f"Its parameters are: {', '.join(defaults)}."
         )
-    values = {k: (parameters[k] if parameters.get(k) is not None else v) for k, v in defaults.items()}
+    values = {**defaults, **parameters}
     return builder(name, **values)
 
 
@@ -229,3 +230,4 @@ register(
 )
 register("preselected_translations", {**_TRANSLATION_COMMON, "preselected_translations": None}, _build_translations)
 from . import point_symmetry  # noqa: E402,F401  (registers the rotation and reflection descriptors)
+from . import power_spectrum  # noqa: E402,F401  (registers "power_spectrum")

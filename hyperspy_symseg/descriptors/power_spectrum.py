@@ -1,0 +1,566 @@
+"""Sliding-window power spectra (window FFT) as local descriptors.
+
+For every centre ``(y, x)`` of the stride grid, the window ``W`` of half sizes
+``(window_y, window_x)`` (``Ly x Lx = (2 window_y + 1) x (2 window_x + 1)`` pixels)
+centred on it is
+
+1. mean-removed: ``W - mean(W)``;
+2. multiplied by a separable Hann taper ``T(r, c) = h_Ly(r) h_Lx(c)``, where, for a
+   window of ``L`` pixels,
+   ``h_L(n) = sin(pi (n + 1) / (L + 1))**2 = 0.5 - 0.5 cos(2 pi (n + 1) / (L + 1))``
+   for ``n = 0 .. L - 1`` (``numpy.hanning(L + 2)[1:-1]``: the Hann window whose zeros
+   lie one pixel outside the window, so every pixel has a positive weight, the taper is
+   symmetric about the centre pixel and equals 1 there);
+3. Fourier transformed, ``F(k_y, k_x) = sum_{r, c} W'(r, c) exp(-2 pi i (k_y r + k_x c))``
+   with ``r, c`` counted from the window's top-left pixel (``numpy.fft.fft2``), and
+   the power ``|F|**2`` kept, optionally as ``log(1 + |F|**2)``.
+
+This is the sliding-window FFT descriptor of Borodinov et al. (2020) and Jany et al.
+(2020) that Wang et al. (2021) compare with the local-correlation map (its inverse
+Fourier transform is the window's autocorrelation).
+
+Frequencies are ``k_y = a / Ly`` and ``k_x = b / Lx`` cycles per pixel with integer
+indices ``|a| <= window_y`` and ``0 <= b <= window_x`` (the windows have odd sizes, so
+there is no Nyquist row or column). The spectrum of a real window is centro-symmetric,
+``P(-k) = P(k)``, so only the non-redundant half is kept: ``b > 0`` for every ``a``,
+and ``a >= 0`` for ``b = 0``; that is ``(Ly Lx + 1) / 2`` channels, ordered by ``a``
+then ``b``. ``crop`` in ``(0, 1]`` keeps only ``|k_y|, |k_x| <= crop * 0.5`` (0.5
+cycles per pixel is the Nyquist frequency), the low frequencies where lattice peaks
+of typical sampling lie.
+
+Flat windows (variance below ``translation.FLAT_TOLERANCE`` times the image variance,
+as for the translation descriptors) get all-zero spectra. The image is centred by its global
+mean in float64 before anything else, so adding a constant changes nothing and large
+offsets cost no precision; spectra are float32, non-negative and never NaN.
+
+Two exact ways of computing the same numbers, chosen by cost:
+
+* ``"dft"``: the 2D DFT is separable. The taper-weighted DFT along x of every image
+  row segment that starts at a grid column is one matrix product for a block of
+  rows (shared by all grid rows whose windows cover that image row); the DFT along y
+  of the ``Ly`` consecutive rows of a grid row is a second (complex) matrix product.
+  The window mean enters as ``F = DFT(T W) - mean(W) DFT(T)``. BLAS-bound; only the
+  kept frequencies are computed, so cropping makes it proportionally cheaper. For
+  the default 41 x 41 px window it is 2.5x faster than pocketfft (41 is prime).
+* ``"fft"``: windows gathered in batches (numba), mean removed and tapered, then
+  ``scipy.fft.rfft2``; faster for large windows with small prime factors (65, 81 px).
+
+``method="auto"`` picks one by a cost model (:func:`_choose_method`). Blocks of grid
+rows (or of windows) run in a thread pool, each with single-threaded BLAS / FFT.
+
+Kernels take and return NumPy arrays and never import HyperSpy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+import scipy.fft
+
+from .. import _validation as check
+from ._grid import DescriptorGrid, descriptor_grid
+from .translation import patch_statistics
+
+__all__ = [
+    "METHODS",
+    "TAPERS",
+    "PowerSpectrumDescriptor",
+    "hann_window",
+    "power_spectrum_frequencies",
+    "power_spectrum_map",
+]
+
+#: Real-space tapers of the window ("none": no taper, i.e. a box window).
+TAPERS = ("hann", "none")
+
+#: Ways of computing the spectra ("auto" picks the cheaper of the two).
+METHODS = ("auto", "dft", "fft")
+
+#: Grid rows whose image rows are transformed along x together by the dft method.
+_DFT_BLOCK_ROWS = 256
+
+#: Bytes of row segments and their x transforms per block of the dft method.
+_BLOCK_BYTES = 32 * 2**20
+
+#: Windows transformed together by the fft method.
+_FFT_BATCH = 256
+
+
+def hann_window(length: int) -> np.ndarray:
+    """The 1D Hann taper of a window of ``length`` pixels (float64, shape ``(length,)``).
+
+    ``h(n) = sin(pi (n + 1) / (length + 1))**2`` for ``n = 0 .. length - 1``, i.e.
+    ``numpy.hanning(length + 2)[1:-1]``: zero one pixel outside both ends of the
+    window, positive on every window pixel, symmetric, and 1 at the centre of an
+    odd-length window. The 2D taper is ``outer(hann_window(Ly), hann_window(Lx))``.
+    """
+    n = np.arange(length, dtype=np.float64)
+    return np.sin(np.pi * (n + 1) / (length + 1)) ** 2
+
+
+def _taper(length: int, taper: str) -> np.ndarray:
+    return hann_window(length) if taper == "hann" else np.ones(length)
+
+
+def power_spectrum_frequencies(window_y: int, window_x: int, crop: float | None = None) -> np.ndarray:
+    """Frequency indices ``(a, b)`` of the kept channels, shape ``(N, 2)`` int64.
+
+    Channel ``(a, b)`` is the frequency ``(k_y, k_x) = (a / Ly, b / Lx)`` cycles per
+    pixel, ``Ly = 2 window_y + 1``, ``Lx = 2 window_x + 1``. The non-redundant half of
+    the centro-symmetric spectrum (``b > 0``, or ``b = 0`` and ``a >= 0``), with
+    ``|k_y|, |k_x| <= crop * 0.5`` if ``crop`` is given; ordered by ``a`` then ``b``.
+    """
+    ly, lx = 2 * window_y + 1, 2 * window_x + 1
+    limit = 0.5 if crop is None else 0.5 * float(crop)
+    a = np.arange(-window_y, window_y + 1)
+    b = np.arange(0, window_x + 1)
+    # A tiny slack keeps e.g. crop = 2 * 3 / 41 from dropping index 3 by rounding.
+    a = a[np.abs(a) / ly <= limit + 1e-12]
+    b = b[b / lx <= limit + 1e-12]
+    aa, bb = np.meshgrid(a, b, indexing="ij")
+    keep = (bb > 0) | (aa >= 0)
+    return np.stack([aa[keep], bb[keep]], axis=1).astype(np.int64)
+
+
+# ----------------------------------------------------------------------- kernels
+# Serial kernels (nogil): the drivers run them, and BLAS / pocketfft with one thread
+# each, on blocks of grid rows in a thread pool, which keeps numba's, OpenBLAS's and
+# pocketfft's thread pools from competing for the cores.
+
+
+@numba.njit(cache=True, nogil=True)
+def _power_from_dft(y, nkx, ch_a, ch_b, what, means, invs, row, col0, stride, wy, wx, log, out):
+    """Power of one grid row from its tapered DFTs (dft method).
+
+    y : (nky, nx * nkx) complex128, ``DFT(T W)`` of every window of the grid row
+        (column ``j * nkx + b``).
+    ch_a, ch_b : (N,) positions of the channels in the rows / columns of ``y``.
+    what : (nky, nkx) complex128, ``DFT(T)``. means, invs : patch statistics maps
+        (``invs == 0`` marks a flat window). out : (nx, N) float32.
+    """
+    nx = out.shape[0]
+    n_ch = ch_a.shape[0]
+    for j in range(nx):
+        r = row - wy
+        c = col0 + j * stride - wx
+        if invs[r, c] == 0.0:
+            for k in range(n_ch):
+                out[j, k] = 0.0
+            continue
+        m = means[r, c]
+        for k in range(n_ch):
+            a = ch_a[k]
+            b = ch_b[k]
+            z = y[a, j * nkx + b] - m * what[a, b]
+            p = z.real * z.real + z.imag * z.imag
+            out[j, k] = math.log1p(p) if log else p
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_windows(img, ys, xs, wy, wx, ty, tx, means, invs, out):
+    """Mean-removed, tapered windows centred on ``(ys, xs)`` into ``out`` (B, Ly, Lx)."""
+    ly = 2 * wy + 1
+    lx = 2 * wx + 1
+    for b in range(ys.shape[0]):
+        r0 = ys[b] - wy
+        c0 = xs[b] - wx
+        if invs[r0, c0] == 0.0:
+            out[b] = 0.0
+            continue
+        m = means[r0, c0]
+        for r in range(ly):
+            t = ty[r]
+            for c in range(lx):
+                out[b, r, c] = (img[r0 + r, c0 + c] - m) * t * tx[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _power_from_fft(spec, ch_a, ch_b, log, out):
+    """Power of the channels ``spec[:, ch_a, ch_b]`` of a batch of rfft2 spectra."""
+    n_ch = ch_a.shape[0]
+    for i in range(spec.shape[0]):
+        for k in range(n_ch):
+            z = spec[i, ch_a[k], ch_b[k]]
+            p = z.real * z.real + z.imag * z.imag
+            out[i, k] = math.log1p(p) if log else p
+
+
+# ----------------------------------------------------------------------- drivers
+
+
+def _prime_factor_sum(n: int) -> int:
+    """Sum of the prime factors of ``n`` with multiplicity (``65 -> 5 + 13``)."""
+    total, p = 0, 2
+    while p * p <= n:
+        while n % p == 0:
+            total += p
+            n //= p
+        p += 1
+    return total + (n if n > 1 else 0)
+
+
+def _choose_method(window_y: int, window_x: int, channels: np.ndarray, stride: int) -> str:
+    """The faster method by a cost model measured on a 2-core machine (microseconds per window).
+
+    dft: ``8 nky Ly nkx`` flops of the y transform plus ``4 Lx nkx (Ly + stride) / stride``
+    of the x transform, at ~20 GFLOP/s. fft: pocketfft costs about 0.3 ns per pixel and
+    per unit of the sum of the prime factors of each axis length (the window sizes are
+    odd, often prime: 41 px costs as much as 65 = 5 x 13 px).
+    """
+    ly, lx = 2 * window_y + 1, 2 * window_x + 1
+    nky = len(np.unique(channels[:, 0]))
+    nkx = int(channels[:, 1].max()) + 1
+    dft = (8.0 * nky * ly * nkx + 4.0 * lx * nkx * (ly + stride) / stride) / 2e4
+    fft = 3e-4 * ly * lx * (_prime_factor_sum(ly) + _prime_factor_sum(lx))
+    return "dft" if dft <= fft else "fft"
+
+
+def _n_workers(workers) -> int:
+    if workers is None or workers < 1:
+        return max(1, numba.get_num_threads())
+    return int(workers)
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """BLAS with one thread inside the block (our own thread pool runs the blocks)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _run_blocks(task, n_items: int, block: int, workers: int, progress):
+    """``task(start, stop)`` on consecutive blocks of items, ``workers`` at a time.
+
+    ``task`` returns the number of grid points it finished, passed to ``progress``.
+    """
+    blocks = [(s, min(n_items, s + block)) for s in range(0, n_items, block)]
+    if workers <= 1 or len(blocks) <= 1:
+        for s, e in blocks:
+            done = task(s, e)
+            if progress is not None:
+                progress(done)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in pool.map(lambda b: task(*b), blocks):
+            if progress is not None:
+                progress(done)
+
+
+def _spectra_dft(img, grid, wy, wx, taper, channels, log, means, invs, out, workers, progress):
+    ly, lx = 2 * wy + 1, 2 * wx + 1
+    a_values = np.unique(channels[:, 0])
+    nkx = int(channels[:, 1].max()) + 1
+    ch_a = np.searchsorted(a_values, channels[:, 0]).astype(np.int64)
+    ch_b = np.ascontiguousarray(channels[:, 1], dtype=np.int64)
+    # x transform: columns (b re, b im) interleaved, so the product views as complex.
+    ex = _taper(lx, taper)[:, None] * np.exp(-2j * np.pi * np.outer(np.arange(lx), np.arange(nkx)) / lx)
+    mx = np.empty((lx, 2 * nkx))
+    mx[:, 0::2] = ex.real
+    mx[:, 1::2] = ex.imag
+    # y transform of the kept rows a, taper included.
+    fy = _taper(ly, taper)[None, :] * np.exp(-2j * np.pi * np.outer(a_values, np.arange(ly)) / ly)
+    what = np.ascontiguousarray(np.outer(fy.sum(axis=1), ex.sum(axis=0)))
+    rows, cols = grid.rows(), grid.cols()
+    xstart = cols - wx
+
+    def task(i0, i1):
+        # x transforms of all image rows under grid rows i0..i1-1, then one y
+        # transform per grid row.
+        r0, r1 = rows[i0] - wy, rows[i1 - 1] + wy + 1
+        seg = np.lib.stride_tricks.sliding_window_view(img[r0:r1], lx, axis=1)[:, xstart, :]
+        ax = (seg.reshape(-1, lx) @ mx).view(np.complex128).reshape(r1 - r0, grid.nx * nkx)
+        for i in range(i0, i1):
+            top = rows[i] - wy - r0
+            y = fy @ ax[top : top + ly]
+            _power_from_dft(y, nkx, ch_a, ch_b, what, means, invs, rows[i], grid.x0, grid.stride, wy, wx, log, out[i])
+        return (i1 - i0) * grid.nx
+
+    # Blocks of grid rows: at least 4 per worker, x transforms of <= ~256 image rows
+    # and <= ~32 MB of row segments per block.
+    row_bytes = grid.nx * (lx + 2 * nkx) * 8
+    fit = (_BLOCK_BYTES // row_bytes - 2 * wy) // grid.stride
+    block = max(1, min(_DFT_BLOCK_ROWS // grid.stride, -(-grid.ny // (4 * workers)), fit))
+    with _single_threaded_blas():
+        _run_blocks(task, grid.ny, block, workers, progress)
+
+
+def _spectra_fft(img, grid, wy, wx, taper, channels, log, means, invs, out, workers, progress):
+    ly, lx = 2 * wy + 1, 2 * wx + 1
+    ty, tx = _taper(ly, taper), _taper(lx, taper)
+    ch_a = np.ascontiguousarray(channels[:, 0] % ly, dtype=np.int64)
+    ch_b = np.ascontiguousarray(channels[:, 1], dtype=np.int64)
+    ys_all = np.repeat(grid.rows(), grid.nx).astype(np.int64)
+    xs_all = np.tile(grid.cols(), grid.ny).astype(np.int64)
+    flat_out = out.reshape(-1, len(channels))
+
+    def task(start, stop):
+        windows = np.empty((stop - start, ly, lx))
+        _gather_windows(img, ys_all[start:stop], xs_all[start:stop], wy, wx, ty, tx, means, invs, windows)
+        spec = scipy.fft.rfft2(windows, workers=1)
+        _power_from_fft(spec, ch_a, ch_b, log, flat_out[start:stop])
+        return stop - start
+
+    _run_blocks(task, ys_all.size, _FFT_BATCH, workers, progress)
+
+
+def power_spectrum_map(
+    image: np.ndarray,
+    window_y: int,
+    window_x: int,
+    stride: int = 1,
+    log: bool = False,
+    crop: float | None = None,
+    taper: str | None = "hann",
+    out: np.ndarray | None = None,
+    method: str = "auto",
+    fft_workers: int | None = None,
+    progress=None,
+) -> tuple[np.ndarray, DescriptorGrid]:
+    """Power spectra of the windows centred on every point of a stride grid.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        Real image, any float or integer dtype; not modified. Needs at least
+        ``2 * window + 1`` pixels along each axis.
+    window_y, window_x : int
+        Half height and half width (>= 1) of the window; it is
+        ``(2 window_y + 1) x (2 window_x + 1)`` pixels.
+    stride : int
+        Grid spacing in pixels (>= 1). Centres are ``window + k * stride`` from the
+        top-left corner (:func:`~hyperspy_symseg.descriptors.descriptor_grid`).
+    log : bool
+        Return ``log(1 + |F|**2)`` instead of ``|F|**2``.
+    crop : float in (0, 1] or None
+        Keep only ``|k_y|, |k_x| <= crop * 0.5`` cycles per pixel; None or 1 keeps all.
+    taper : {"hann", "none"} or None
+        Real-space taper (see :func:`hann_window`); "none" or None: no taper.
+    out : (ny, nx, N) float32 ndarray, optional
+        Where to write the result.
+    method : {"auto", "dft", "fft"}
+        How to compute (module docstring); all give the same numbers.
+    fft_workers : int, optional
+        Threads (blocks of grid points run in parallel, each with single-threaded
+        BLAS / FFT); None or -1: numba's thread count (all cores by default).
+    progress : callable, optional
+        Called with the number of grid points finished after every block.
+
+    Returns
+    -------
+    spectra : (ny, nx, N) float32 ndarray
+        ``spectra[i, j, k]`` is the power of channel ``k`` (frequency
+        ``channels[k] / (Ly, Lx)``, see :func:`power_spectrum_frequencies`) at grid
+        point ``(i, j)``.
+    grid : DescriptorGrid
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"image must be 2D (rows, columns), got shape {image.shape}.")
+    if image.dtype.kind not in "fiu":
+        raise TypeError(f"image must be real (float or integer), got dtype {image.dtype}")
+    window_y = check.check_int("window_y", window_y, 1)
+    window_x = check.check_int("window_x", window_x, 1)
+    stride = check.check_int("stride", stride, 1)
+    crop = _check_crop(crop)
+    taper = "none" if taper is None else taper
+    check.check_choice("taper", taper, TAPERS)
+    check.check_choice("method", method, METHODS)
+    height, width = image.shape
+    if height < 2 * window_y + 1 or width < 2 * window_x + 1:
+        raise ValueError(
+            f"The image ({height} x {width} px) is too small for window_y={window_y}, window_x={window_x}: "
+            f"it needs at least {2 * window_y + 1} x {2 * window_x + 1} px."
+        )
+    channels = power_spectrum_frequencies(window_y, window_x, crop)
+    grid = descriptor_grid(image.shape, window_y, window_x, stride)
+    if out is None:
+        out = np.empty(grid.shape + (len(channels),), dtype=np.float32)
+    img = np.asarray(image, dtype=np.float64)
+    img = np.ascontiguousarray(img - img.mean())
+    means, invs = patch_statistics(img, window_y, window_x)
+    if method == "auto":
+        method = _choose_method(window_y, window_x, channels, stride)
+    workers = _n_workers(fft_workers)
+    compute = _spectra_dft if method == "dft" else _spectra_fft
+    compute(img, grid, window_y, window_x, taper, channels, bool(log), means, invs, out, workers, progress)
+    return out, grid
+
+
+# -------------------------------------------------------------------- descriptor
+
+
+@dataclass(frozen=True, eq=False)
+class PowerSpectrumDescriptor:
+    """Sliding-window power spectra (module docstring) as a descriptor family.
+
+    Parameters
+    ----------
+    window_x, window_y : int
+        Half width and half height of the window.
+    log : bool
+        ``log(1 + power)`` instead of the power.
+    crop : float or None
+        Low-frequency crop (fraction of the Nyquist frequency), None for all.
+    taper : {"hann", "none"}
+    channels : (N, 2) int64 ndarray
+        Frequency indices ``(a, b)``: ``(k_y, k_x) = (a / (2 window_y + 1),
+        b / (2 window_x + 1))`` cycles per pixel.
+    name : str
+    parameters : dict
+        The user-facing parameters (kept in metadata).
+    """
+
+    window_x: int
+    window_y: int
+    log: bool
+    crop: float | None
+    taper: str
+    channels: np.ndarray
+    name: str = "power_spectrum"
+    parameters: dict = field(default_factory=dict)
+
+    nonnegative = True
+
+    @property
+    def quantity(self) -> str:
+        return "log(1 + power spectrum)" if self.log else "Power spectrum"
+
+    @property
+    def n_operations(self) -> int:
+        return len(self.channels)
+
+    @property
+    def window_shape(self) -> tuple[int, int]:
+        """``(Ly, Lx)``: the window size in pixels."""
+        return (2 * self.window_y + 1, 2 * self.window_x + 1)
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """(N, 2) float64 ``(k_y, k_x)`` of the channels in cycles per pixel."""
+        return self.channels / np.array(self.window_shape, dtype=np.float64)
+
+    @property
+    def min_shape(self) -> tuple[int, int]:
+        return self.window_shape
+
+    @property
+    def size_hint(self) -> str:
+        return f"window_y={self.window_y}, window_x={self.window_x}: it needs at least 2*window + 1"
+
+    def grid(self, shape: tuple[int, int], stride: int) -> DescriptorGrid:
+        return descriptor_grid(shape, self.window_y, self.window_x, stride)
+
+    def compute(
+        self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None
+    ) -> np.ndarray:
+        """(ny, nx, N) float32 power spectra of ``image`` (H, W) on the stride grid."""
+        image = np.asarray(image)
+        if out is None:
+            out = np.empty(self.grid(image.shape, stride).shape + (self.n_operations,), dtype=np.float32)
+        channels = self.channels
+        full = power_spectrum_frequencies(self.window_y, self.window_x, self.crop)
+        if len(full) == len(channels) and np.array_equal(full, channels):
+            power_spectrum_map(
+                image, self.window_y, self.window_x, stride, self.log, self.crop, self.taper,
+                out=out, fft_workers=fft_workers, progress=progress,
+            )
+            return out
+        # A subset: compute the smallest crop holding the kept channels, then pick them.
+        crop = self._covering_crop()
+        spectra, _ = power_spectrum_map(
+            image, self.window_y, self.window_x, stride, self.log, crop, self.taper,
+            fft_workers=fft_workers, progress=progress,
+        )
+        cover = power_spectrum_frequencies(self.window_y, self.window_x, crop)
+        position = {(int(a), int(b)): k for k, (a, b) in enumerate(cover)}
+        index = np.array([position[(int(a), int(b))] for a, b in channels], dtype=np.int64)
+        np.take(spectra, index, axis=2, out=out)
+        return out
+
+    def _covering_crop(self) -> float | None:
+        ly, lx = self.window_shape
+        reach = max(np.abs(self.channels[:, 0]).max() / ly, self.channels[:, 1].max() / lx) / 0.5
+        return None if reach >= 1 else float(reach)
+
+    def operation_names(self) -> list[str]:
+        """Readable names ``"k(k_y, k_x)"`` in cycles per pixel, e.g. ``"k(-0.0244, 0.0488)"``."""
+        return [f"k({ky:.4f}, {kx:.4f})" for ky, kx in self.frequencies]
+
+    def subset(self, indices) -> "PowerSpectrumDescriptor":
+        """The same descriptor restricted to some channels."""
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or indices.size == 0:
+            raise ValueError("subset needs a 1D sequence of at least one channel index.")
+        channels = np.ascontiguousarray(self.channels[indices])
+        return PowerSpectrumDescriptor(
+            self.window_x, self.window_y, self.log, self.crop, self.taper, channels, self.name, dict(self.parameters)
+        )
+
+    def metadata(self) -> dict:
+        """Plain-value description for ``metadata`` of HyperSpy signals."""
+        return {
+            "descriptor": self.name,
+            **{k: v for k, v in self.parameters.items() if v is not None},
+            "operation_type": "power_spectrum",
+            "window_shape": np.array(self.window_shape),
+            "frequencies": self.frequencies,
+            "frequency_indices": np.asarray(self.channels),
+            "frequencies_order": "(k_y, k_x) = (rows, columns) in cycles per pixel; index / window size",
+            "taper_definition": (
+                "sin(pi (n + 1) / (L + 1))**2, n = 0..L-1, separable" if self.taper == "hann" else "none"
+            ),
+        }
+
+
+def _check_crop(crop) -> float | None:
+    if crop is None:
+        return None
+    if isinstance(crop, (bool, np.bool_)) or not isinstance(crop, numbers.Real):
+        raise TypeError(f"crop must be None or a number in (0, 1] (a fraction of the Nyquist frequency), got {crop!r}.")
+    crop = float(crop)
+    if not (0.0 < crop <= 1.0):
+        raise ValueError(f"crop must be None or a number in (0, 1] (a fraction of the Nyquist frequency), got {crop}.")
+    return None if crop == 1.0 else crop
+
+
+def _build_power_spectrum(name, window_x, window_y, log, crop, taper):
+    window_x = check.check_int("window_x", window_x, 1)
+    window_y = check.check_int("window_y", window_y, 1)
+    if not isinstance(log, (bool, np.bool_)):
+        raise TypeError(f"log must be True or False, got {log!r}.")
+    log = bool(log)
+    crop = _check_crop(crop)
+    taper = "none" if taper is None else taper
+    if not isinstance(taper, str) or taper not in TAPERS:
+        raise ValueError(f"taper must be 'hann' or None (or 'none'); got {taper!r}.")
+    channels = power_spectrum_frequencies(window_y, window_x, crop)
+    parameters = {"window_x": window_x, "window_y": window_y, "log": log, "crop": crop, "taper": taper}
+    return PowerSpectrumDescriptor(window_x, window_y, log, crop, taper, channels, name, parameters)
+
+
+def _register():
+    from . import register
+
+    # crop 0.5 keeps spatial periods >= 4 px (|k| <= 0.25 cycles/px), where lattice
+    # fringes lie at the usual sampling: on the accuracy suite (benchmarks) it gave the
+    # same accuracy as the full spectrum (mean 0.985, min 0.968) with a quarter of the
+    # channels and 2.6x less time.
+    register(
+        "power_spectrum",
+        {"window_x": 20, "window_y": 20, "log": False, "crop": 0.5, "taper": "hann"},
+        _build_power_spectrum,
+    )
+
+
+_register()
