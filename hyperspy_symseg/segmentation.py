@@ -170,9 +170,10 @@ _DESCRIPTOR_PARAMETERS_DOC = """
         Pearson score of a circular patch of ``radius`` (20 px) with its rotation by each
         of ``angles`` (60, 90, 120, 180 degrees, counter-clockwise as displayed) or its
         mirror image in ``num_reflection_plane`` (10) axes at 0, 180/n, ... degrees from
-        +x; then the maximum (or the ``num_max`` (1) largest values) of each score over a
-        pooling window of half sizes ``window_x``, ``window_y`` (20) around each grid
-        point, among pixels ``pool_step`` (2) apart. Rotations by multiples of 90 degrees
+        +x; then the ``num_max`` largest values (rotations 1 = maximum pooling,
+        reflections 10) of each score over a pooling window of half sizes ``window_x``,
+        ``window_y`` (rotations 20, reflections 12) around each grid point, among pixels
+        ``pool_step`` (3) apart. Rotations by multiples of 90 degrees
         and mirrors at multiples of 45 degrees are exact pixel permutations; the others
         use ``n_radii`` (10) x ``n_angles`` (auto: the smallest suitable multiple >= 48)
         polar samples with cubic B-spline interpolation. ``edges`` ("shrink") as above:

@@ -169,7 +169,9 @@ class TestParameters:
     def test_defaults_and_names(self):
         d = make_descriptor(ROT)
         assert d.angles == (60.0, 90.0, 120.0, 180.0) and d.radius == 20 and d.n_angles == 48
+        assert (d.num_max, d.pool_step, d.window_x) == (1, 3, 20) and d.n_operations == 4
         assert d.operation_names() == ["R60", "R90", "R120", "R180"]
+        assert make_descriptor(REF).n_operations == 100
         r = make_descriptor(REF, num_max=2)
         assert r.angles == tuple(18.0 * k for k in range(10)) and r.n_angles == 50
         assert r.operation_names()[:3] == ["M0 #1", "M0 #2", "M18 #1"] and r.n_operations == 20
