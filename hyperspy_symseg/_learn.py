@@ -59,7 +59,12 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    mean_ : (n_features,) float64 ndarray
+    center_ : (n_features,) float64 ndarray
+        Mean of the training data. Deliberately not called ``mean_``: HyperSpy 2.5's
+        ``decomposition`` adds an estimator's ``mean_`` to the signal's data afterwards
+        (it "reverses" a centring that only its own SVD does), which would shift the
+        descriptors. HyperSpy therefore records no mean, and its
+        ``get_decomposition_model()`` is the centred reconstruction (add ``center_``).
     components_ : (n_components_, n_features) float64 ndarray
         Kept principal axes, by decreasing variance; each has its largest-magnitude
         entry positive, so the signs are reproducible.
@@ -108,7 +113,7 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         else:
             k = n_components_for_fraction(ratio, float(self.n_components)) if total_variance > 0 else 1
         k = max(1, min(k, n_features))
-        self.mean_ = mean
+        self.center_ = mean
         self.explained_variance_ = variance
         self.explained_variance_ratio_ = ratio
         self.components_ = axes[:k]
@@ -120,7 +125,7 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         X = np.asarray(X)
         work = np.float32 if X.dtype == np.float32 else np.float64
         out = X @ self.components_.T.astype(work)
-        out -= (self.mean_ @ self.components_.T).astype(work)
+        out -= (self.center_ @ self.components_.T).astype(work)
         return out.astype(np.float32, copy=False)
 
     def fit_transform(self, X, y=None):

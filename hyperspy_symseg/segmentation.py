@@ -21,8 +21,9 @@ import numba
 import numpy as np
 
 from . import _validation as check
-from ._learn import CovariancePCA, SubsampledKMeans, nearest_centre
+from ._learn import CovariancePCA, SubsampledKMeans
 from .descriptors import make_descriptor, upsample_labels
+from .model import SegmentationModel, label_dtype
 
 #: Defaults of the pipeline, chosen on the forward-model accuracy suite
 #: (benchmarks/bench_accuracy.py; README; the descriptor defaults are in
@@ -301,19 +302,26 @@ class SymmetrySegmentation:
     Attributes
     ----------
     labels : hyperspy.signals.Signal2D
-        Integer pattern labels with the input's shape, axes and metadata;
-        0 is the smallest pattern.
+        Integer pattern labels with the input's shape, axes and metadata; 0 is the
+        smallest pattern. Lazy for lazy input (unless ``lazy_output=False``).
     descriptors : hyperspy.signals.Signal1D
-        The descriptor signal, with HyperSpy ``learning_results`` of the
-        decomposition and cluster analysis.
-    explained_variance_ratio : (n_operations,) ndarray
-        Fraction of the total descriptor variance along every principal component.
+        The descriptors of the frames the model was fitted on (all frames, or the
+        reference frames), with HyperSpy ``learning_results`` of the decomposition and
+        cluster analysis.
+    model : SegmentationModel
+        The fitted model (descriptor, stride, reduction, centres); NumPy only.
+    grid_labels : ndarray
+        The labels of the fitted frames' descriptor grid points.
+    reference_frames : ndarray or None
+        Flat navigation indices of the frames the model was fitted on (None: all).
+    explained_variance_ratio : (n_operations,) ndarray or None
+        Fraction of the total descriptor variance along every principal component (PCA).
     n_components : int
-        Principal components used for clustering.
+        Components used for clustering.
     cluster_centers : (n_patterns, n_components) ndarray
-        k-means centres in principal-component space; row ``k`` is label ``k``.
-    pattern_sizes : (n_patterns,) int ndarray
-        Pixels per label in ``labels``.
+        k-means centres; row ``k`` is label ``k``.
+    pattern_sizes : (n_patterns,) int ndarray or None
+        Pixels per label in ``labels`` (None for lazy labels).
     parameters : dict
         Every parameter of the run.
     descriptor : descriptor object
@@ -321,24 +329,34 @@ class SymmetrySegmentation:
         :mod:`hyperspy_symseg.descriptors`).
     signal : hyperspy.signals.Signal2D
         The segmented signal (a reference, not a copy).
+    full : SymmetrySegmentation or None
+        For a fast model (:meth:`select_operations`), the result with all operations.
     timings : dict
         Wall-clock seconds of each step: descriptors, reduction, clustering, labels.
     """
 
-    def __init__(self, signal, labels, descriptors, descriptor, stride, reducer, centers, parameters, timings=None):
+    def __init__(self, signal, labels, descriptors, model, grid_labels, parameters, timings=None,
+                 reference_frames=None, full=None):
         self.signal = signal
-        self.timings = dict(timings or {})
         self.labels = labels
         self.descriptors = descriptors
-        self.descriptor = descriptor
-        self.stride = stride
-        self.reducer = reducer
-        self.decomposition_algorithm = parameters.get("decomposition_algorithm", "PCA")
-        self.explained_variance_ratio = getattr(reducer, "explained_variance_ratio_", None)
-        self.n_components = int(centers.shape[1])
-        self.cluster_centers = centers
+        self.model = model
+        self.grid_labels = grid_labels
         self.parameters = parameters
-        self.pattern_sizes = np.bincount(np.asarray(labels.data).ravel(), minlength=len(centers))
+        self.timings = dict(timings or {})
+        self.reference_frames = reference_frames
+        self.full = full
+        self.decomposition_algorithm = parameters.get("decomposition_algorithm", "PCA")
+        self.explained_variance_ratio = getattr(model.reducer, "explained_variance_ratio_", None)
+        self.pattern_sizes = (
+            None if labels._lazy else np.bincount(np.asarray(labels.data).ravel(), minlength=model.n_patterns)
+        )
+
+    descriptor = property(lambda self: self.model.descriptor)
+    stride = property(lambda self: self.model.stride)
+    reducer = property(lambda self: self.model.reducer)
+    cluster_centers = property(lambda self: self.model.centers)
+    n_components = property(lambda self: int(self.model.centers.shape[1]))
 
     @property
     def component_maps(self):
@@ -372,10 +390,10 @@ class SymmetrySegmentation:
 
     @property
     def n_patterns(self) -> int:
-        return len(self.cluster_centers)
+        return self.model.n_patterns
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{n}" for n in self.pattern_sizes)
+        sizes = "lazy" if self.pattern_sizes is None else ", ".join(f"{n}" for n in self.pattern_sizes)
         return (
             f"<SymmetrySegmentation: {self.n_patterns} patterns (pixels: {sizes}), "
             f"{self.descriptor.name} with {self.descriptor.n_operations} operations, "
@@ -393,55 +411,393 @@ class SymmetrySegmentation:
 
     def project(self, descriptors: np.ndarray) -> np.ndarray:
         """(..., n_components) coordinates of (..., n_operations) descriptors in the fitted reduction."""
-        flat = descriptors.reshape(-1, descriptors.shape[-1])
-        return np.asarray(self.reducer.transform(flat)).reshape(descriptors.shape[:-1] + (-1,))
+        return self.model.reduce(descriptors)
 
-    def predict(self, signal, show_progressbar: bool | None = None, num_workers: int | None = None):
+    def predict(self, signal, lazy_output: bool | None = None, show_progressbar: bool | None = None,
+                num_workers: int | None = None):
         """Segment another image, or every frame of a stack, with this fitted model.
 
-        The same symmetry operations, stride, principal axes and cluster centres are
-        used, so a label means the same pattern in every image.
+        The same symmetry operations, stride, reduction and cluster centres are used,
+        so a label means the same pattern in every image.
 
         Parameters
         ----------
         signal : hyperspy.signals.Signal2D
-            Image or image stack; each image must be large enough for the descriptor.
+            Image or image stack (eager or lazy); each image must be large enough for
+            the descriptor.
+        lazy_output : bool or None
+            Return lazy labels (computed chunk by chunk by dask, also on a
+            dask.distributed cluster). None: lazy if ``signal`` is lazy.
 
         Returns
         -------
         hyperspy.signals.Signal2D
             Labels with the shape, axes and metadata of ``signal``.
         """
-        nav_shape, height, width = _image_geometry(signal)
+        _, height, width = _image_geometry(signal)
         _check_fits(self.descriptor, height, width)
-        desc, grid = _compute_frames(_frames(signal), self.descriptor, self.stride, show_progressbar, num_workers)
-        grid_labels, _ = nearest_centre(self.project(desc).reshape(-1, self.n_components), self.cluster_centers)
-        grid_labels = grid_labels.reshape(desc.shape[:-1]).astype(_label_dtype(self.n_patterns))
-        labels = upsample_labels(grid_labels, grid, (height, width)).reshape(nav_shape + (height, width))
+        labels = _label_all(self.model, signal, lazy_output, show_progressbar, num_workers)
         return _label_signal(signal, labels, self.parameters)
+
+    def confidence_map(self, signal=None, lazy_output: bool | None = None, show_progressbar: bool | None = None,
+                       num_workers: int | None = None):
+        """How clearly every pixel belongs to its pattern, in [0, 1].
+
+        ``(d2 - d1) / (d2 + d1)`` from the distances of the pixel's nearest grid point
+        to the nearest and second-nearest cluster centre in the reduced space: 0 on a
+        decision boundary (e.g. a boundary between patterns, or something fitting no
+        pattern well), 1 at a centre. ``signal`` defaults to the segmented signal.
+
+        Returns
+        -------
+        hyperspy.signals.Signal2D
+            float32, with the axes and metadata of ``signal``.
+        """
+        from .analysis import confidence
+
+        signal = self.signal if signal is None else signal
+        _, height, width = _image_geometry(signal)
+        _check_fits(self.descriptor, height, width)
+        if _lazy_output(signal, lazy_output):
+            data = self.model.dask_labels(_dask_frames(signal), confidence=True).reshape(signal.data.shape)
+        else:
+            _, distances = _eager_labels(self.model, signal, show_progressbar, num_workers, distances=True)
+            data = confidence(distances).astype(np.float32).reshape(signal.data.shape)
+        return _map_signal(signal, data, "Segmentation confidence", "Confidence")
+
+    def outlier_map(self, threshold: float = 3.5, signal=None, show_progressbar: bool | None = None,
+                    num_workers: int | None = None):
+        """Pixels that fit their own pattern unusually badly: candidate defects.
+
+        The distance (in the reduced space) of each pixel's nearest grid point to its
+        own cluster centre, as a robust z-score against the distances of that cluster's
+        points in the fitted frames: ``(d - median) / (1.4826 MAD)``; pixels with a
+        score above ``threshold`` are flagged (the paper's "certainty of the
+        classifier ... to find a relevant isolated outlier, that is, a defect").
+
+        Returns
+        -------
+        hyperspy.signals.Signal2D
+            Boolean outlier mask with the axes and metadata of ``signal`` (default the
+            segmented signal); the z-scores are in ``.metadata.Outliers`` summary only.
+        """
+        if not (np.isfinite(threshold) and threshold > 0):
+            raise ValueError(f"threshold must be a positive number of robust standard deviations, got {threshold}.")
+        signal = self.signal if signal is None else signal
+        labels, distances = _eager_labels(self.model, signal, show_progressbar, num_workers, distances=True)
+        median, mad = self._distance_statistics()
+        own = np.sqrt(np.take_along_axis(distances, labels[..., None].astype(np.int64), axis=-1)[..., 0])
+        z = (own - median[labels]) / (1.4826 * mad[labels])
+        mask = (z > threshold).reshape(signal.data.shape)
+        out = _map_signal(signal, mask, "Outliers", "Outlier")
+        out.metadata.set_item("Outliers.threshold", float(threshold))
+        out.metadata.set_item("Outliers.fraction", float(mask.mean()))
+        return out
+
+    def _distance_statistics(self):
+        """Median and MAD of the distance to the own centre per cluster, on the fitted grid."""
+        if not hasattr(self, "_distance_stats"):
+            features = np.asarray(self.descriptors.data).reshape(-1, self.descriptor.n_operations)
+            reduced = self.model.reduce(features)
+            labels = np.asarray(self.grid_labels).ravel().astype(np.int64)
+            d = np.sqrt(((reduced - self.model.centers[labels]) ** 2).sum(axis=1))
+            median = np.zeros(self.n_patterns)
+            mad = np.ones(self.n_patterns)
+            for k in range(self.n_patterns):
+                dk = d[labels == k]
+                if dk.size:
+                    median[k] = np.median(dk)
+                    mad[k] = max(np.median(np.abs(dk - median[k])), 1e-12 * max(median[k], 1.0))
+            self._distance_stats = (median, mad)
+        return self._distance_stats
+
+    # ------------------------------------------------------------ video outputs
+
+    def _time_axis(self):
+        """(name, scale, offset, units, size) of the frames' axis (flat navigation)."""
+        nav = self.labels.axes_manager.navigation_axes
+        n_frames = int(np.prod(self.labels.data.shape[:-2], dtype=np.int64))
+        if len(nav) == 1:
+            a = nav[0]
+            units = a.units if isinstance(a.units, str) and a.units != "<undefined>" else ""
+            return a.name if isinstance(a.name, str) else "frame", float(a.scale), float(a.offset), units, n_frames
+        return "frame", 1.0, 0.0, "", n_frames
+
+    def _per_frame(self, function, n_values: int) -> np.ndarray:
+        """(n_frames, n_values) results of ``function(labels (k, H, W)) -> (k, n_values)`` over the labels."""
+        data = self.labels.data
+        if not self.labels._lazy:
+            return function(np.asarray(data).reshape((-1,) + data.shape[-2:]))
+        frames = data.reshape((-1,) + data.shape[-2:]).rechunk({1: -1, 2: -1})
+        return frames.map_blocks(
+            lambda b: function(b)[:, :, None], dtype=np.float64, chunks=(frames.chunks[0], (n_values,), (1,)), drop_axis=[]
+        ).compute()[:, :, 0]
+
+    def pattern_areas(self, fraction: bool = False):
+        """Area (calibrated, e.g. nm^2) or fraction of every pattern in every frame.
+
+        Returns
+        -------
+        hyperspy.signals.Signal1D
+            Navigation axis ``pattern``, signal axis the frames (the stack's time axis
+            with its calibration, or a frame index).
+        """
+        from hyperspy.signals import Signal1D
+
+        from .analysis import pattern_areas
+
+        x, y = self.labels.axes_manager.signal_axes
+        pixel_area = abs(float(x.scale * y.scale))
+        column = 1 if fraction else 0
+        values = self._per_frame(lambda b: pattern_areas(b, self.n_patterns, pixel_area)[column], self.n_patterns)
+        name, scale, offset, units, size = self._time_axis()
+        area_units = f"{x.units}^2" if isinstance(x.units, str) and x.units not in ("", "<undefined>") else "px^2"
+        out = Signal1D(values.T, axes=[
+            {"name": "pattern", "size": self.n_patterns, "navigate": True},
+            {"name": name, "scale": scale, "offset": offset, "units": units, "size": size},
+        ])
+        out.metadata.General.title = ("Pattern fractions" if fraction else "Pattern areas") + f" of {self.signal.metadata.General.title}"
+        out.metadata.Signal.quantity = "Fraction" if fraction else f"Area ({area_units})"
+        return out
+
+    def track_boundary(self, a: int = 0, b: int = 1):
+        """Position, velocity and length of the boundary between patterns a and b per frame.
+
+        The position is the mean (y, x) of the pixels on both sides of the a|b interface
+        in calibrated units (NaN in frames without it); the velocity is its time
+        derivative (central differences) in units per time unit of the stack's axis, or
+        per frame; the length counts the pixel edges shared by a and b pixels.
+
+        Returns
+        -------
+        dict of hyperspy.signals.Signal1D
+            ``"position"`` and ``"velocity"`` (navigation axis ``coordinate``: y, x) and
+            ``"length"``, all with the frames as signal axis.
+        """
+        from hyperspy.signals import Signal1D
+
+        from .analysis import boundary_lengths, boundary_positions, velocities
+
+        a = check.check_int("a", a, 0, self.n_patterns - 1)
+        b = check.check_int("b", b, 0, self.n_patterns - 1)
+        if a == b:
+            raise ValueError(f"a and b must be two different patterns, got {a} and {b}.")
+        x, y = self.labels.axes_manager.signal_axes
+        size = (float(y.scale), float(x.scale))
+        origin = (float(y.offset), float(x.offset))
+        positions = self._per_frame(lambda lab: boundary_positions(lab, a, b, size, origin), 2)
+        lengths = self._per_frame(lambda lab: boundary_lengths(lab, a, b, size)[:, None], 1)[:, 0]
+        name, dt, offset, t_units, n = self._time_axis()
+        space = x.units if isinstance(x.units, str) and x.units not in ("", "<undefined>") else "px"
+        speed = velocities(positions, dt)
+        time_axis = {"name": name, "scale": dt, "offset": offset, "units": t_units, "size": n}
+        coordinate = {"name": "coordinate", "size": 2, "navigate": True}
+        out = {}
+        for key, values, quantity in (
+            ("position", positions.T, f"Position ({space})"),
+            ("velocity", speed.T, f"Velocity ({space}/{t_units or 'frame'})"),
+        ):
+            sig = Signal1D(values, axes=[coordinate, time_axis])
+            sig.metadata.General.title = f"Boundary {a}|{b} {key} (y, x)"
+            sig.metadata.Signal.quantity = quantity
+            out[key] = sig
+        length = Signal1D(lengths, axes=[time_axis])
+        length.metadata.General.title = f"Boundary {a}|{b} length"
+        length.metadata.Signal.quantity = f"Length ({space})"
+        out["length"] = length
+        return out
+
+    # -------------------------------------------------------------- separability
+
+    def separability_values(self) -> np.ndarray:
+        """(n_operations,) Fisher separability of every operation on the fitted frames (paper, eq. 4)."""
+        from .separability import fisher_separability
+
+        features = np.asarray(self.descriptors.data).reshape(-1, self.descriptor.n_operations)
+        return fisher_separability(features, np.asarray(self.grid_labels).ravel(), self.n_patterns)
+
+    @property
+    def separability(self):
+        """Fisher separability of every operation, as a Signal1D over the operation axis."""
+        from hyperspy.signals import Signal1D
+
+        s = Signal1D(self.separability_values())
+        s.axes_manager.signal_axes[0].name = "operation"
+        s.metadata.General.title = f"Separability of {self.descriptor.name} operations"
+        s.metadata.Signal.quantity = "Fisher separability"
+        s.metadata.set_item("SymmetryDescriptors", self.descriptors.metadata.SymmetryDescriptors.as_dictionary())
+        return s
+
+    @property
+    def separability_map(self):
+        """Separability over the translation (m, n) as a calibrated Signal2D (paper, Fig. 1f).
+
+        Only for translation descriptors whose shifts lie on a regular grid; the axes
+        are the shift along y (rows) and x (columns) in the image's units; NaN where no
+        shift was scored.
+        """
+        from hyperspy.signals import Signal2D
+
+        from .separability import separability_map
+
+        shifts = getattr(self.descriptor, "shifts", None)
+        if shifts is None:
+            raise ValueError(f"separability_map is for translation descriptors; this is {self.descriptor.name!r}.")
+        values, m_values, n_values = separability_map(self.separability_values(), shifts)
+        ydict, xdict = self.signal.axes_manager._get_axes_dicts()[-2:]
+        axes = []
+        for values_, d, name in ((m_values, ydict, "shift y"), (n_values, xdict, "shift x")):
+            step = float(values_[1] - values_[0]) if len(values_) > 1 else 1.0
+            axes.append({"name": name, "units": d.get("units"), "scale": d["scale"] * step,
+                         "offset": d["scale"] * float(values_[0]), "size": len(values_)})
+        s = Signal2D(values, axes=axes)
+        s.metadata.General.title = f"Separability map of {self.signal.metadata.General.title}".strip()
+        s.metadata.Signal.quantity = "Fisher separability"
+        return s
+
+    def select_operations(self, n_operations: int, show_progressbar: bool | None = None,
+                          num_workers: int | None = None, lazy_output: bool | None = None) -> "SymmetrySegmentation":
+        """A fast model using only the ``n_operations`` most separable operations.
+
+        The descriptors of the fitted frames are recomputed with those operations, the
+        reduction is refitted on them and each pattern's centre is the mean of its
+        points (by this segmentation's labels), so every label keeps its meaning; new
+        images are then segmented with a fraction of the work (paper, Fig. 7).
+        """
+        from .separability import rank_operations
+
+        n_operations = check.check_int("n_operations", n_operations, 1, self.descriptor.n_operations)
+        best = rank_operations(self.separability_values(), n_operations)
+        spec = self.descriptor.subset(best)
+        reference = _reference_signal(self.signal, self.reference_frames)
+        clock = time.perf_counter()
+        descriptors = _descriptors_of(reference, spec, self.stride, show_progressbar, num_workers, lazy=False)
+        n_components = min(self.n_components, spec.n_operations)
+        with _threads(num_workers):
+            reducer = _reduce(descriptors, self.decomposition_algorithm, n_components, self.parameters.get("random_state"))
+        features = np.asarray(descriptors.data).reshape(-1, spec.n_operations)
+        reduced = np.asarray(reducer.transform(features), dtype=np.float64)
+        labels = np.asarray(self.grid_labels).ravel().astype(np.int64)
+        centers = np.stack([
+            reduced[labels == k].mean(axis=0) if np.any(labels == k) else np.full(reduced.shape[1], np.inf)
+            for k in range(self.n_patterns)
+        ])
+        model = SegmentationModel(spec, self.stride, reducer, centers)
+        timings = {"descriptors+reduction": time.perf_counter() - clock}
+        parameters = {**self.parameters, "n_operations": int(n_operations), "operations": np.asarray(best)}
+        grid_shape = np.asarray(self.grid_labels).shape
+        grid_labels, _ = model.assign(features.reshape(grid_shape + (spec.n_operations,)))
+        result = SymmetrySegmentation(
+            self.signal, self.labels, descriptors, model, grid_labels, parameters, timings, self.reference_frames, full=self
+        )
+        result.labels = result.predict(self.signal, lazy_output, show_progressbar=show_progressbar, num_workers=num_workers)
+        result.pattern_sizes = None if result.labels._lazy else np.bincount(np.asarray(result.labels.data).ravel(), minlength=self.n_patterns)
+        return result
+
+
+def _lazy_output(signal, lazy_output):
+    return bool(signal._lazy) if lazy_output is None else bool(lazy_output)
+
+
+def _dask_frames(signal):
+    """The data as a dask array, with image-axis chunks no smaller than needed for overlaps."""
+    import dask.array as da
+
+    data = signal.data if signal._lazy else da.from_array(signal.data, chunks=signal.data.shape[:-2] + (-1, -1))
+    return data
+
+
+def _eager_labels(model, signal, show_progressbar, num_workers, distances=False):
+    """Labels (and distances) of every frame of ``signal``, in memory."""
+    frames = _frames(signal)
+    height, width = frames.shape[-2:]
+    grid = model.descriptor.grid((height, width), model.stride)
+    labels = np.empty(frames.shape, dtype=model.dtype)
+    dist = np.empty(frames.shape + (model.n_patterns,)) if distances else None
+    with _threads(num_workers), _progressbar(frames.shape[0] * grid.ny * grid.nx, show_progressbar, "Segmenting") as bar:
+        for f in range(frames.shape[0]):
+            frame = np.asarray(frames[f])
+            check.check_finite(frame)
+            result = model.label_block(frame, (height, width), distances=distances, fft_workers=num_workers or -1)
+            if distances:
+                labels[f], dist[f] = result
+            else:
+                labels[f] = result
+            bar.update(grid.ny * grid.nx)
+    return (labels, dist) if distances else labels
+
+
+def _label_all(model, signal, lazy_output, show_progressbar, num_workers):
+    """Labels of every frame: a NumPy array, or a dask array for lazy output."""
+    shape = signal.data.shape
+    if _lazy_output(signal, lazy_output):
+        data = _dask_frames(signal)
+        halo = model.halo
+        small = [ax for ax in (-2, -1) if min(data.chunks[ax]) < halo and len(data.chunks[ax]) > 1]
+        if small:  # overlaps need chunks at least as large as the halo
+            data = data.rechunk({data.ndim + ax: max(halo, 256) for ax in small})
+        return model.dask_labels(_checked(data))
+    return _eager_labels(model, signal, show_progressbar, num_workers).reshape(shape)
+
+
+def _checked(data):
+    """Dask array that raises on NaN/inf pixels when computed."""
+
+    def check_block(block):
+        check.check_finite(block)
+        return block
+
+    return data.map_blocks(check_block, dtype=data.dtype)
+
+
+def _map_signal(signal, data, title: str, quantity: str):
+    """A Signal2D (lazy for dask data) with the axes and metadata of ``signal``."""
+    from hyperspy.signals import LazySignal2D, Signal2D
+
+    metadata = copy.deepcopy(signal.metadata.as_dictionary())
+    original = metadata.get("General", {}).get("title", "")
+    metadata.setdefault("General", {})["title"] = f"{title} of {original}".strip()
+    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": quantity})
+    axes = [dict(a) for a in signal.axes_manager._get_axes_dicts()]
+    cls = Signal2D if isinstance(data, np.ndarray) else LazySignal2D
+    return cls(data, axes=axes, metadata=metadata)
+
+
+def _reference_signal(signal, reference_frames):
+    """The frames a model is fitted on, as an in-memory signal (None: all frames)."""
+    if reference_frames is None and not signal._lazy:
+        return signal
+    return _stack_signal(signal, reference_frames)
+
+
+def _stack_signal(signal, indices):
+    """In-memory Signal2D of some frames (flat navigation indices) of ``signal``."""
+    from hyperspy.signals import Signal2D
+
+    frames = _frames(signal)
+    if indices is None:
+        indices = np.arange(frames.shape[0])
+    data = np.stack([np.asarray(frames[int(i)]) for i in indices])
+    axes = [{"name": "frame", "size": len(indices), "navigate": True}] + [dict(a) for a in signal.axes_manager._get_axes_dicts()[-2:]]
+    if len(indices) == 1:
+        data, axes = data[0], axes[1:]
+    out = Signal2D(data, axes=axes, metadata=copy.deepcopy(signal.metadata.as_dictionary()))
+    out.metadata.Signal.signal_type = ""
+    return out
 
 
 def _label_dtype(n_patterns: int):
-    return np.uint8 if n_patterns <= 256 else np.uint16
+    return label_dtype(n_patterns)
 
 
-def _label_signal(signal, labels: np.ndarray, parameters: dict):
-    """A plain Signal2D of labels with the axes and metadata of ``signal``."""
-    from hyperspy.signals import Signal2D
-
-    metadata = copy.deepcopy(signal.metadata.as_dictionary())
-    title = metadata.get("General", {}).get("title", "")
-    metadata.setdefault("General", {})["title"] = f"Symmetry segmentation of {title}".strip()
-    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": "Pattern label"})
-    n_patterns = int(parameters["n_patterns"])
-    sizes = np.bincount(labels.ravel(), minlength=n_patterns)
-    metadata["SymmetrySegmentation"] = {
-        **{k: v for k, v in parameters.items() if v is not None},
-        "pattern_sizes_px": sizes,
-        "pattern_fractions": sizes / max(labels.size, 1),
-    }
-    axes = [dict(a) for a in signal.axes_manager._get_axes_dicts()]
-    out = Signal2D(labels, axes=axes, metadata=metadata)
+def _label_signal(signal, labels, parameters: dict):
+    """A plain Signal2D (lazy for dask labels) with the axes and metadata of ``signal``."""
+    out = _map_signal(signal, labels, "Symmetry segmentation", "Pattern label")
+    info = {k: v for k, v in parameters.items() if v is not None}
+    if isinstance(labels, np.ndarray):
+        sizes = np.bincount(labels.ravel(), minlength=int(parameters["n_patterns"]))
+        info.update(pattern_sizes_px=sizes, pattern_fractions=sizes / max(labels.size, 1))
+    out.metadata.set_item("SymmetrySegmentation", info)
     out.original_metadata.add_dictionary(signal.original_metadata.as_dictionary())
     return out
 
@@ -457,6 +813,9 @@ def symmetry_segmentation(
     n_init: int = DEFAULTS["n_init"],
     max_samples: int = DEFAULTS["max_samples"],
     decomposition_algorithm: str = DEFAULTS["decomposition_algorithm"],
+    reference_frames=None,
+    n_operations: int | None = None,
+    lazy_output: bool | None = None,
     show_progressbar: bool | None = None,
     num_workers: int | None = None,
     **parameters,
@@ -465,7 +824,9 @@ def symmetry_segmentation(
 
     Descriptors on a stride grid -> PCA (HyperSpy ``decomposition``) -> k-means
     (HyperSpy ``cluster_analysis``) -> labels sorted by size -> nearest upsampling.
-    For a stack all frames are clustered together, so labels mean the same in every frame.
+    For a stack, one model labels every frame, so a label means the same pattern in
+    every frame: fitted on all frames (in-memory stacks, by default) or on
+    ``reference_frames`` and applied to the others.
 
     Parameters
     ----------
@@ -497,6 +858,18 @@ def symmetry_segmentation(
         mixture of pure patterns, e.g. across diffuse interfaces. With NMF and N-FINDR the
         labels come from k-means on the weights/abundances and ``abundance_maps`` holds
         the phase-fraction maps.
+    reference_frames : int, sequence of int or None
+        Flat navigation indices of the frames to fit the model on; every frame is then
+        labelled with it. None: all frames for an in-memory stack, the first frame for a
+        lazy one (whose descriptors need not fit in memory).
+    n_operations : int or None
+        The fast path for series (paper, Fig. 7): after fitting with all operations,
+        keep the ``n_operations`` most separable ones (Fisher separability, eq. 4), refit
+        on them and label every frame with only those (see
+        :meth:`SymmetrySegmentation.select_operations`; ``.full`` keeps the full model).
+    lazy_output : bool or None
+        Labels as a lazy signal computed chunk by chunk by dask (also on a
+        dask.distributed cluster). None: lazy if ``signal`` is lazy.
     show_progressbar, num_workers
         See :func:`get_symmetry_descriptors`.
     **parameters
@@ -530,8 +903,22 @@ def symmetry_segmentation(
             f"decomposition_algorithm='NMF' needs non-negative descriptors such as descriptor='power_spectrum'; "
             f"{spec.name!r} scores can be negative. Use 'PCA' or 'nfindr'."
         )
+    n_frames = int(np.prod(nav_shape, dtype=np.int64))
+    if reference_frames is None and signal._lazy:
+        reference_frames = [0]
+    if reference_frames is not None:
+        reference_frames = np.atleast_1d(np.asarray(reference_frames))
+        if reference_frames.dtype.kind not in "iu" or reference_frames.ndim != 1 or reference_frames.size == 0:
+            raise TypeError(f"reference_frames must be a frame index or a sequence of them, got {reference_frames!r}.")
+        if reference_frames.min() < 0 or reference_frames.max() >= n_frames:
+            raise ValueError(
+                f"reference_frames must be flat navigation indices in [0, {n_frames - 1}]; got {reference_frames.tolist()}."
+            )
+    if n_operations is not None:
+        n_operations = check.check_int("n_operations", n_operations, 1, spec.n_operations)
     grid = spec.grid((height, width), stride)
-    n_points = int(np.prod(nav_shape, dtype=np.int64)) * grid.ny * grid.nx
+    n_fit = n_frames if reference_frames is None else len(reference_frames)
+    n_points = n_fit * grid.ny * grid.nx
     if n_patterns > n_points:
         raise ValueError(
             f"n_patterns must be an integer in [1, {n_points}] (the number of descriptor grid points "
@@ -541,8 +928,8 @@ def symmetry_segmentation(
 
     timings = {}
     clock = time.perf_counter()
-    # Lazy input is computed frame by frame into memory for the clustering.
-    descriptors = _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=False)
+    reference = _reference_signal(signal, reference_frames)
+    descriptors = _descriptors_of(reference, spec, stride, show_progressbar, num_workers, lazy=False)
     timings["descriptors"], clock = time.perf_counter() - clock, time.perf_counter()
 
     with _threads(num_workers):
@@ -558,10 +945,10 @@ def symmetry_segmentation(
     order = np.argsort(sizes, kind="stable")
     rank = np.empty(n_patterns, dtype=np.int64)
     rank[order] = np.arange(n_patterns)
-    grid_labels = rank[kmeans.labels_].astype(_label_dtype(n_patterns)).reshape(nav_shape + grid.shape)
-    centers = kmeans.cluster_centers_[order]
+    ref_nav = np.asarray(descriptors.data).shape[:-3]
+    grid_labels = rank[kmeans.labels_].astype(label_dtype(n_patterns)).reshape(ref_nav + grid.shape)
+    model = SegmentationModel(spec, stride, reducer, kmeans.cluster_centers_[order])
 
-    labels = upsample_labels(grid_labels, grid, (height, width))
     parameters = {
         "n_patterns": n_patterns,
         "descriptor": spec.name,
@@ -573,10 +960,29 @@ def symmetry_segmentation(
         "random_state": random_state if isinstance(random_state, numbers.Integral) else None,
         "n_init": n_init,
         "max_samples": max_samples,
+        "reference_frames": None if reference_frames is None else reference_frames,
     }
-    label_signal = _label_signal(signal, labels, parameters)
+    if reference_frames is None and not _lazy_output(signal, lazy_output):
+        # Fitted on every frame: the labels come with the fit.
+        target, labels = signal, upsample_labels(grid_labels, grid, (height, width)).reshape(signal.data.shape)
+    elif n_operations is not None:
+        # The fast model will label every frame; the full model labels the reference.
+        target = reference
+        labels = upsample_labels(grid_labels, grid, (height, width)).reshape(reference.data.shape)
+    else:
+        target, labels = signal, _label_all(model, signal, lazy_output, show_progressbar, num_workers)
     timings["labels"] = time.perf_counter() - clock
-    return SymmetrySegmentation(signal, label_signal, descriptors, spec, stride, reducer, centers, parameters, timings)
+    result = SymmetrySegmentation(
+        target, _label_signal(target, labels, parameters), descriptors, model, grid_labels, parameters, timings,
+        reference_frames,
+    )
+    if n_operations is None:
+        return result
+    result.signal = signal  # select_operations fits on the reference frames of signal
+    fast = result.select_operations(n_operations, show_progressbar=show_progressbar, num_workers=num_workers,
+                                    lazy_output=lazy_output)
+    result.signal = target
+    return fast
 
 
 def _seed(random_state) -> int | None:

@@ -16,6 +16,9 @@ import pytest
         "hyperspy_symseg._learn",
         "hyperspy_symseg.unmixing",
         "hyperspy_symseg.metrics",
+        "hyperspy_symseg.separability",
+        "hyperspy_symseg.analysis",
+        "hyperspy_symseg.model",
     ],
 )
 def test_kernel_modules_do_not_import_hyperspy(module):

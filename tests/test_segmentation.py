@@ -206,21 +206,54 @@ class TestResult:
 
 
 class TestStackSegmentation:
-    @pytest.mark.parametrize("lazy", [False, True])
-    def test_stack(self, lazy):
+    @staticmethod
+    def stack(lazy):
         frames, truths = zip(*(two_grain(boundary=50 + 6 * k, seed=k) for k in range(3)))
         s = hs.signals.Signal2D(np.stack(frames).astype(np.float32))
         s.axes_manager[0].name = "t"
         if lazy:
             s = s.as_lazy()
         s.set_signal_type("atomic_resolution")
+        return s, np.stack(truths)
+
+    @staticmethod
+    def agree(labels, truth):
+        # one labelling for all frames: the moving boundary is followed without flips
+        return max(np.mean(labels == truth), np.mean(labels != truth))
+
+    def test_eager_stack_is_fitted_on_all_frames(self):
+        s, truth = self.stack(lazy=False)
         seg = s.symmetry_segmentation(2, stride=3, random_state=0, **SMALL)
         assert seg.labels.data.shape == (3, 96, 128)
         assert seg.labels.axes_manager.navigation_axes[0].name == "t"
         assert seg.descriptors.axes_manager.navigation_dimension == 3
-        truth = np.stack(truths)
-        # one labelling for all frames: the moving boundary is followed without flips
-        assert np.mean(seg.labels.data == truth) > 0.95 or np.mean(seg.labels.data != truth) > 0.95
+        assert seg.reference_frames is None
+        assert self.agree(seg.labels.data, truth) > 0.95
+
+    def test_lazy_stack_is_fitted_on_the_first_frame_and_labelled_lazily(self):
+        s, truth = self.stack(lazy=True)
+        seg = s.symmetry_segmentation(2, stride=3, random_state=0, **SMALL)
+        assert seg.labels._lazy and seg.pattern_sizes is None
+        assert seg.reference_frames.tolist() == [0]
+        assert seg.descriptors.axes_manager.navigation_dimension == 2
+        labels = np.asarray(seg.labels.data.compute())
+        assert labels.shape == (3, 96, 128)
+        assert self.agree(labels, truth) > 0.95
+        eager = s.symmetry_segmentation(2, stride=3, random_state=0, lazy_output=False, **SMALL)
+        np.testing.assert_array_equal(eager.labels.data, labels)
+
+    def test_reference_frames(self):
+        s, truth = self.stack(lazy=False)
+        seg = s.symmetry_segmentation(2, stride=3, random_state=0, reference_frames=[0, 2], **SMALL)
+        assert seg.descriptors.axes_manager.navigation_shape[-1] == 2
+        assert seg.parameters["reference_frames"].tolist() == [0, 2]
+        assert self.agree(seg.labels.data, truth) > 0.95
+
+    @pytest.mark.parametrize("bad, error", [([3], ValueError), ([-1], ValueError), ([0.5], TypeError), ([], TypeError)])
+    def test_bad_reference_frames(self, bad, error):
+        s, _ = self.stack(lazy=False)
+        with pytest.raises(error, match="reference_frames"):
+            s.symmetry_segmentation(2, stride=3, reference_frames=bad, **SMALL)
 
 
 class TestPlot:
@@ -251,3 +284,12 @@ def test_lazy_descriptors_equal_eager(grain_signal):
     for a, b in zip(lazy.axes_manager._axes, eager.axes_manager._axes):
         assert (a.name, a.scale, a.offset, a.size) == (b.name, b.scale, b.offset, b.size)
     np.testing.assert_array_equal(lazy.data.compute(), eager.data)
+
+
+@pytest.mark.parametrize("algorithm, params", [("PCA", SMALL), ("nfindr", SMALL), ("NMF", dict(descriptor="power_spectrum", window_x=8, window_y=8))])
+def test_descriptors_are_not_modified_by_the_decomposition(grain_signal, algorithm, params):
+    """HyperSpy 2.5 adds an estimator's ``mean_`` to the data after decomposition."""
+    s, _ = grain_signal
+    seg = s.symmetry_segmentation(2, stride=3, random_state=0, decomposition_algorithm=algorithm, **params)
+    fresh = s.get_symmetry_descriptors(stride=3, **params)
+    np.testing.assert_array_equal(seg.descriptors.data, fresh.data)

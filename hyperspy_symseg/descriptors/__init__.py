@@ -9,10 +9,13 @@ and for every later image the model is applied to. Every family provides:
   ``n_operations`` (int), ``nonnegative`` (bool: scores are >= 0, e.g. for NMF),
   ``quantity`` (str: what the scores are, for the signal's metadata);
 * ``min_shape`` ``(height, width)`` and ``size_hint`` (str) for the too-small error;
-* ``grid(shape, stride) -> DescriptorGrid``;
-* ``compute(image, stride, out=None, fft_workers=None, progress=None)`` returning
-  ``(ny, nx, n_operations)`` float32 scores (``progress`` is called with the number
-  of grid points finished);
+* ``grid(shape, stride) -> DescriptorGrid`` and ``halo`` (int): how far around a grid
+  point the image matters (tiles of a large image overlap by ``halo + stride``);
+* ``compute(image, stride, out=None, fft_workers=None, progress=None, grid=None,
+  origin=(0, 0))`` returning ``(ny, nx, n_operations)`` float32 scores (``progress`` is
+  called with the number of grid points finished; ``grid`` evaluates on given centres,
+  e.g. part of a larger image's grid in the coordinates of a tile of it, and ``origin``
+  is that tile's position in the larger image);
 * ``operation_names() -> list[str]``, ``metadata() -> dict`` (plain values) and
   ``subset(indices)`` (the same descriptor restricted to some operations).
 
@@ -157,16 +160,24 @@ class TranslationDescriptor:
     def grid(self, shape: tuple[int, int], stride: int) -> DescriptorGrid:
         return local_correlation_grid(shape, self.shifts, self.patch_y, self.patch_x, stride, self.edges)
 
+    @property
+    def halo(self) -> int:
+        """Pixels around a grid point that its descriptor depends on."""
+        return max(self.margins)
+
     def compute(
-        self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None
+        self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None,
+        grid: DescriptorGrid | None = None, origin=(0, 0),
     ) -> np.ndarray:
-        """(ny, nx, N) float32 scores of ``image`` (H, W) on the stride grid.
+        """(ny, nx, N) float32 scores of ``image`` (H, W) on the stride grid (or ``grid``).
 
         ``progress``, if given, is called with the number of grid points finished.
+        ``origin`` (the tile's position in a larger image) does not change translation
+        scores; it is accepted for the common protocol.
         """
         scores, _ = local_correlation_map(
             image, self.shifts, self.patch_y, self.patch_x, stride, self.method, self.edges,
-            out=out, fft_workers=fft_workers, progress=progress,
+            out=out, fft_workers=fft_workers, progress=progress, grid=grid,
         )
         return scores
 

@@ -462,18 +462,25 @@ class PointSymmetryDescriptor:
             return descriptor_grid(shape, m + self.window_y, m + self.window_x, stride)
         return descriptor_grid(shape, m + self.window_y, m + self.window_x, stride, inner_y=m, inner_x=m)
 
-    def score_map(self, image: np.ndarray, step: int | None = None):
+    def score_map(self, image: np.ndarray, step: int | None = None, origin=(0, 0)):
         """Scores of every operation at the pixels of the pooling lattice.
+
+        The lattice holds the pixels whose image coordinates are multiples of ``step``
+        (``origin``: the position of ``image`` in a larger image it is a tile of, so that
+        tiles sample the same pixels as the whole image) at least :attr:`score_margin`
+        from the edges of ``image``.
 
         Returns ``(scores, y0, x0, step)``: scores (n_y, n_x, n_ops) float32, exact
         operations first then the interpolated ones (see :meth:`operation_order`),
-        score (a, b) at pixel (y0 + a * step, x0 + b * step).
+        score (a, b) at pixel (y0 + a * step, x0 + b * step) of ``image``.
         """
         step = self.pool_step if step is None else step
         img = normalized_image(image)
         height, width = img.shape
         m = self.score_margin
-        ys = np.arange(m, height - m, step, dtype=np.int64)
+        y0 = m + (-(origin[0] + m)) % step
+        x0 = m + (-(origin[1] + m)) % step
+        ys = np.arange(y0, height - m, step, dtype=np.int64)
         ops = self._operations()
         exact = [o for o in ops if is_exact(o[2])]
         polar = [o for o in ops if not is_exact(o[2])]
@@ -506,21 +513,38 @@ class PointSymmetryDescriptor:
         var = float(img.var())
         flat_disk = FLAT_TOLERANCE * var * len(disk)
         flat_polar = FLAT_TOLERANCE * var * float(weights.sum())
-        xs = np.arange(m, width - m, step)
+        xs = np.arange(x0, width - m, step)
         scores = np.empty((len(ys), len(xs), len(ops)), dtype=np.float32)
         _score_kernel(phases(img, step), phases(coef, step).astype(np.float32), phases(row_sum1, step), phases(row_sum2, step),
-                      ys, m, step, len(xs), half_widths, disk, exact_pairs, exact_w,
+                      ys, x0, step, len(xs), half_widths, disk, exact_pairs, exact_w,
                       exact_count, first, wy, wx, weights, polar_pairs, polar_w, polar_count, flat_disk, flat_polar,
                       scores)
-        return scores, m, m, step
+        return scores, y0, x0, step
 
     def operation_order(self) -> list[tuple[str, float]]:
         """The operations in the channel order of :meth:`score_map` (exact first)."""
         return [(k, a) for k, a, _ in self._operations()]
 
-    def compute(self, image, stride, out=None, fft_workers=None, progress=None) -> np.ndarray:
-        grid = self.grid(image.shape, stride)
-        scores, sy0, sx0, step = self.score_map(image)
+    #: Extra reach of the cubic B-spline prefilter (an infinite filter: a tile's own
+    #: edge changes its coefficients by 0.268**d at d px, 1e-7 at 12 px).
+    _SPLINE_REACH = 12
+
+    @property
+    def halo(self) -> int:
+        """Pixels around a grid point that its descriptor depends on (to 1e-7)."""
+        exact_only = all(is_exact(m) for _, _, m in self._operations())
+        return self.score_margin + max(self.window_y, self.window_x) + (0 if exact_only else self._SPLINE_REACH)
+
+    def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0)) -> np.ndarray:
+        """(ny, nx, n_operations) float32 pooled scores on the stride grid (or ``grid``).
+
+        ``origin``: position of ``image`` in a larger image it is a tile of (aligns the
+        pooling lattice with the whole image's).
+        """
+        if grid is None:
+            grid = self.grid(image.shape, stride)
+        stride = grid.stride
+        scores, sy0, sx0, step = self.score_map(image, origin=origin)
         pooled = np.empty(grid.shape + (scores.shape[2] * self.num_max,), dtype=np.float32)
         pool = (self.window_y, self.window_x, grid.y0, grid.x0, stride, grid.ny, grid.nx)
         if self.num_max == 1:

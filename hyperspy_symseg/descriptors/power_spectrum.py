@@ -326,6 +326,7 @@ def power_spectrum_map(
     method: str = "auto",
     fft_workers: int | None = None,
     progress=None,
+    grid: DescriptorGrid | None = None,
 ) -> tuple[np.ndarray, DescriptorGrid]:
     """Power spectra of the windows centred on every point of a stride grid.
 
@@ -383,7 +384,8 @@ def power_spectrum_map(
             f"it needs at least {2 * window_y + 1} x {2 * window_x + 1} px."
         )
     channels = power_spectrum_frequencies(window_y, window_x, crop)
-    grid = descriptor_grid(image.shape, window_y, window_x, stride)
+    if grid is None:
+        grid = descriptor_grid(image.shape, window_y, window_x, stride)
     if out is None:
         out = np.empty(grid.shape + (len(channels),), dtype=np.float32)
     img = np.asarray(image, dtype=np.float64)
@@ -461,26 +463,34 @@ class PowerSpectrumDescriptor:
     def grid(self, shape: tuple[int, int], stride: int) -> DescriptorGrid:
         return descriptor_grid(shape, self.window_y, self.window_x, stride)
 
+    @property
+    def halo(self) -> int:
+        """Pixels around a grid point that its descriptor depends on."""
+        return max(self.window_y, self.window_x)
+
     def compute(
-        self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None
+        self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None,
+        grid: DescriptorGrid | None = None, origin=(0, 0),
     ) -> np.ndarray:
-        """(ny, nx, N) float32 power spectra of ``image`` (H, W) on the stride grid."""
+        """(ny, nx, N) float32 power spectra of ``image`` (H, W) on the stride grid (or ``grid``)."""
         image = np.asarray(image)
+        if grid is None:
+            grid = self.grid(image.shape, stride)
         if out is None:
-            out = np.empty(self.grid(image.shape, stride).shape + (self.n_operations,), dtype=np.float32)
+            out = np.empty(grid.shape + (self.n_operations,), dtype=np.float32)
         channels = self.channels
         full = power_spectrum_frequencies(self.window_y, self.window_x, self.crop)
         if len(full) == len(channels) and np.array_equal(full, channels):
             power_spectrum_map(
-                image, self.window_y, self.window_x, stride, self.log, self.crop, self.taper,
-                out=out, fft_workers=fft_workers, progress=progress,
+                image, self.window_y, self.window_x, grid.stride, self.log, self.crop, self.taper,
+                out=out, fft_workers=fft_workers, progress=progress, grid=grid,
             )
             return out
         # A subset: compute the smallest crop holding the kept channels, then pick them.
         crop = self._covering_crop()
         spectra, _ = power_spectrum_map(
-            image, self.window_y, self.window_x, stride, self.log, crop, self.taper,
-            fft_workers=fft_workers, progress=progress,
+            image, self.window_y, self.window_x, grid.stride, self.log, crop, self.taper,
+            fft_workers=fft_workers, progress=progress, grid=grid,
         )
         cover = power_spectrum_frequencies(self.window_y, self.window_x, crop)
         position = {(int(a), int(b)): k for k, (a, b) in enumerate(cover)}

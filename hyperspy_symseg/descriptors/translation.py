@@ -398,6 +398,7 @@ def local_correlation_map(
     fft_batch: int = 128,
     fft_workers: int | None = None,
     progress=None,
+    grid: DescriptorGrid | None = None,
 ) -> tuple[np.ndarray, DescriptorGrid]:
     """Pearson scores of translations for every centre of a stride grid.
 
@@ -426,6 +427,11 @@ def local_correlation_map(
     progress : callable, optional
         Called with the number of grid points just finished (once for ``direct``,
         after every batch for ``fft``), e.g. a progress bar's ``update``.
+    grid : DescriptorGrid, optional
+        Evaluate on these centres instead of the image's own grid (e.g. a part of the
+        grid of a larger image, in the coordinates of this tile of it). Centres within
+        ``patch + max |shift|`` of an edge of ``image`` get clipped patches, so a tile
+        must extend that far beyond its centres except at the true image edges.
 
     Returns
     -------
@@ -435,7 +441,9 @@ def local_correlation_map(
         Where the grid points are (see :func:`local_correlation_grid`).
     """
     shifts = np.ascontiguousarray(shifts, dtype=np.int64)
-    grid = local_correlation_grid(image.shape, shifts, patch_y, patch_x, stride, edges)
+    if grid is None:
+        grid = local_correlation_grid(image.shape, shifts, patch_y, patch_x, stride, edges)
+    stride = grid.stride
     if out is None:
         out = np.empty(grid.shape + (len(shifts),), dtype=np.float32)
     img = normalized_image(image)

@@ -1,0 +1,165 @@
+"""The fitted segmentation model, independent of HyperSpy.
+
+A :class:`SegmentationModel` is what a segmentation learned: the descriptor (its
+symmetry operations and sampling), the stride, the fitted dimension reduction and
+the cluster centres. It labels NumPy images, any part of an image (a tile with a
+margin, for images that do not fit in memory) and dask arrays chunk by chunk. It is
+small and picklable, so dask (and dask.distributed workers) can carry it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._learn import nearest_centre
+from .descriptors import DescriptorGrid, nearest_grid_index
+
+
+def label_dtype(n_patterns: int):
+    """The smallest unsigned integer type for the labels."""
+    return np.uint8 if n_patterns <= 256 else np.uint16
+
+
+class SegmentationModel:
+    """Descriptor + stride + dimension reduction + cluster centres.
+
+    Parameters
+    ----------
+    descriptor : descriptor object
+        See :mod:`hyperspy_symseg.descriptors`.
+    stride : int
+    reducer : estimator
+        Fitted, with ``transform(X) -> (n, n_components)`` (PCA, NMF or N-FINDR).
+    centers : (n_patterns, n_components) ndarray
+        Cluster centres in the reduced space; row k is label k.
+    """
+
+    def __init__(self, descriptor, stride: int, reducer, centers: np.ndarray):
+        self.descriptor = descriptor
+        self.stride = int(stride)
+        self.reducer = reducer
+        self.centers = np.asarray(centers, dtype=np.float64)
+
+    @property
+    def n_patterns(self) -> int:
+        return len(self.centers)
+
+    @property
+    def dtype(self):
+        return label_dtype(self.n_patterns)
+
+    @property
+    def halo(self) -> int:
+        """Overlap a tile needs beyond the pixels it labels."""
+        return int(self.descriptor.halo) + self.stride
+
+    def reduce(self, features: np.ndarray) -> np.ndarray:
+        """(..., n_components) reduced coordinates of (..., n_operations) descriptors."""
+        flat = features.reshape(-1, features.shape[-1])
+        return np.asarray(self.reducer.transform(flat)).reshape(features.shape[:-1] + (-1,))
+
+    def assign(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labels (...) and squared distances (..., n_patterns) of descriptors (..., N)."""
+        reduced = self.reduce(features).reshape(-1, self.centers.shape[1])
+        labels, distances = nearest_centre(reduced, self.centers)
+        lead = features.shape[:-1]
+        return labels.reshape(lead).astype(self.dtype), distances.reshape(lead + (self.n_patterns,))
+
+    def label_block(self, block, image_shape, offset=(0, 0), region=None, distances=False, fft_workers=None):
+        """Labels of a region of an image, from a block of that image holding it.
+
+        Parameters
+        ----------
+        block : (h, w) ndarray
+            The pixels ``[oy, oy + h) x [ox, ox + w)`` of an image of ``image_shape``.
+        image_shape : (H, W)
+            The whole image: the descriptor grid is the whole image's.
+        offset : (oy, ox)
+            Position of ``block`` in the image.
+        region : ((y_start, y_end), (x_start, x_end)), optional
+            Pixels to label (default: the whole block). The block must extend
+            :attr:`halo` pixels beyond it on every side that is not an image edge.
+        distances : bool
+            Also return the squared distances of every labelled pixel to every centre
+            (those of its nearest grid point).
+
+        Returns
+        -------
+        labels : (y_end - y_start, x_end - x_start) ndarray of :attr:`dtype`
+        distances : (..., n_patterns) float64 ndarray, if asked for
+        """
+        oy, ox = offset
+        h, w = block.shape
+        (ys, ye), (xs, xe) = region if region is not None else ((oy, oy + h), (ox, ox + w))
+        full = self.descriptor.grid(tuple(image_shape), self.stride)
+        iy = nearest_grid_index(image_shape[0], full.y0, full.stride, full.ny)[ys:ye]
+        ix = nearest_grid_index(image_shape[1], full.x0, full.stride, full.nx)[xs:xe]
+        i0, i1, j0, j1 = iy.min(), iy.max(), ix.min(), ix.max()
+        sub = DescriptorGrid(full.y0 + i0 * full.stride - oy, full.x0 + j0 * full.stride - ox, i1 - i0 + 1, j1 - j0 + 1, full.stride)
+        if sub.y0 < 0 or sub.x0 < 0 or sub.y0 + (sub.ny - 1) * sub.stride >= h or sub.x0 + (sub.nx - 1) * sub.stride >= w:
+            raise ValueError("the block does not hold the grid points of the region (too small a margin)")
+        features = self.descriptor.compute(np.asarray(block), full.stride, grid=sub, fft_workers=fft_workers, origin=(oy, ox))
+        grid_labels, grid_distances = self.assign(features)
+        rows, cols = (iy - i0)[:, None], (ix - j0)[None, :]
+        if distances:
+            return grid_labels[rows, cols], grid_distances[rows, cols]
+        return grid_labels[rows, cols]
+
+    def label_frames(self, frames: np.ndarray, distances: bool = False, fft_workers=None):
+        """Labels (F, H, W) of whole frames (F, H, W); optionally the distances too."""
+        frames = np.asarray(frames)
+        shape = frames.shape[-2:]
+        out = np.empty(frames.shape, dtype=self.dtype)
+        dist = np.empty(frames.shape + (self.n_patterns,)) if distances else None
+        for f in range(frames.shape[0]):
+            result = self.label_block(frames[f], shape, distances=distances, fft_workers=fft_workers)
+            if distances:
+                out[f], dist[f] = result
+            else:
+                out[f] = result
+        return (out, dist) if distances else out
+
+    def dask_labels(self, data, confidence: bool = False):
+        """Lazy labels of a dask array ``(..., H, W)``, chunk by chunk.
+
+        Chunks are processed independently: along the image axes they overlap by
+        :attr:`halo` pixels (``map_overlap``, no padding beyond the image edges), so a
+        frame or an image of any size is never held whole. With ``confidence`` the
+        result is a float32 array of the classifier's confidence (see
+        :func:`hyperspy_symseg.analysis.confidence`) instead of labels.
+        """
+        import dask.array as da
+
+        height, width = data.shape[-2:]
+        depth = {data.ndim - 2: min(self.halo, height - 1), data.ndim - 1: min(self.halo, width - 1)}
+        chunks_y, chunks_x = data.chunks[-2], data.chunks[-1]
+        starts_y, starts_x = np.cumsum((0,) + chunks_y), np.cumsum((0,) + chunks_x)
+        model = self
+
+        def block_labels(block, block_info=None):
+            loc = block_info[0]["chunk-location"]
+            cy, cx = loc[-2], loc[-1]
+            y0, y1 = starts_y[cy], starts_y[cy + 1]
+            x0, x1 = starts_x[cx], starts_x[cx + 1]
+            by, bx = max(0, y0 - depth[data.ndim - 2]), max(0, x0 - depth[data.ndim - 1])
+            lead = block.shape[:-2]
+            frames = block.reshape((-1,) + block.shape[-2:])
+            out = np.empty((frames.shape[0], y1 - y0, x1 - x0), dtype=np.float32 if confidence else model.dtype)
+            for f in range(frames.shape[0]):
+                labels = model.label_block(frames[f], (height, width), (by, bx), ((y0, y1), (x0, x1)), distances=confidence)
+                if confidence:
+                    from .analysis import confidence as confidence_of
+
+                    out[f] = confidence_of(labels[1])
+                else:
+                    out[f] = labels
+            return out.reshape(lead + out.shape[-2:])
+
+        overlapped = da.overlap.overlap(data, depth=depth, boundary="none")
+        return da.map_blocks(
+            block_labels,
+            overlapped,
+            dtype=np.float32 if confidence else self.dtype,
+            chunks=data.chunks,
+            meta=np.empty((0,) * data.ndim, dtype=np.float32 if confidence else self.dtype),
+        )
