@@ -9,6 +9,7 @@ small and picklable, so dask (and dask.distributed workers) can carry it.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ._learn import nearest_centre
@@ -18,6 +19,25 @@ from .descriptors import DescriptorGrid, nearest_grid_index
 def label_dtype(n_patterns: int):
     """The smallest unsigned integer type for the labels."""
     return np.uint8 if n_patterns <= 256 else np.uint16
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _count(flat, n, parts):
+    size = flat.shape[0]
+    n_parts = parts.shape[0]
+    for p in numba.prange(n_parts):
+        for i in range(p * size // n_parts, (p + 1) * size // n_parts):
+            v = flat[i]
+            if v < n:
+                parts[p, v] += 1
+
+
+def count_labels(labels: np.ndarray, n_patterns: int) -> np.ndarray:
+    """(n_patterns,) int64 pixel count of every label (np.bincount without the int64 copy)."""
+    flat = np.ascontiguousarray(labels).reshape(-1)
+    parts = np.zeros((4 * numba.get_num_threads(), n_patterns), dtype=np.int64)
+    _count(flat, n_patterns, parts)
+    return parts.sum(axis=0)
 
 
 class SegmentationModel:

@@ -23,7 +23,7 @@ import numpy as np
 from . import _validation as check
 from ._learn import CovariancePCA, SubsampledKMeans
 from .descriptors import make_descriptor, upsample_labels
-from .model import SegmentationModel, label_dtype
+from .model import SegmentationModel, count_labels, label_dtype
 
 #: Defaults of the pipeline, chosen on the forward-model accuracy suite
 #: (benchmarks/bench_accuracy.py; README; the descriptor defaults are in
@@ -348,9 +348,7 @@ class SymmetrySegmentation:
         self.full = full
         self.decomposition_algorithm = parameters.get("decomposition_algorithm", "PCA")
         self.explained_variance_ratio = getattr(model.reducer, "explained_variance_ratio_", None)
-        self.pattern_sizes = (
-            None if labels._lazy else np.bincount(np.asarray(labels.data).ravel(), minlength=model.n_patterns)
-        )
+        self.pattern_sizes = None if labels._lazy else count_labels(labels.data, model.n_patterns)
 
     descriptor = property(lambda self: self.model.descriptor)
     stride = property(lambda self: self.model.stride)
@@ -691,7 +689,7 @@ class SymmetrySegmentation:
             self.signal, self.labels, descriptors, model, grid_labels, parameters, timings, self.reference_frames, full=self
         )
         result.labels = result.predict(self.signal, lazy_output, show_progressbar=show_progressbar, num_workers=num_workers)
-        result.pattern_sizes = None if result.labels._lazy else np.bincount(np.asarray(result.labels.data).ravel(), minlength=self.n_patterns)
+        result.pattern_sizes = None if result.labels._lazy else count_labels(result.labels.data, self.n_patterns)
         return result
 
 
@@ -795,7 +793,7 @@ def _label_signal(signal, labels, parameters: dict):
     out = _map_signal(signal, labels, "Symmetry segmentation", "Pattern label")
     info = {k: v for k, v in parameters.items() if v is not None}
     if isinstance(labels, np.ndarray):
-        sizes = np.bincount(labels.ravel(), minlength=int(parameters["n_patterns"]))
+        sizes = count_labels(labels, int(parameters["n_patterns"]))
         info.update(pattern_sizes_px=sizes, pattern_fractions=sizes / max(labels.size, 1))
     out.metadata.set_item("SymmetrySegmentation", info)
     out.original_metadata.add_dictionary(signal.original_metadata.as_dictionary())

@@ -154,3 +154,22 @@ class TestVideoOutputs:
         assert mask[far].mean() < 0.02
         with pytest.raises(ValueError, match="threshold"):
             fitted.outlier_map(threshold=-1)
+
+
+def test_subset_keeps_the_grid(fitted):
+    from hyperspy_symseg.descriptors import make_descriptor
+
+    full = make_descriptor(patch_x=8, patch_y=8, window_x=12, window_y=12)
+    small = full.subset([40])  # the zero shift only: no margin of its own
+    assert small.grid((192, 192), 4) == full.grid((192, 192), 4)
+    assert small.halo == full.halo
+    np.testing.assert_array_equal(small.compute(np.random.default_rng(0).normal(size=(100, 90)), 4),
+                                  full.compute(np.random.default_rng(0).normal(size=(100, 90)), 4)[..., [40]])
+
+
+def test_count_labels_equals_bincount():
+    from hyperspy_symseg.model import count_labels
+
+    labels = np.random.default_rng(0).integers(0, 5, size=(7, 33, 29)).astype(np.uint8)
+    np.testing.assert_array_equal(count_labels(labels, 5), np.bincount(labels.ravel(), minlength=5))
+    np.testing.assert_array_equal(count_labels(labels, 7), np.bincount(labels.ravel(), minlength=7))

@@ -120,6 +120,9 @@ class TranslationDescriptor:
         ``"local_correlation_map"`` or ``"preselected_translations"``.
     parameters : dict
         The user-facing parameters that produced this descriptor (kept in metadata).
+    extent : (int, int) or None
+        ``(max |m|, max |n|)`` that sets the grid's margins; None: from ``shifts``. A
+        subset keeps its parent's, so it is evaluated on the same grid.
     """
 
     shifts: np.ndarray
@@ -129,6 +132,7 @@ class TranslationDescriptor:
     edges: str = "shrink"
     name: str = "local_correlation_map"
     parameters: dict = field(default_factory=dict)
+    extent: tuple | None = None
 
     nonnegative = False
     quantity = "Pearson correlation"
@@ -138,9 +142,16 @@ class TranslationDescriptor:
         return len(self.shifts)
 
     @property
+    def _extent_shifts(self) -> np.ndarray:
+        """Shifts whose extent sets the grid (the parent's for a subset)."""
+        if self.extent is None:
+            return self.shifts
+        return np.array([[self.extent[0], self.extent[1]]], dtype=np.int64)
+
+    @property
     def margins(self) -> tuple[int, int]:
         """``(margin_y, margin_x)``: distance of the first interior centre from the edge."""
-        return shift_margins(self.shifts, self.patch_y, self.patch_x)
+        return shift_margins(self._extent_shifts, self.patch_y, self.patch_x)
 
     @property
     def min_shape(self) -> tuple[int, int]:
@@ -158,7 +169,7 @@ class TranslationDescriptor:
         return f"patch_y={self.patch_y}, patch_x={self.patch_x} and {what}: it needs at least 2*(patch + shift) + 1"
 
     def grid(self, shape: tuple[int, int], stride: int) -> DescriptorGrid:
-        return local_correlation_grid(shape, self.shifts, self.patch_y, self.patch_x, stride, self.edges)
+        return local_correlation_grid(shape, self._extent_shifts, self.patch_y, self.patch_x, stride, self.edges)
 
     @property
     def halo(self) -> int:
@@ -175,6 +186,8 @@ class TranslationDescriptor:
         ``origin`` (the tile's position in a larger image) does not change translation
         scores; it is accepted for the common protocol.
         """
+        if grid is None:
+            grid = self.grid(np.shape(image), stride)
         scores, _ = local_correlation_map(
             image, self.shifts, self.patch_y, self.patch_x, stride, self.method, self.edges,
             out=out, fft_workers=fft_workers, progress=progress, grid=grid,
@@ -188,9 +201,10 @@ class TranslationDescriptor:
     def subset(self, indices) -> "TranslationDescriptor":
         """The same descriptor restricted to some operations (e.g. the most separable)."""
         parameters = {k: v for k, v in self.parameters.items() if k not in ("window_x", "window_y", "max_num_points")}
+        extent = self.extent or (int(np.abs(self.shifts[:, 0]).max()), int(np.abs(self.shifts[:, 1]).max()))
         return TranslationDescriptor(
             self.shifts[np.asarray(indices)], self.patch_x, self.patch_y, self.method, self.edges,
-            "preselected_translations", parameters,
+            "preselected_translations", parameters, extent,
         )
 
     def metadata(self) -> dict:

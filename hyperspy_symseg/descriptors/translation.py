@@ -79,10 +79,11 @@ def _normalize_kernel(image, out):
     return std
 
 
-def normalized_image(image: np.ndarray) -> np.ndarray:
+def normalized_image(image: np.ndarray, return_variance: bool = False):
     """Float64 copy of a 2D image with zero mean and unit standard deviation.
 
-    A constant image is only centred (it is all zeros afterwards).
+    A constant image is only centred (it is all zeros afterwards). With
+    ``return_variance`` also returns the copy's variance (1, or 0 if constant).
     """
     image = np.asarray(image)
     if image.dtype.kind not in "fiu":
@@ -90,76 +91,46 @@ def normalized_image(image: np.ndarray) -> np.ndarray:
     if image.dtype.kind != "f":
         image = image.astype(np.float64)
     out = np.empty(image.shape, dtype=np.float64)
-    _normalize_kernel(np.ascontiguousarray(image), out)
+    std = _normalize_kernel(np.ascontiguousarray(image), out)
+    if return_variance:
+        return out, (1.0 if std > 0 else 0.0)
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _patch_statistics_kernel(img, py, px, flat, mean, inv):
-    height, width = img.shape
-    ny = height - 2 * py
-    nx = width - 2 * px
-    npix = (2 * py + 1) * (2 * px + 1)
-    # Horizontal box sums of I and I**2 along every row (sliding window).
-    h1 = np.empty((height, nx))
-    h2 = np.empty((height, nx))
-    for y in numba.prange(height):
-        a1 = 0.0
-        a2 = 0.0
-        for x in range(2 * px + 1):
-            v = img[y, x]
-            a1 += v
-            a2 += v * v
-        h1[y, 0] = a1
-        h2[y, 0] = a2
-        for c in range(1, nx):
-            v = img[y, c + 2 * px]
-            w = img[y, c - 1]
-            a1 += v - w
-            a2 += v * v - w * w
-            h1[y, c] = a1
-            h2[y, c] = a2
-    # Vertical box sums of those, a block of columns per task.
-    block = 64
-    n_blocks = (nx + block - 1) // block
-    for bk in numba.prange(n_blocks):
-        c0 = bk * block
-        c1 = min(nx, c0 + block)
-        s1 = np.zeros(c1 - c0)
-        s2 = np.zeros(c1 - c0)
-        for y in range(2 * py + 1):
-            for c in range(c0, c1):
-                s1[c - c0] += h1[y, c]
-                s2[c - c0] += h2[y, c]
-        for r in range(ny):
-            if r > 0:
-                for c in range(c0, c1):
-                    s1[c - c0] += h1[r + 2 * py, c] - h1[r - 1, c]
-                    s2[c - c0] += h2[r + 2 * py, c] - h2[r - 1, c]
-            for c in range(c0, c1):
-                m = s1[c - c0] / npix
-                ss = s2[c - c0] - s1[c - c0] * m
-                mean[r, c] = m
-                inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
-
-
-def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int) -> tuple[np.ndarray, np.ndarray]:
+def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int, integrals=None, variance=None):
     """Mean and inverse norm of every patch that fits in a normalized image.
 
     Returns two float64 arrays of shape ``(H - 2 patch_y, W - 2 patch_x)``; element
     ``[r, c]`` belongs to the patch whose top-left pixel is ``(r, c)``. The inverse
     norm is ``1 / sqrt(sum (I - mean)**2)``, or 0 for a flat patch (variance below
-    ``FLAT_TOLERANCE`` times the image variance), which makes its scores 0.
-    Sums slide along rows, then down columns, in float64.
+    ``FLAT_TOLERANCE`` times the image variance), which makes its scores 0. Box sums
+    come from the image's integral images (``integrals``, computed if not given), in
+    float64; ``variance`` is the image's variance if known.
     """
     image = np.ascontiguousarray(image, dtype=np.float64)
+    ii1, ii2 = integral_images(image) if integrals is None else integrals
     shape = (image.shape[0] - 2 * patch_y, image.shape[1] - 2 * patch_x)
     npix = (2 * patch_y + 1) * (2 * patch_x + 1)
-    flat = FLAT_TOLERANCE * npix * float(image.var())
+    flat = FLAT_TOLERANCE * npix * float(image.var() if variance is None else variance)
     mean = np.empty(shape)
     inv = np.empty(shape)
-    _patch_statistics_kernel(image, patch_y, patch_x, flat, mean, inv)
+    _stats_from_integrals(ii1, ii2, patch_y, patch_x, flat, mean, inv)
     return mean, inv
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _stats_from_integrals(ii1, ii2, py, px, flat, mean, inv):
+    h = 2 * py + 1
+    w = 2 * px + 1
+    npix = float(h * w)
+    for r in numba.prange(mean.shape[0]):
+        for c in range(mean.shape[1]):
+            s1 = ii1[r + h, c + w] - ii1[r, c + w] - ii1[r + h, c] + ii1[r, c]
+            s2 = ii2[r + h, c + w] - ii2[r, c + w] - ii2[r + h, c] + ii2[r, c]
+            m = s1 / npix
+            ss = s2 - s1 * m
+            mean[r, c] = m
+            inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -446,10 +417,10 @@ def local_correlation_map(
     stride = grid.stride
     if out is None:
         out = np.empty(grid.shape + (len(shifts),), dtype=np.float32)
-    img = normalized_image(image)
-    mean, inv = patch_statistics(img, patch_y, patch_x)
+    img, variance = normalized_image(image, return_variance=True)
     ii1, ii2 = integral_images(img)
-    flat_pp = FLAT_TOLERANCE * float(img.var())
+    mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
+    flat_pp = FLAT_TOLERANCE * variance
     if method == "direct":
         n_groups = -(-len(shifts) // _SHIFT_GROUP)
         threads = numba.get_num_threads()
