@@ -74,3 +74,128 @@ def segmentation_overlay(image, labels, ax=None, alpha: float = 0.4, frame: int 
     title = title if title is not None else labels.metadata.General.title
     ax.set_title(textwrap.fill(title, 60), fontsize="medium")
     return ax
+
+
+def _axes(ax, figsize=(5, 4)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def explained_variance(ratio, n_components: int | None = None, ax=None):
+    """Explained-variance ratio of every principal component, log scale, with its cumulative sum.
+
+    Parameters
+    ----------
+    ratio : (n,) array
+        Fractions of the total variance.
+    n_components : int, optional
+        Components used (marked with a vertical line).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ratio = np.asarray(ratio, dtype=float)
+    ax = _axes(ax)
+    k = np.arange(1, len(ratio) + 1)
+    ax.semilogy(k, np.clip(ratio, 1e-12, None), "o-", ms=3, label="per component")
+    ax.set_xlabel("principal component")
+    ax.set_ylabel("explained variance ratio")
+    twin = ax.twinx()
+    twin.plot(k, np.cumsum(ratio), color="tab:orange", label="cumulative")
+    twin.set_ylim(0, 1.02)
+    twin.set_ylabel("cumulative fraction", color="tab:orange")
+    if n_components:
+        ax.axvline(n_components + 0.5, color="gray", ls="--", lw=1)
+        ax.set_title(f"{n_components} components: {np.sum(ratio[:n_components]):.1%} of the variance", fontsize="medium")
+    return ax
+
+
+def component_scatter(coordinates, labels, centers=None, components=(0, 1), max_points: int = 20000, ax=None,
+                      random_state=0):
+    """Grid points in the plane of two components, coloured by pattern (paper, Fig. 1c-d).
+
+    Parameters
+    ----------
+    coordinates : (n, k) array
+        Reduced coordinates of the grid points.
+    labels : (n,) int array
+    centers : (n_patterns, k) array, optional
+        Cluster centres, drawn as crosses.
+    components : pair of int
+    max_points : int
+        A random subset of at most this many points is drawn.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    coordinates = np.asarray(coordinates)
+    labels = np.asarray(labels).ravel()
+    a, b = components
+    if max(a, b) >= coordinates.shape[1]:
+        raise ValueError(f"components must be indices < {coordinates.shape[1]} (the number of components); got {components}.")
+    n_patterns = int(max(labels.max() + 1, 0 if centers is None else len(centers)))
+    colors = pattern_colors(n_patterns)
+    keep = np.arange(len(labels))
+    if len(keep) > max_points:
+        keep = np.sort(np.random.default_rng(random_state).choice(len(keep), max_points, replace=False))
+    ax = _axes(ax, (5, 5))
+    for k in range(n_patterns):
+        sel = keep[labels[keep] == k]
+        ax.scatter(coordinates[sel, a], coordinates[sel, b], s=2, color=colors[k], alpha=0.5, label=f"pattern {k}", rasterized=True)
+    if centers is not None:
+        ax.scatter(np.asarray(centers)[:, a], np.asarray(centers)[:, b], marker="x", s=80, c="k", label="centres")
+    ax.set_xlabel(f"component {a}")
+    ax.set_ylabel(f"component {b}")
+    ax.legend(fontsize="small", markerscale=3)
+    return ax
+
+
+def separability_map(signal, ax=None):
+    """A calibrated separability map over the translation (m, n) (paper, Fig. 1f).
+
+    Parameters
+    ----------
+    signal : hyperspy.signals.Signal2D
+        From :attr:`SymmetrySegmentation.separability_map`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax, (5, 4.5))
+    extent, units, _ = _image_extent(signal)
+    image = ax.imshow(np.ma.masked_invalid(signal.data), extent=extent, cmap="viridis", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label="Fisher separability")
+    ax.set_xlabel(f"shift x ({units})" if units else "shift x (px)")
+    ax.set_ylabel(f"shift y ({units})" if units else "shift y (px)")
+    ax.set_title(signal.metadata.General.title, fontsize="medium")
+    return ax
+
+
+def separability_bars(values, names, ax=None, top: int | None = None):
+    """Separability of every operation as bars (for non-translation descriptors)."""
+    values = np.asarray(values)
+    order = np.argsort(-values, kind="stable")[: top or len(values)]
+    ax = _axes(ax, (max(4, 0.25 * len(order)), 4))
+    ax.bar(np.arange(len(order)), values[order])
+    ax.set_xticks(np.arange(len(order)), [names[i] for i in order], rotation=90, fontsize="small")
+    ax.set_ylabel("Fisher separability")
+    return ax
+
+
+def scalar_map(signal, ax=None, frame: int = 0, cmap="magma", vmin=None, vmax=None, label=None):
+    """One frame of a scalar map (e.g. the confidence map) with a colour bar."""
+    ax = _axes(ax, (5, 4.5))
+    data = np.asarray(signal.data).reshape((-1,) + signal.data.shape[-2:])[frame]
+    extent, units, _ = _image_extent(signal)
+    image = ax.imshow(data, extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label=label or signal.metadata.Signal.get_item("quantity", ""))
+    ax.set_xlabel(f"x ({units})" if units else "x (px)")
+    ax.set_ylabel(f"y ({units})" if units else "y (px)")
+    ax.set_title(textwrap.fill(signal.metadata.General.title, 60), fontsize="medium")
+    return ax

@@ -407,6 +407,39 @@ class SymmetrySegmentation:
 
         return segmentation_overlay(self.signal, self.labels, ax=ax, alpha=alpha, frame=frame)
 
+    def plot_explained_variance(self, ax=None):
+        """Explained-variance ratio of every principal component and its cumulative sum (PCA)."""
+        from .plot import explained_variance
+
+        if self.explained_variance_ratio is None:
+            raise ValueError(f"plot_explained_variance needs PCA; this result used {self.decomposition_algorithm}.")
+        return explained_variance(self.explained_variance_ratio, self.n_components, ax=ax)
+
+    def plot_components(self, components=(0, 1), ax=None, max_points: int = 20000):
+        """The fitted grid points in the plane of two components, coloured by pattern (paper, Fig. 1c-d)."""
+        from .plot import component_scatter
+
+        features = np.asarray(self.descriptors.data).reshape(-1, self.descriptor.n_operations)
+        return component_scatter(self.model.reduce(features), self.grid_labels, self.cluster_centers,
+                                 components, max_points, ax)
+
+    def plot_separability(self, ax=None):
+        """The separability map over the shift (translations, paper Fig. 1f) or bars per operation."""
+        from .plot import separability_bars, separability_map
+
+        if getattr(self.descriptor, "shifts", None) is not None:
+            try:
+                return separability_map(self.separability_map, ax=ax)
+            except ValueError:
+                pass  # shifts not on a regular grid
+        return separability_bars(self.separability_values(), self.descriptor.operation_names(), ax=ax, top=40)
+
+    def plot_confidence(self, signal=None, frame: int = 0, ax=None):
+        """The confidence map of ``signal`` (default: the segmented signal), one frame."""
+        from .plot import scalar_map
+
+        return scalar_map(self.confidence_map(signal), ax=ax, frame=frame, vmin=0, vmax=1, label="confidence")
+
     def project(self, descriptors: np.ndarray) -> np.ndarray:
         """(..., n_components) coordinates of (..., n_operations) descriptors in the fitted reduction."""
         return self.model.reduce(descriptors)
