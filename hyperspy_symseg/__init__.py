@@ -15,10 +15,12 @@ or, for a plain ``Signal2D``, ``hyperspy_symseg.symmetry_segment(signal, n_patte
 
 __version__ = "0.1.0.dev0"
 
+from .files import load_model, load_segmentation, save_model  # noqa: E402
 from .segmentation import (  # noqa: E402
     DEFAULTS,
     SymmetrySegmentation,
     get_symmetry_descriptors,
+    segment_with_model,
     symmetry_segment,
     symmetry_segmentation,
 )
@@ -28,6 +30,10 @@ __all__ = [
     "SymmetrySegmentation",
     "__version__",
     "get_symmetry_descriptors",
+    "load_model",
+    "load_segmentation",
+    "save_model",
+    "segment_with_model",
     "symmetry_segment",
     "symmetry_segmentation",
 ]

@@ -1,15 +1,19 @@
 """The ``symseg`` command.
 
-``symseg segment FILE ...``  segment an image file of any RosettaSciIO format.
-``symseg demo``              segment a simulated two-grain image and score it.
+``symseg segment FILE [FILE ...]``  segment image files of any RosettaSciIO format
+(several files or quoted globs), one labels file per input and a CSV of pattern areas.
+``symseg demo``                     segment a simulated two-grain image and score it.
 
-Exit codes: 0 success, 1 the input could not be used (unreadable file, wrong
-dimensionality, bad parameter values), 2 wrong command-line usage.
+Exit codes: 0 success, 1 an input could not be used (missing or unreadable file,
+wrong dimensionality, bad parameter values; the other files are still processed),
+2 wrong command-line usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import glob
 import sys
 import time
 from pathlib import Path
@@ -99,23 +103,81 @@ def _save_overlay(image, labels, png: str) -> None:
     plt.close(ax.figure)
 
 
+def _expand(patterns: list[str]) -> list[str]:
+    """Files named on the command line; quoted glob patterns are expanded here."""
+    files = []
+    for pattern in patterns:
+        if not Path(pattern).exists() and any(c in pattern for c in "*?["):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise CommandError(f"{pattern}: no file matches")
+            files.extend(matches)
+        else:
+            files.append(pattern)
+    return files
+
+
+def _output_path(file: str, args, several: bool) -> Path:
+    if args.output and not several:
+        return Path(args.output)
+    folder = Path(args.output) if args.output else Path(file).parent
+    return folder / f"{Path(file).stem}_labels{args.format}"
+
+
+def _area_rows(file: str, seg) -> list[dict]:
+    areas = seg.pattern_areas()
+    fractions = seg.pattern_areas(fraction=True)
+    unit = areas.metadata.Signal.quantity.removeprefix("Area (").removesuffix(")")
+    rows = []
+    for k in range(areas.data.shape[0]):
+        for t in range(areas.data.shape[1]):
+            rows.append({"file": file, "frame": t, "pattern": k, f"area ({unit})": f"{areas.data[k, t]:.6g}",
+                         "fraction": f"{fractions.data[k, t]:.6f}"})
+    return rows
+
+
 def cmd_segment(args) -> int:
     from .segmentation import symmetry_segmentation
 
-    image = _load_image(args.file, args.signal_index)
-    start = time.perf_counter()
-    try:
-        seg = symmetry_segmentation(image, show_progressbar=not args.quiet, **_segmentation_kwargs(args))
-    except (ValueError, TypeError) as exc:
-        raise CommandError(f"{args.file}: {exc}") from exc
-    elapsed = time.perf_counter() - start
-    seg.labels.save(args.output, overwrite=True)
-    if args.png:
-        _save_overlay(image, seg.labels, args.png)
-    if not args.quiet:
-        fractions = ", ".join(f"{k}: {n / seg.pattern_sizes.sum():.1%}" for k, n in enumerate(seg.pattern_sizes))
-        print(f"{args.file}: {seg.n_patterns} patterns ({fractions}) in {elapsed:.2f} s -> {args.output}")
-    return 0
+    files = _expand(args.files)
+    several = len(files) > 1
+    if several and args.output and Path(args.output).suffix:
+        raise CommandError(f"-o must be a folder when segmenting several files, got {args.output!r}")
+    if several and args.output:
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+    failures, rows = 0, []
+    for file in files:
+        try:
+            image = _load_image(file, args.signal_index)
+            start = time.perf_counter()
+            try:
+                seg = symmetry_segmentation(image, show_progressbar=not args.quiet, **_segmentation_kwargs(args))
+            except (ValueError, TypeError) as exc:
+                raise CommandError(f"{file}: {exc}") from exc
+            elapsed = time.perf_counter() - start
+            out = _output_path(file, args, several)
+            seg.labels.save(out, overwrite=True)
+            if args.png:
+                png = Path(args.png) if not several else out.with_suffix(".png")
+                _save_overlay(image, seg.labels, str(png))
+            rows.extend(_area_rows(file, seg))
+            if not args.quiet:
+                fractions = ", ".join(f"{k}: {n / seg.pattern_sizes.sum():.1%}" for k, n in enumerate(seg.pattern_sizes))
+                print(f"{file}: {seg.n_patterns} patterns ({fractions}) in {elapsed:.2f} s -> {out}")
+        except CommandError as exc:
+            failures += 1
+            print(f"symseg: error: {exc}", file=sys.stderr)
+    if rows:
+        csv_path = Path(args.csv) if args.csv else _output_path(files[0], args, several).parent / "pattern_areas.csv"
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        if not args.quiet:
+            print(f"pattern areas of {len(files) - failures} file(s) -> {csv_path}")
+    if failures and not args.quiet:
+        print(f"symseg: {failures} of {len(files)} file(s) failed", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def cmd_demo(args) -> int:
@@ -147,10 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symseg", description="Segment atomic-resolution images by local symmetry.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    seg = sub.add_parser("segment", help="segment an image file (DM3/DM4/EMD/TIFF/hspy/... via RosettaSciIO)")
-    seg.add_argument("file", help="image file")
-    seg.add_argument("-o", "--output", required=True, help="labels file to write (e.g. labels.hspy)")
-    seg.add_argument("--png", help="also write an overlay image (PNG)")
+    seg = sub.add_parser("segment", help="segment image files (DM3/DM4/EMD/TIFF/hspy/... via RosettaSciIO)")
+    seg.add_argument("files", nargs="+", metavar="FILE", help="image files (quoted glob patterns are expanded)")
+    seg.add_argument("-o", "--output", help="labels file for one input, or a folder for several "
+                     "(default: <input>_labels.hspy next to each input)")
+    seg.add_argument("--format", default=".hspy", choices=[".hspy", ".zspy"], help="labels file format (default: .hspy)")
+    seg.add_argument("--csv", help="CSV of the pattern areas (default: pattern_areas.csv in the output folder)")
+    seg.add_argument("--png", help="also write an overlay image (PNG); with several files one per input")
     seg.add_argument("--signal-index", type=int, default=None, help="which signal of a multi-signal file (default: the first image)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     _add_segmentation_options(seg)

@@ -407,6 +407,26 @@ class SymmetrySegmentation:
 
         return segmentation_overlay(self.signal, self.labels, ax=ax, alpha=alpha, frame=frame)
 
+    def save(self, filename, overwrite: bool | None = None, descriptors: bool = True) -> None:
+        """Save the labels with the fitted model (and the descriptors next to them).
+
+        ``.hspy`` or ``.zspy``; see :func:`hyperspy_symseg.files.save_segmentation`.
+        Load with :func:`hyperspy_symseg.load_segmentation`.
+        """
+        from .files import save_segmentation
+
+        save_segmentation(self, filename, overwrite, descriptors)
+
+    def save_model(self, filename, overwrite: bool | None = None) -> None:
+        """Save only the fitted model, to segment later acquisitions.
+
+        Load with :func:`hyperspy_symseg.load_model` and apply with
+        :func:`hyperspy_symseg.segment_with_model`.
+        """
+        from .files import save_model
+
+        save_model(self.model, filename, overwrite)
+
     def plot_explained_variance(self, ax=None):
         """Explained-variance ratio of every principal component and its cumulative sum (PCA)."""
         from .plot import explained_variance
@@ -1042,6 +1062,32 @@ def _reduce(descriptors, algorithm: str, n_components, random_state):
 
 
 symmetry_segmentation.__doc__ %= _DESCRIPTOR_PARAMETERS_DOC
+
+
+def segment_with_model(signal, model, lazy_output: bool | None = None, show_progressbar: bool | None = None,
+                       num_workers: int | None = None):
+    """Labels of an image or image stack from a fitted model (e.g. one loaded from a file).
+
+    Parameters
+    ----------
+    signal : hyperspy.signals.Signal2D
+        Image or stack, eager or lazy.
+    model : SegmentationModel or SymmetrySegmentation
+        From :func:`hyperspy_symseg.load_model`, or a segmentation result.
+
+    Returns
+    -------
+    hyperspy.signals.Signal2D
+        Labels with the shape, axes and metadata of ``signal`` (lazy for lazy input
+        unless ``lazy_output=False``).
+    """
+    model = getattr(model, "model", model)
+    _, height, width = _image_geometry(signal)
+    _check_fits(model.descriptor, height, width)
+    labels = _label_all(model, signal, lazy_output, show_progressbar, num_workers)
+    parameters = {"n_patterns": model.n_patterns, "descriptor": model.descriptor.name, "stride": model.stride,
+                  **model.descriptor.parameters}
+    return _label_signal(signal, labels, parameters)
 
 
 def symmetry_segment(signal, n_patterns: int = 2, **kwargs):

@@ -105,3 +105,42 @@ def test_option_of_another_descriptor_is_a_clean_error(image_file, tmp_path, cap
             "--patch", "5"]
     assert cli.main(args) == 1
     assert "has no parameter 'patch_x'" in capsys.readouterr().err
+
+
+def test_several_files_glob_and_csv(tmp_path, capsys):
+    import csv
+
+    for k in range(3):
+        image, _ = two_grain(seed=k)
+        s = hs.signals.Signal2D(image.astype(np.float32))
+        s.axes_manager[0].scale = s.axes_manager[1].scale = 0.05
+        s.axes_manager[0].units = s.axes_manager[1].units = "nm"
+        s.save(tmp_path / f"frame{k}.hspy")
+    (tmp_path / "broken.hspy").write_bytes(b"garbage")
+    out = tmp_path / "labels"
+    code = cli.main(["segment", str(tmp_path / "frame*.hspy"), str(tmp_path / "broken.hspy"), "-o", str(out),
+                     "--format", ".zspy", *SMALL_ARGS])
+    assert code == 1  # one input failed, the others were segmented
+    err = capsys.readouterr().err
+    assert "broken.hspy: cannot read it" in err and "1 of 4 file(s) failed" in err
+    for k in range(3):
+        labels = hs.load(out / f"frame{k}_labels.zspy")
+        assert labels.data.shape == (96, 128)
+    with open(out / "pattern_areas.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 * 2 and set(rows[0]) == {"file", "frame", "pattern", "area (nm^2)", "fraction"}
+    for k in range(3):
+        mine = [r for r in rows if r["file"].endswith(f"frame{k}.hspy")]
+        assert sum(float(r["area (nm^2)"]) for r in mine) == pytest.approx(96 * 128 * 0.05**2, rel=1e-4)
+        assert sum(float(r["fraction"]) for r in mine) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_glob_matching_nothing(tmp_path, capsys):
+    assert cli.main(["segment", str(tmp_path / "*.dm4")]) == 1
+    assert "no file matches" in capsys.readouterr().err
+
+
+def test_several_files_need_a_folder(image_file, tmp_path, capsys):
+    path, _ = image_file
+    assert cli.main(["segment", str(path), str(path), "-o", str(tmp_path / "x.hspy")]) == 1
+    assert "-o must be a folder" in capsys.readouterr().err

@@ -1,0 +1,275 @@
+"""Saving and loading fitted models and segmentations (.hspy, .zspy).
+
+A fitted :class:`~hyperspy_symseg.model.SegmentationModel` is stored as a small
+HyperSpy signal (the cluster centres) whose ``metadata.SegmentationModel`` holds
+everything else as plain values and arrays: the descriptor (class and fields), the
+stride and the fitted reduction. Any HyperSpy can open it; :func:`load_model`
+rebuilds the model to segment later acquisitions.
+
+A :class:`~hyperspy_symseg.segmentation.SymmetrySegmentation` is saved as its label
+signal with the model and the grid labels in ``metadata.SymmetrySegmentation``,
+plus the descriptor signal (with its calibration and operations) next to it as
+``<name>_descriptors.<ext>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+#: Version of the stored layout, checked on loading.
+FORMAT_VERSION = 1
+
+
+# ----------------------------------------------------------------- descriptors
+
+
+def _descriptor_classes():
+    from .descriptors import TranslationDescriptor
+    from .descriptors.point_symmetry import PointSymmetryDescriptor
+    from .descriptors.power_spectrum import PowerSpectrumDescriptor
+
+    return {c.__name__: c for c in (TranslationDescriptor, PointSymmetryDescriptor, PowerSpectrumDescriptor)}
+
+
+def descriptor_to_dict(descriptor) -> dict:
+    """Plain-value description of a descriptor object (its class and fields)."""
+    out = {"class": type(descriptor).__name__}
+    for f in dataclasses.fields(descriptor):
+        value = getattr(descriptor, f.name)
+        out[f.name] = _plain(value)
+    return out
+
+
+def descriptor_from_dict(d: dict):
+    """Inverse of :func:`descriptor_to_dict`."""
+    classes = _descriptor_classes()
+    name = d.get("class")
+    if name not in classes:
+        raise ValueError(f"unknown descriptor class {name!r}; known: {', '.join(classes)}.")
+    cls = classes[name]
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        value = d[f.name]
+        if f.name in ("shifts", "channels"):
+            value = np.asarray(value, dtype=np.int64).reshape(-1, 2)
+        elif f.name in ("kinds", "angles", "extent") and value is not None:
+            value = tuple(float(v) if f.name == "angles" else (int(v) if f.name == "extent" else str(v)) for v in value)
+        elif f.name == "parameters":
+            value = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(value).items()}
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# -------------------------------------------------------------------- reducers
+
+
+def reducer_to_dict(reducer) -> dict:
+    """Plain-value description of a fitted reduction (covariance PCA, NMF or N-FINDR)."""
+    from sklearn.decomposition import NMF
+
+    from ._learn import CovariancePCA
+    from .unmixing import NFINDR
+
+    if isinstance(reducer, CovariancePCA):
+        return {
+            "kind": "PCA",
+            "n_components": reducer.n_components,
+            "center": reducer.center_,
+            "components": reducer.components_,
+            "explained_variance": reducer.explained_variance_,
+            "explained_variance_ratio": reducer.explained_variance_ratio_,
+        }
+    if isinstance(reducer, NFINDR):
+        return {
+            "kind": "nfindr",
+            "n_components": int(reducer.n_components),
+            "sum_to_one": bool(reducer.sum_to_one),
+            "components": reducer.components_,
+            "endmember_indices": np.asarray(reducer.endmember_indices_),
+        }
+    if isinstance(reducer, NMF):
+        params = {k: v for k, v in reducer.get_params().items() if isinstance(v, (int, float, str, bool)) or v is None}
+        return {"kind": "NMF", "params": params, "components": reducer.components_}
+    raise TypeError(f"cannot store a reduction of type {type(reducer).__name__}.")
+
+
+def reducer_from_dict(d: dict):
+    """Inverse of :func:`reducer_to_dict`: a fitted estimator with ``transform``."""
+    kind = d.get("kind")
+    if kind == "PCA":
+        from ._learn import CovariancePCA
+
+        r = CovariancePCA(d["n_components"])
+        r.center_ = np.asarray(d["center"], dtype=np.float64)
+        r.components_ = np.asarray(d["components"], dtype=np.float64)
+        r.explained_variance_ = np.asarray(d["explained_variance"], dtype=np.float64)
+        r.explained_variance_ratio_ = np.asarray(d["explained_variance_ratio"], dtype=np.float64)
+        r.n_components_ = r.components_.shape[0]
+        return r
+    if kind == "nfindr":
+        from .unmixing import NFINDR
+
+        r = NFINDR(int(d["n_components"]), sum_to_one=bool(d["sum_to_one"]))
+        r.components_ = np.asarray(d["components"], dtype=np.float64)
+        r.endmember_indices_ = np.asarray(d["endmember_indices"])
+        r.n_components_ = r.components_.shape[0]
+        return r
+    if kind == "NMF":
+        from sklearn.decomposition import NMF
+
+        r = NMF(**{k: v for k, v in dict(d["params"]).items()})
+        r.components_ = np.asarray(d["components"])  # keep its dtype: sklearn wants that of the data
+        r.n_components_ = r.components_.shape[0]
+        r.n_features_in_ = r.components_.shape[1]
+        return r
+    raise ValueError(f"unknown reduction kind {kind!r}; known: PCA, NMF, nfindr.")
+
+
+# ----------------------------------------------------------------------- models
+
+
+def model_to_dict(model) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "descriptor": descriptor_to_dict(model.descriptor),
+        "stride": int(model.stride),
+        "reducer": reducer_to_dict(model.reducer),
+        "centers": model.centers,
+    }
+
+
+def model_from_dict(d: dict):
+    from .model import SegmentationModel
+
+    version = int(d.get("format_version", 0))
+    if version != FORMAT_VERSION:
+        raise ValueError(f"stored model format {version} is not supported by this version (format {FORMAT_VERSION}).")
+    return SegmentationModel(
+        descriptor_from_dict(d["descriptor"]), int(d["stride"]), reducer_from_dict(d["reducer"]),
+        np.asarray(d["centers"], dtype=np.float64),
+    )
+
+
+def _check_format(filename) -> str:
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".hspy", ".zspy"):
+        raise ValueError(f"filename must end in .hspy or .zspy (HyperSpy's formats), got {str(filename)!r}.")
+    return suffix
+
+
+def save_model(model, filename, overwrite: bool | None = None) -> None:
+    """Save a fitted model (or the model of a segmentation result) to .hspy or .zspy.
+
+    Parameters
+    ----------
+    model : SegmentationModel or SymmetrySegmentation
+    filename : str or Path
+        Ending in ``.hspy`` or ``.zspy``.
+    overwrite : bool or None
+        As HyperSpy's ``save`` (None asks when the file exists).
+    """
+    from hyperspy.signals import BaseSignal
+
+    _check_format(filename)
+    model = getattr(model, "model", model)
+    s = BaseSignal(model.centers)
+    s.metadata.General.title = f"Segmentation model: {model.descriptor.name}, {model.n_patterns} patterns"
+    s.metadata.set_item("SegmentationModel", model_to_dict(model))
+    s.save(filename, overwrite=overwrite)
+
+
+def load_model(filename):
+    """Load a model saved by :func:`save_model` (or the model of a saved segmentation)."""
+    import hyperspy.api as hs
+
+    _check_format(filename)
+    s = hs.load(filename)
+    stored = s.metadata.get_item("SegmentationModel") or s.metadata.get_item("SymmetrySegmentation.model")
+    if stored is None:
+        raise ValueError(f"{filename} holds no segmentation model (no metadata.SegmentationModel).")
+    return model_from_dict(stored.as_dictionary())
+
+
+# ---------------------------------------------------------------- segmentations
+
+
+def _descriptors_path(filename) -> Path:
+    p = Path(filename)
+    return p.with_name(f"{p.stem}_descriptors{p.suffix}")
+
+
+def save_segmentation(seg, filename, overwrite: bool | None = None, descriptors: bool = True) -> None:
+    """Save a segmentation result: labels with the model, and the descriptors next to them.
+
+    Parameters
+    ----------
+    seg : SymmetrySegmentation
+    filename : str or Path
+        Ending in ``.hspy`` or ``.zspy``; the descriptors go to ``<stem>_descriptors<ext>``.
+    overwrite : bool or None
+    descriptors : bool
+        Also save the descriptor signal (needed for separability and fast models after
+        loading).
+    """
+    _check_format(filename)
+    labels = seg.labels.deepcopy()
+    labels.metadata.set_item("SymmetrySegmentation.model", model_to_dict(seg.model))
+    labels.metadata.set_item("SymmetrySegmentation.grid_labels", np.asarray(seg.grid_labels))
+    if seg.reference_frames is not None:
+        labels.metadata.set_item("SymmetrySegmentation.reference_frames", np.asarray(seg.reference_frames))
+    labels.save(filename, overwrite=overwrite)
+    if descriptors and seg.descriptors is not None:
+        seg.descriptors.save(_descriptors_path(filename), overwrite=overwrite)
+
+
+def load_segmentation(filename, signal=None, lazy: bool = False):
+    """Load a segmentation saved by :func:`save_segmentation`.
+
+    Parameters
+    ----------
+    filename : str or Path
+    signal : hyperspy.signals.Signal2D, optional
+        The segmented image (for plotting and confidence maps); it is not stored.
+    lazy : bool
+        Load the labels (and descriptors) lazily.
+
+    Returns
+    -------
+    SymmetrySegmentation
+    """
+    import hyperspy.api as hs
+
+    from .segmentation import SymmetrySegmentation
+
+    _check_format(filename)
+    labels = hs.load(filename, lazy=lazy)
+    info = labels.metadata.get_item("SymmetrySegmentation")
+    if info is None or info.get_item("model") is None:
+        raise ValueError(f"{filename} holds no segmentation (no metadata.SymmetrySegmentation.model).")
+    info = info.as_dictionary()
+    model = model_from_dict(info.pop("model"))
+    grid_labels = np.asarray(info.pop("grid_labels"))
+    reference_frames = info.pop("reference_frames", None)
+    path = _descriptors_path(filename)
+    descriptors = hs.load(path, lazy=lazy) if path.exists() else None
+    return SymmetrySegmentation(
+        signal if signal is not None else labels, labels, descriptors, model, grid_labels, info, {},
+        None if reference_frames is None else np.asarray(reference_frames),
+    )
