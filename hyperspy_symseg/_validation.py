@@ -59,6 +59,18 @@ def check_random_state(value):
     raise TypeError(f"random_state must be None, an integer >= 0 or a numpy.random.Generator; got {value!r}.")
 
 
+def as_integer_array(value, message: str) -> np.ndarray:
+    """``value`` as a contiguous int64 array; floats are accepted if all integral.
+
+    Raises TypeError with ``message`` followed by the dtype otherwise.
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind != "f" or not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
+            raise TypeError(f"{message}; got dtype {arr.dtype}.")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
 def check_shifts(value) -> np.ndarray:
     """An (N, 2) integer array of translations (m, n) with N >= 1."""
     arr = np.asarray(value)
@@ -67,14 +79,7 @@ def check_shifts(value) -> np.ndarray:
             "preselected_translations must be an (N, 2) array of integer shifts (m, n) = (rows, columns) "
             f"with N >= 1; got shape {arr.shape}."
         )
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(
-                "preselected_translations must hold integer shifts in pixels; " f"got dtype {arr.dtype}."
-            )
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return as_integer_array(arr, "preselected_translations must hold integer shifts in pixels")
 
 
 def check_image_dtype(dtype: np.dtype, name: str = "signal") -> None:

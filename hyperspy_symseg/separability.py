@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._validation import as_integer_array
+
 from ._validation import check_int
 
 #: Rows processed at once when streaming over a (samples, features) array.
@@ -85,12 +87,7 @@ def _check_labels(labels, n_samples: int, n_labels) -> tuple[np.ndarray, int]:
             f"labels must be a 1D array with one label per sample (n_samples = {n_samples}); "
             f"got shape {labels.shape}."
         )
-    if labels.dtype.kind not in "iu":
-        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
-            labels = labels.astype(np.int64)
-        else:
-            raise TypeError(f"labels must hold integers (pattern indices, -1 = ignore); got dtype {labels.dtype}.")
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    labels = as_integer_array(labels, "labels must hold integers (pattern indices, -1 = ignore)")
     if n_samples and labels.min() < -1:
         raise ValueError(
             f"labels must be pattern indices >= 0, or -1 to ignore a sample; got the value {labels.min()}."
@@ -297,12 +294,7 @@ def separability_map(separability, shifts) -> tuple[np.ndarray, np.ndarray, np.n
             "shifts must be an (N, 2) array of integer translations (m, n) = (rows, columns) with one row per "
             f"separability value (N = {s.shape[0]}); got shape {shifts.shape}."
         )
-    if shifts.dtype.kind not in "iu":
-        if shifts.dtype.kind == "f" and np.all(np.isfinite(shifts)) and np.all(shifts == np.round(shifts)):
-            shifts = shifts.astype(np.int64)
-        else:
-            raise TypeError(f"shifts must hold integer translations in pixels; got dtype {shifts.dtype}.")
-    shifts = shifts.astype(np.int64)
+    shifts = as_integer_array(shifts, "shifts must hold integer translations in pixels")
     unique, counts = np.unique(shifts, axis=0, return_counts=True)
     if np.any(counts > 1):
         raise ValueError(f"shifts must be distinct; {unique[counts > 1][:5].tolist()} occur more than once.")
