@@ -4,7 +4,6 @@ RosettaSciIO (DM3/DM4, TIFF, EMD, HSPY) with ``signal_type="atomic_resolution"``
 import importlib
 import importlib.metadata
 import importlib.util
-import os
 import sys
 from pathlib import Path
 

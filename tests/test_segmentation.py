@@ -7,7 +7,7 @@ from _reference import local_correlation_at
 from conftest import SMALL, two_grain
 
 import hyperspy_symseg
-from hyperspy_symseg import get_symmetry_descriptors, symmetry_segment, symmetry_segmentation
+from hyperspy_symseg import get_symmetry_descriptors, symmetry_segment
 from hyperspy_symseg.signals import AtomicResolutionImage
 
 
