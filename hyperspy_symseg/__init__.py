@@ -16,6 +16,7 @@ or, for a plain ``Signal2D``, ``hyperspy_symseg.symmetry_segment(signal, n_patte
 __version__ = "0.1.0.dev0"
 
 from .files import load_model, load_segmentation, save_model  # noqa: E402
+from .spectra import labels_on_si_grid, navigation_mask, segment_spectra  # noqa: E402
 from .segmentation import (  # noqa: E402
     DEFAULTS,
     SymmetrySegmentation,
@@ -30,9 +31,12 @@ __all__ = [
     "SymmetrySegmentation",
     "__version__",
     "get_symmetry_descriptors",
+    "labels_on_si_grid",
     "load_model",
     "load_segmentation",
+    "navigation_mask",
     "save_model",
+    "segment_spectra",
     "segment_with_model",
     "symmetry_segment",
     "symmetry_segmentation",

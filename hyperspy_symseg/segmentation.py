@@ -407,6 +407,52 @@ class SymmetrySegmentation:
 
         return segmentation_overlay(self.signal, self.labels, ax=ax, alpha=alpha, frame=frame)
 
+    def segment_spectra(self, si, method: str = "mean", frame: int = 0, coverage: float = 0.5):
+        """Mean or summed spectrum of every pattern of a spectrum image (EELS, EDS, ...).
+
+        The SI (a Signal1D with two navigation axes, acquired with the segmented image)
+        is matched to the labels by calibrated position, whatever its offset, units or
+        binning (see :func:`hyperspy_symseg.spectra.segment_spectra`).
+
+        Parameters
+        ----------
+        si : hyperspy.signals.Signal1D
+        method : {"mean", "sum"}
+        frame : int
+            Which frame of a labelled stack to use.
+        coverage : float
+            For an SI coarser than the image: the share of an SI pixel its majority
+            pattern must cover for the pixel to count.
+
+        Returns
+        -------
+        signal of the SI's class
+            One spectrum per pattern (navigation axis ``pattern``); the pixels each
+            pattern got are in ``metadata.SegmentSpectra``.
+        """
+        from .spectra import segment_spectra
+
+        return segment_spectra(self._frame_labels(frame), si, method, self.n_patterns, coverage)
+
+    def navigation_mask(self, si, patterns, frame: int = 0, coverage: float = 0.5):
+        """Mask of a spectrum image's navigation keeping only some patterns (True = excluded).
+
+        For HyperSpy's own learning on one segment: ``si.decomposition(navigation_mask=mask)``
+        (see :func:`hyperspy_symseg.spectra.navigation_mask` for ``cluster_analysis``).
+        """
+        from .spectra import navigation_mask
+
+        return navigation_mask(self._frame_labels(frame), si, patterns, coverage)
+
+    def _frame_labels(self, frame: int):
+        if self.labels.axes_manager.navigation_dimension == 0:
+            return self.labels
+        n_frames = int(np.prod(self.labels.data.shape[:-2], dtype=np.int64))
+        frame = check.check_int("frame", frame, 0, n_frames - 1)
+        index = np.unravel_index(frame, self.labels.data.shape[:-2])
+        labels = self.labels.inav[tuple(reversed(index))]
+        return labels.compute() if labels._lazy else labels
+
     def save(self, filename, overwrite: bool | None = None, descriptors: bool = True) -> None:
         """Save the labels with the fitted model (and the descriptors next to them).
 

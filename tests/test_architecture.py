@@ -19,6 +19,7 @@ import pytest
         "hyperspy_symseg.separability",
         "hyperspy_symseg.analysis",
         "hyperspy_symseg.model",
+        "hyperspy_symseg.files",
     ],
 )
 def test_kernel_modules_do_not_import_hyperspy(module):
