@@ -173,7 +173,7 @@ def separability_map(signal, ax=None):
     ax.figure.colorbar(image, ax=ax, label="Fisher separability")
     ax.set_xlabel(f"shift x ({units})" if units else "shift x (px)")
     ax.set_ylabel(f"shift y ({units})" if units else "shift y (px)")
-    ax.set_title(signal.metadata.General.title, fontsize="medium")
+    ax.set_title(textwrap.fill(signal.metadata.General.title, 45), fontsize="medium")
     return ax
 
 

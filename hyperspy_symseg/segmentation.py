@@ -147,9 +147,10 @@ def _compute_frames(frames, spec, stride, show_progressbar, num_workers, desc="S
 
 
 _DESCRIPTOR_PARAMETERS_DOC = """
-    Descriptor parameters (keyword arguments; each family takes only its own,
-    None or left out means the default; see also
-    :func:`hyperspy_symseg.descriptors.descriptor_parameters`):
+    Descriptor parameters
+    ---------------------
+    Keyword arguments; each family takes only its own, left out means the default
+    (see also :func:`hyperspy_symseg.descriptors.descriptor_parameters`):
 
     ``local_correlation_map`` and ``preselected_translations`` (translations):
         ``patch_x``, ``patch_y`` (12): half width (x, columns) and half height (y, rows)
@@ -183,7 +184,7 @@ _DESCRIPTOR_PARAMETERS_DOC = """
         reflections tell them apart (paper, Fig. 10).
 
     ``power_spectrum``:
-        |FFT|^2 of the window of half sizes ``window_x``, ``window_y`` (20) around each grid
+        ``|FFT|^2`` of the window of half sizes ``window_x``, ``window_y`` (20) around each grid
         point, mean removed and with a separable Hann ``taper`` ("hann"; None for none),
         optionally ``log`` (False: log(1 + x)), keeping the frequencies up to ``crop``
         (0.5) x Nyquist (spatial periods >= 4 px; None keeps all). Non-negative: the
@@ -220,7 +221,8 @@ def get_symmetry_descriptors(
     num_workers : int or None
         Threads (default: all cores).
     **parameters
-        Descriptor parameters, below.
+        Descriptor parameters, see below.
+
     %s
     Returns
     -------
@@ -763,7 +765,7 @@ class SymmetrySegmentation:
         """
         from .separability import rank_operations
 
-        n_operations = check.check_int("n_operations", n_operations, 1, self.descriptor.n_operations)
+        n_operations = check.check_int("n_operations", n_operations, 2, self.descriptor.n_operations)
         best = rank_operations(self.separability_values(), n_operations)
         spec = self.descriptor.subset(best)
         reference = _reference_signal(self.signal, self.reference_frames)
@@ -970,7 +972,8 @@ def symmetry_segmentation(
     show_progressbar, num_workers
         See :func:`get_symmetry_descriptors`.
     **parameters
-        Descriptor parameters, below.
+        Descriptor parameters, see below.
+
     %s
     Returns
     -------
@@ -986,6 +989,11 @@ def symmetry_segmentation(
     nav_shape, height, width = _image_geometry(signal)
     _check_fits(spec, height, width)
     check.check_choice("decomposition_algorithm", decomposition_algorithm, DECOMPOSITION_ALGORITHMS)
+    if spec.n_operations < 2:
+        raise ValueError(
+            f"segmentation needs at least 2 symmetry operations (descriptor channels); {spec.name!r} with these "
+            "parameters has 1. Give more shifts/angles (HyperSpy's decomposition cannot work on one channel)."
+        )
     if n_components is None:
         n_components = n_patterns if decomposition_algorithm != "PCA" else DEFAULTS["n_components"]
         n_components = min(n_components, spec.n_operations)
@@ -1012,7 +1020,7 @@ def symmetry_segmentation(
                 f"reference_frames must be flat navigation indices in [0, {n_frames - 1}]; got {reference_frames.tolist()}."
             )
     if n_operations is not None:
-        n_operations = check.check_int("n_operations", n_operations, 1, spec.n_operations)
+        n_operations = check.check_int("n_operations", n_operations, 2, spec.n_operations)
     grid = spec.grid((height, width), stride)
     n_fit = n_frames if reference_frames is None else len(reference_frames)
     n_points = n_fit * grid.ny * grid.nx

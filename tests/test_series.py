@@ -84,8 +84,10 @@ class TestFastModel:
 
     def test_bad_n_operations(self, series):
         # window 12, 100 points: 81 shifts (-12..12 in steps of 3)
-        with pytest.raises(ValueError, match=r"n_operations must be an integer in \[1, 81\]"):
+        with pytest.raises(ValueError, match=r"n_operations must be an integer in \[2, 81\]"):
             symmetry_segmentation(series.image, 2, n_operations=82, reference_frames=[0], **SMALL)
+        with pytest.raises(ValueError, match=r"n_operations must be an integer in \[2, 81\]"):
+            symmetry_segmentation(series.image, 2, n_operations=1, reference_frames=[0], **SMALL)
 
 
 class TestVideoOutputs:

@@ -78,6 +78,16 @@ def test_default_n_components_capped_by_operations(image_signal):
     assert seg.n_components == 2
 
 
+def test_segmentation_needs_two_operations(image_signal):
+    with pytest.raises(ValueError, match="at least 2 symmetry operations"):
+        symmetry_segmentation(image_signal, 2, stride=4, descriptor="preselected_translations",
+                              preselected_translations=[[0, 3]], patch_x=3, patch_y=3)
+    # the descriptors alone work with one operation
+    d = get_symmetry_descriptors(image_signal, "preselected_translations", 4, preselected_translations=[[0, 3]],
+                                 patch_x=3, patch_y=3)
+    assert d.axes_manager.signal_shape == (1,)
+
+
 def test_float_shifts_with_integer_values_are_accepted(image_signal):
     d = get_symmetry_descriptors(
         image_signal, "preselected_translations", 4, preselected_translations=np.array([[2.0, 3.0]]), patch_x=3, patch_y=3
