@@ -799,7 +799,7 @@ def _lazy_output(signal, lazy_output):
 
 
 def _dask_frames(signal):
-    """The data as a dask array, with image-axis chunks no smaller than needed for overlaps."""
+    """The data as a dask array (one chunk per frame for in-memory signals)."""
     import dask.array as da
 
     data = signal.data if signal._lazy else da.from_array(signal.data, chunks=signal.data.shape[:-2] + (-1, -1))
@@ -883,10 +883,6 @@ def _stack_signal(signal, indices):
     out = Signal2D(data, axes=axes, metadata=copy.deepcopy(signal.metadata.as_dictionary()))
     out.metadata.Signal.signal_type = ""
     return out
-
-
-def _label_dtype(n_patterns: int):
-    return label_dtype(n_patterns)
 
 
 def _label_signal(signal, labels, parameters: dict):
