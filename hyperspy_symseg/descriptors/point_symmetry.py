@@ -324,7 +324,7 @@ def _pool_kernel(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stride, ny,
     n_sy, n_sx, n_ch = scores.shape
     flat = scores.reshape(-1)
     last = num_max - 1
-    rowtop = np.empty((n_sy, nx, n_ch * num_max))
+    rowtop = np.empty((n_sy, nx, n_ch * num_max), dtype=scores.dtype)
     for a in numba.prange(n_sy):
         for j in range(nx):
             xc = grid_x0 + j * stride
@@ -340,7 +340,7 @@ def _pool_kernel(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stride, ny,
         yc = grid_y0 + i * stride
         a0 = max(0, -((s_y0 - (yc - wy)) // step))
         a1 = min(n_sy - 1, (yc + wy - s_y0) // step)
-        best = np.empty(n_ch * num_max)
+        best = np.empty(n_ch * num_max, dtype=scores.dtype)
         for j in range(nx):
             best[:] = -np.inf
             for a in range(a0, a1 + 1):
