@@ -6,10 +6,12 @@ everything else as plain values and arrays: the descriptor (class and fields), t
 stride and the fitted reduction. Any HyperSpy can open it; :func:`load_model`
 rebuilds the model to segment later acquisitions.
 
-A :class:`~hyperspy_symseg.segmentation.SymmetrySegmentation` is saved as its label
+A :class:`~hyperspy_symseg.result.SymmetrySegmentation` is saved as its label
 signal with the model and the grid labels in ``metadata.SymmetrySegmentation``,
 plus the descriptor signal (with its calibration and operations) next to it as
-``<name>_descriptors.<ext>``.
+``<name>_descriptors.<ext>``. Reading returns plain keyword arguments
+(:func:`read_segmentation`); the result class builds itself from them
+(:meth:`~hyperspy_symseg.result.SymmetrySegmentation.load`), so this module never imports it.
 """
 
 from __future__ import annotations
@@ -239,24 +241,16 @@ def save_segmentation(seg, filename, overwrite: bool | None = None, descriptors:
         seg.descriptors.save(_descriptors_path(filename), overwrite=overwrite)
 
 
-def load_segmentation(filename, signal=None, lazy: bool = False):
-    """Load a segmentation saved by :func:`save_segmentation`.
+def read_segmentation(filename, lazy: bool = False) -> dict:
+    """The parts of a segmentation saved by :func:`save_segmentation`, as keyword arguments.
 
-    Parameters
-    ----------
-    filename : str or Path
-    signal : hyperspy.signals.Signal2D, optional
-        The segmented image (for plotting and confidence maps); it is not stored.
-    lazy : bool
-        Load the labels (and descriptors) lazily.
-
-    Returns
-    -------
-    SymmetrySegmentation
+    Returns a dict with ``labels`` (signal), ``descriptors`` (signal or None), ``model``
+    (:class:`~hyperspy_symseg.model.SegmentationModel`), ``grid_labels`` (ndarray),
+    ``parameters`` (dict) and ``reference_frames`` (ndarray or None), from which
+    :meth:`hyperspy_symseg.result.SymmetrySegmentation.load` builds the result (this
+    module never imports the result class).
     """
     import hyperspy.api as hs
-
-    from .segmentation import SymmetrySegmentation
 
     _check_format(filename)
     labels = hs.load(filename, lazy=lazy)
@@ -269,7 +263,7 @@ def load_segmentation(filename, signal=None, lazy: bool = False):
     reference_frames = info.pop("reference_frames", None)
     path = _descriptors_path(filename)
     descriptors = hs.load(path, lazy=lazy) if path.exists() else None
-    return SymmetrySegmentation(
-        signal if signal is not None else labels, labels, descriptors, model, grid_labels, info, {},
-        None if reference_frames is None else np.asarray(reference_frames),
-    )
+    return {
+        "labels": labels, "descriptors": descriptors, "model": model, "grid_labels": grid_labels,
+        "parameters": info, "reference_frames": None if reference_frames is None else np.asarray(reference_frames),
+    }

@@ -633,7 +633,7 @@ def _build_point_symmetry(name, radius, window_x, window_y, num_max, pool_step, 
 
 
 def _register():
-    from . import register
+    from ._registry import register
 
     # Defaults from a sweep on the forward-model accuracy suite (8 scenes x 4 doses;
     # pool_step 3/5/8 x num_max 1/5/10 x window 12/20; README). Dense pooling lattices

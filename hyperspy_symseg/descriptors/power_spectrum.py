@@ -560,7 +560,7 @@ def _build_power_spectrum(name, window_x, window_y, log, crop, taper):
 
 
 def _register():
-    from . import register
+    from ._registry import register
 
     # crop 0.5 keeps spatial periods >= 4 px (|k| <= 0.25 cycles/px), where lattice
     # fringes lie at the usual sampling: on the accuracy suite (benchmarks) it gave the

@@ -1,0 +1,128 @@
+"""The steps of the pipeline on arrays and signals: descriptors, reduction, labels.
+
+descriptors (numba kernels) -> navigation-mapped feature signal -> HyperSpy
+``decomposition`` (covariance PCA, NMF or N-FINDR) -> HyperSpy ``cluster_analysis``
+(k-means with several initialisations on a subsample) -> labels of every frame,
+in memory or chunk by chunk with dask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validation as check
+from ._learn import CovariancePCA
+from ._signal_utils import _descriptor_signal, _dask_frames, _frames, _lazy_output, _progressbar, _threads, _checked
+
+def _compute_frames(frames, spec, stride, show_progressbar, num_workers, desc="Symmetry descriptors"):
+    """(F, ny, nx, N) float32 descriptors of (F, H, W) frames, in memory."""
+    height, width = frames.shape[-2:]
+    grid = spec.grid((height, width), stride)
+    out = np.empty((frames.shape[0],) + grid.shape + (spec.n_operations,), dtype=np.float32)
+    total = frames.shape[0] * grid.ny * grid.nx
+    with _threads(num_workers), _progressbar(total, show_progressbar, desc) as bar:
+        for f in range(frames.shape[0]):
+            frame = np.asarray(frames[f])
+            check.check_finite(frame)
+            spec.compute(frame, stride, out=out[f], fft_workers=num_workers or -1, progress=bar.update)
+    return out, grid
+
+
+
+
+def _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy):
+    """The descriptor signal of a checked image signal; lazy (dask) or in memory."""
+    if lazy:
+        data, grid = _lazy_descriptor_array(signal, spec, stride)
+    else:
+        data, grid = _compute_frames(_frames(signal), spec, stride, show_progressbar, num_workers)
+        data = data.reshape(signal.data.shape[:-2] + data.shape[1:])
+    return _descriptor_signal(signal, data, spec, grid)
+
+
+def _lazy_descriptor_array(signal, spec, stride):
+    import dask.array as da
+
+    height, width = signal.data.shape[-2:]
+    grid = spec.grid((height, width), stride)
+    nav_shape = signal.data.shape[:-2]
+    frames = signal.data.reshape((-1, height, width)).rechunk({1: -1, 2: -1})
+
+    def block(x):
+        out = np.empty((x.shape[0],) + grid.shape + (spec.n_operations,), dtype=np.float32)
+        for f in range(x.shape[0]):
+            check.check_finite(x[f])
+            spec.compute(x[f], stride, out=out[f])
+        return out
+
+    desc = da.map_blocks(
+        block,
+        frames,
+        dtype=np.float32,
+        chunks=(frames.chunks[0], (grid.ny,), (grid.nx,), (spec.n_operations,)),
+        new_axis=3,
+    )
+    return desc.reshape(nav_shape + desc.shape[1:]), grid
+
+
+
+
+def _eager_labels(model, signal, show_progressbar, num_workers, distances=False):
+    """Labels (and distances) of every frame of ``signal``, in memory."""
+    frames = _frames(signal)
+    height, width = frames.shape[-2:]
+    grid = model.descriptor.grid((height, width), model.stride)
+    labels = np.empty(frames.shape, dtype=model.dtype)
+    dist = np.empty(frames.shape + (model.n_patterns,)) if distances else None
+    with _threads(num_workers), _progressbar(frames.shape[0] * grid.ny * grid.nx, show_progressbar, "Segmenting") as bar:
+        for f in range(frames.shape[0]):
+            frame = np.asarray(frames[f])
+            check.check_finite(frame)
+            result = model.label_block(frame, (height, width), distances=distances, fft_workers=num_workers or -1)
+            if distances:
+                labels[f], dist[f] = result
+            else:
+                labels[f] = result
+            bar.update(grid.ny * grid.nx)
+    return (labels, dist) if distances else labels
+
+
+def _label_all(model, signal, lazy_output, show_progressbar, num_workers):
+    """Labels of every frame: a NumPy array, or a dask array for lazy output."""
+    shape = signal.data.shape
+    if _lazy_output(signal, lazy_output):
+        data = _dask_frames(signal)
+        halo = model.halo
+        small = [ax for ax in (-2, -1) if min(data.chunks[ax]) < halo and len(data.chunks[ax]) > 1]
+        if small:  # overlaps need chunks at least as large as the halo
+            data = data.rechunk({data.ndim + ax: max(halo, 256) for ax in small})
+        return model.dask_labels(_checked(data))
+    return _eager_labels(model, signal, show_progressbar, num_workers).reshape(shape)
+
+
+
+
+def _seed(random_state) -> int | None:
+    """An int seed for estimators that do not take a numpy Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31 - 1))
+    return random_state
+
+
+def _reduce(descriptors, algorithm: str, n_components, random_state):
+    """Run HyperSpy's decomposition on the descriptor signal; returns the fitted estimator."""
+    if algorithm == "PCA":
+        reducer = CovariancePCA(n_components)
+        descriptors.decomposition(algorithm=reducer, centre=None, print_info=False)
+        return reducer
+    if algorithm == "NMF":
+        return descriptors.decomposition(
+            algorithm="NMF", output_dimension=int(n_components), return_info=True, print_info=False,
+            init="nndsvda", max_iter=1000, random_state=_seed(random_state),
+        )
+    from .unmixing import NFINDR
+
+    reducer = NFINDR(int(n_components), random_state=_seed(random_state))
+    descriptors.decomposition(algorithm=reducer, print_info=False)
+    return reducer
+

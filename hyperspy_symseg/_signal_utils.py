@@ -1,0 +1,189 @@
+"""Signals in and out: geometry checks, frames, axes and the signals the pipeline returns.
+
+HyperSpy is imported inside the functions that build signals; the numerics stay in
+the kernels (:mod:`hyperspy_symseg.descriptors`, :mod:`hyperspy_symseg._learn`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numba
+import numpy as np
+
+from . import _validation as check
+from .model import count_labels
+
+def _progressbar_enabled(show_progressbar: bool | None) -> bool:
+    if show_progressbar is None:
+        from hyperspy.defaults_parser import preferences
+
+        return bool(preferences.General.show_progressbar)
+    return bool(show_progressbar)
+
+
+def _progressbar(total: int, show_progressbar: bool | None, desc: str):
+    from hyperspy.external.progressbar import progressbar
+
+    return progressbar(
+        total=total, disable=not _progressbar_enabled(show_progressbar), desc=desc, leave=False, unit=" points", unit_scale=True
+    )
+
+
+@contextlib.contextmanager
+def _threads(num_workers: int | None):
+    """Limit numba's threads to ``num_workers`` (default: all) inside the block."""
+    if num_workers is None:
+        yield None
+        return
+    num_workers = check.check_int("num_workers", num_workers, 1)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(num_workers, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield num_workers
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _image_geometry(signal) -> tuple[tuple[int, ...], int, int]:
+    """Navigation shape (array order), height and width of an image signal."""
+    if signal.axes_manager.signal_dimension != 2:
+        raise ValueError(
+            "signal must have exactly 2 signal dimensions (an image or a stack of images); "
+            f"got signal dimension {signal.axes_manager.signal_dimension} for {signal!r}. "
+            "For a stack stored as a 3D signal, use s.transpose(signal_axes=2)."
+        )
+    for axis in signal.axes_manager.signal_axes:
+        if not axis.is_uniform:
+            raise ValueError(f"The signal axis {axis.name!r} must be uniform (constant pixel size).")
+    check.check_image_dtype(signal.data.dtype)
+    shape = signal.data.shape
+    return tuple(shape[:-2]), int(shape[-2]), int(shape[-1])
+
+
+def _check_fits(spec, height: int, width: int) -> None:
+    need_y, need_x = spec.min_shape
+    if height < need_y or width < need_x:
+        raise ValueError(
+            f"The image ({height} x {width} px) is too small for {spec.size_hint} = {need_y} x {need_x} px. "
+            "Use smaller sizes (patch, window, radius) or shifts."
+        )
+
+
+def _descriptor_axes(signal, spec, grid) -> list[dict]:
+    """Axes (array order) of the descriptor signal: input navigation, grid y, grid x, operation."""
+    axes_dicts = signal.axes_manager._get_axes_dicts()
+    nav, (ydict, xdict) = axes_dicts[:-2], axes_dicts[-2:]
+    out = [dict(a, navigate=True) for a in nav]
+    for d, start, size in ((ydict, grid.y0, grid.ny), (xdict, grid.x0, grid.nx)):
+        out.append(
+            {
+                "name": d.get("name"),
+                "units": d.get("units"),
+                "scale": d["scale"] * grid.stride,
+                "offset": d["offset"] + start * d["scale"],
+                "size": size,
+                "navigate": True,
+            }
+        )
+    out.append({"name": "operation", "units": None, "scale": 1.0, "offset": 0.0, "size": spec.n_operations, "navigate": False})
+    return out
+
+
+def _frames(signal) -> np.ndarray:
+    """The data as (n_frames, H, W) (a view for in-memory signals)."""
+    data = signal.data
+    return data.reshape((-1,) + data.shape[-2:])
+
+
+
+def _descriptor_signal(signal, data, spec, grid):
+    from hyperspy.signals import LazySignal1D, Signal1D
+
+    axes = _descriptor_axes(signal, spec, grid)
+    ydict, xdict = signal.axes_manager._get_axes_dicts()[-2:]
+    metadata = copy.deepcopy(signal.metadata.as_dictionary())
+    title = metadata.get("General", {}).get("title", "")
+    metadata.setdefault("General", {})["title"] = f"{spec.name} descriptors of {title}".strip()
+    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": spec.quantity})
+    info = {**spec.metadata(), "operation_names": spec.operation_names()}
+    if getattr(spec, "shifts", None) is not None:
+        info["operations_calibrated"] = np.asarray(spec.shifts) * np.array([ydict["scale"], xdict["scale"]])
+        info["operations_units"] = xdict.get("units")
+    metadata["SymmetryDescriptors"] = {**info, "stride": int(grid.stride), "grid_origin_px": np.array([grid.y0, grid.x0])}
+    cls = Signal1D if isinstance(data, np.ndarray) else LazySignal1D
+    return cls(data, axes=axes, metadata=metadata)
+
+
+
+def _lazy_output(signal, lazy_output):
+    return bool(signal._lazy) if lazy_output is None else bool(lazy_output)
+
+
+def _dask_frames(signal):
+    """The data as a dask array (one chunk per frame for in-memory signals)."""
+    import dask.array as da
+
+    data = signal.data if signal._lazy else da.from_array(signal.data, chunks=signal.data.shape[:-2] + (-1, -1))
+    return data
+
+
+
+def _checked(data):
+    """Dask array that raises on NaN/inf pixels when computed."""
+
+    def check_block(block):
+        check.check_finite(block)
+        return block
+
+    return data.map_blocks(check_block, dtype=data.dtype)
+
+
+def _map_signal(signal, data, title: str, quantity: str):
+    """A Signal2D (lazy for dask data) with the axes and metadata of ``signal``."""
+    from hyperspy.signals import LazySignal2D, Signal2D
+
+    metadata = copy.deepcopy(signal.metadata.as_dictionary())
+    original = metadata.get("General", {}).get("title", "")
+    metadata.setdefault("General", {})["title"] = f"{title} of {original}".strip()
+    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": quantity})
+    axes = [dict(a) for a in signal.axes_manager._get_axes_dicts()]
+    cls = Signal2D if isinstance(data, np.ndarray) else LazySignal2D
+    return cls(data, axes=axes, metadata=metadata)
+
+
+def _reference_signal(signal, reference_frames):
+    """The frames a model is fitted on, as an in-memory signal (None: all frames)."""
+    if reference_frames is None and not signal._lazy:
+        return signal
+    return _stack_signal(signal, reference_frames)
+
+
+def _stack_signal(signal, indices):
+    """In-memory Signal2D of some frames (flat navigation indices) of ``signal``."""
+    from hyperspy.signals import Signal2D
+
+    frames = _frames(signal)
+    if indices is None:
+        indices = np.arange(frames.shape[0])
+    data = np.stack([np.asarray(frames[int(i)]) for i in indices])
+    axes = [{"name": "frame", "size": len(indices), "navigate": True}] + [dict(a) for a in signal.axes_manager._get_axes_dicts()[-2:]]
+    if len(indices) == 1:
+        data, axes = data[0], axes[1:]
+    out = Signal2D(data, axes=axes, metadata=copy.deepcopy(signal.metadata.as_dictionary()))
+    out.metadata.Signal.signal_type = ""
+    return out
+
+
+def _label_signal(signal, labels, parameters: dict):
+    """A plain Signal2D (lazy for dask labels) with the axes and metadata of ``signal``."""
+    out = _map_signal(signal, labels, "Symmetry segmentation", "Pattern label")
+    info = {k: v for k, v in parameters.items() if v is not None}
+    if isinstance(labels, np.ndarray):
+        sizes = count_labels(labels, int(parameters["n_patterns"]))
+        info.update(pattern_sizes_px=sizes, pattern_fractions=sizes / max(labels.size, 1))
+    out.metadata.set_item("SymmetrySegmentation", info)
+    out.original_metadata.add_dictionary(signal.original_metadata.as_dictionary())
+    return out
+
