@@ -24,6 +24,9 @@ import math
 import numba
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.decomposition import NMF
+
+from ._threading import serialised
 
 #: Rows processed at once when streaming over a (samples, features) array.
 CHUNK_ROWS = 65536
@@ -132,6 +135,7 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         return self.fit(X).transform(X)
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _nearest_centre_kernel(X, centres, labels, dist):
     for i in numba.prange(X.shape[0]):
@@ -264,6 +268,7 @@ def _lloyd(X, centres, max_iter, tol):
     return labels, inertia
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _kmeans_starts(X, k, uniforms, max_iter, tol):
     """Run one k-means per row of ``uniforms``; returns all centres and inertias."""
@@ -349,3 +354,31 @@ class SubsampledKMeans(ClusterMixin, BaseEstimator):
 
     def predict(self, X):
         return nearest_centre(X, self.cluster_centers_)[0]
+
+
+class ExactNMF(NMF):
+    """scikit-learn's NMF whose ``transform`` is the exact non-negative least squares of each sample.
+
+    ``NMF.transform`` runs coordinate descent with a stopping rule over the whole batch,
+    so a sample's weights depend on the other samples transformed with it: a tile of an
+    image, the whole image and the fit itself gave different weights, and labels near a
+    decision boundary differed between routes. Here every sample's weights are
+    ``argmin_{w >= 0} ||x - w H||^2`` for the fitted components ``H`` (Frobenius NMF
+    without regularisation, as HyperSpy fits it), solved exactly by
+    :func:`hyperspy_symseg.unmixing.abundances`, whatever the batch.
+    """
+
+    def transform(self, X):
+        """(n_samples, n_components) float64 non-negative weights of X."""
+        from .unmixing import abundances
+
+        return abundances(np.asarray(X), self.components_, sum_to_one=False)
+
+
+def exact_nmf(nmf) -> ExactNMF:
+    """An :class:`ExactNMF` with the parameters and the fitted components of a fitted ``NMF``."""
+    out = ExactNMF(**nmf.get_params())
+    for key, value in vars(nmf).items():
+        if key.endswith("_") and not key.startswith("_"):
+            setattr(out, key, value)
+    return out

@@ -16,11 +16,9 @@ Positions are ``(y, x)`` (row, column) pairs, calibrated as
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._validation import check_int
+from ._validation import check_int, check_positive, check_real, check_real_pair, integer_labels
 
 #: Consistency constant of the median absolute deviation for a normal distribution.
 MAD_SCALE = 1.4826
@@ -32,46 +30,15 @@ MAD_FLOOR = 1e-12
 # --------------------------------------------------------------------- validation
 
 
-def _integer_array(value, name: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype.kind in "iu":
-        return arr
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        return arr.astype(np.int64)
-    raise TypeError(f"{name} must hold integer pattern labels; got dtype {arr.dtype}.")
-
-
 def _label_series(labels, name: str = "labels") -> np.ndarray:
     """(T, H, W) integer view of a (H, W) or (T, H, W) label array."""
-    arr = _integer_array(labels, name)
+    arr = integer_labels(labels, name)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or 0 in arr.shape:
         raise ValueError(
             f"{name} must be a non-empty label image (H, W) or image series (T, H, W); got shape {arr.shape}."
         )
-    return arr
-
-
-def _positive_real(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive real number; got {value!r}.")
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value}.")
-    return value
-
-
-def _real_pair(value, name: str, positive: bool) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be a number or a pair (y, x) of real numbers; got {value!r}.")
-    if arr.shape not in ((2,), ()):
-        raise ValueError(f"{name} must be a number or a pair (y, x) of real numbers; got shape {arr.shape}.")
-    arr = np.broadcast_to(arr.astype(np.float64), (2,)).copy()
-    if not np.all(np.isfinite(arr)) or (positive and not np.all(arr > 0)):
-        kind = "positive finite" if positive else "finite"
-        raise ValueError(f"{name} must be {kind} (y, x) values; got {arr.tolist()}.")
     return arr
 
 
@@ -122,7 +89,7 @@ def pattern_areas(labels, n_patterns: int, pixel_area: float = 1.0) -> tuple[np.
     """
     series = _label_series(labels)
     n_patterns = check_int("n_patterns", n_patterns, 1)
-    pixel_area = _positive_real(pixel_area, "pixel_area")
+    pixel_area = check_positive("pixel_area", pixel_area)
     lo, hi = int(series.min()), int(series.max())
     if lo < 0 or hi >= n_patterns:
         bad = lo if lo < 0 else hi
@@ -174,7 +141,7 @@ def boundary_mask(labels2d, a: int, b: int) -> np.ndarray:
         right) of pattern ``b``, and every pixel of ``b`` with a 4-neighbour of
         ``a``; all False if the two patterns do not touch.
     """
-    arr = _integer_array(labels2d, "labels2d")
+    arr = integer_labels(labels2d, "labels2d")
     if arr.ndim != 2 or 0 in arr.shape:
         raise ValueError(
             f"labels2d must be a non-empty 2D label image (H, W); got shape {arr.shape}. "
@@ -208,8 +175,8 @@ def boundary_positions(labels, a: int, b: int, pixel_size=(1.0, 1.0), origin=(0.
     """
     series = _label_series(labels)
     a, b = _pattern_pair(a, b)
-    pixel_size = _real_pair(pixel_size, "pixel_size", positive=True)
-    origin = _real_pair(origin, "origin", positive=False)
+    pixel_size = check_real_pair("pixel_size", pixel_size, positive=True)
+    origin = check_real_pair("origin", origin, positive=False)
     mask = _boundary_mask_series(series, a, b)
     count = mask.sum(axis=(1, 2)).astype(np.float64)
     rows = np.arange(series.shape[1], dtype=np.float64)
@@ -257,7 +224,7 @@ def boundary_lengths(labels, a: int, b: int, pixel_size=(1.0, 1.0)) -> np.ndarra
     """
     series = _label_series(labels)
     a, b = _pattern_pair(a, b)
-    dy, dx = _real_pair(pixel_size, "pixel_size", positive=True)
+    dy, dx = check_real_pair("pixel_size", pixel_size, positive=True)
     horizontal, vertical = _interface_pairs(series, a, b)
     return horizontal.sum(axis=(1, 2)) * dy + vertical.sum(axis=(1, 2)) * dx
 
@@ -293,7 +260,7 @@ def velocities(positions, dt: float = 1.0) -> np.ndarray:
         raise TypeError(f"positions must hold real numbers; got dtype {p.dtype}.")
     if p.ndim < 1 or p.shape[0] < 1:
         raise ValueError(f"positions must be a (T, 2) array with T >= 1 frames; got shape {p.shape}.")
-    dt = _positive_real(dt, "dt")
+    dt = check_positive("dt", dt)
     p = p.astype(np.float64)
     if p.shape[0] == 1:
         return np.full(p.shape, np.nan)
@@ -372,7 +339,7 @@ def outlier_scores(distances, labels) -> np.ndarray:
     (measured on normal samples).
     """
     d = _squared_distances(distances)
-    labels = _integer_array(labels, "labels")
+    labels = integer_labels(labels, "labels")
     if labels.shape != d.shape[:-1]:
         raise ValueError(
             f"labels must have the leading shape of distances, {d.shape[:-1]}; got shape {labels.shape}."
@@ -418,8 +385,6 @@ def outliers(distances, labels, threshold: float = 3.5) -> np.ndarray:
         True where the score is strictly greater than ``threshold``. Only samples
         *farther* than typical from their centre are flagged.
     """
-    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"threshold must be a real number (a robust z-score such as 3.5); got {threshold!r}.")
-    if np.isnan(threshold):
-        raise ValueError("threshold must be a real number (a robust z-score such as 3.5); got NaN.")
-    return outlier_scores(distances, labels) > float(threshold)
+    threshold = check_real("threshold", threshold, what="a real number", units=" (a robust z-score such as 3.5)",
+                           finite=False)
+    return outlier_scores(distances, labels) > threshold

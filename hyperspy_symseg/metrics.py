@@ -40,6 +40,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
+from ._validation import check_real, integer_labels
+
 __all__ = [
     "contingency_table",
     "match_labels",
@@ -58,25 +60,8 @@ __all__ = [
 # input handling
 # --------------------------------------------------------------------------- #
 def _as_labels(labels: Any, name: str) -> np.ndarray:
-    """Integer ndarray from an array or a signal-like object with ``.data``."""
-    data = getattr(labels, "data", labels)
-    if hasattr(data, "compute") and not isinstance(data, np.ndarray):
-        data = data.compute()
-    try:
-        arr = np.asarray(data)
-    except Exception as err:  # pragma: no cover - exotic inputs
-        raise TypeError(f"{name} must be an array or a signal with integer labels") from err
-    if arr.dtype == bool:
-        return arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.integer):
-        return arr
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite values; labels must be integers")
-        if not np.all(arr == np.round(arr)):
-            raise TypeError(f"{name} must contain integer labels, got non-integral floats")
-        return arr.astype(np.int64)
-    raise TypeError(f"{name} must contain integer labels, got dtype {arr.dtype}")
+    """Integer ndarray from an array or a signal (booleans count as labels 0 and 1)."""
+    return integer_labels(labels, name, allow_bool=True)
 
 
 def _pair(pred: Any, true: Any, *, min_ndim: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -92,12 +77,7 @@ def _pair(pred: Any, true: Any, *, min_ndim: int = 1) -> tuple[np.ndarray, np.nd
 
 
 def _tolerance(tolerance: Any) -> float:
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.integer, np.floating)):
-        raise TypeError(f"tolerance must be a number of pixels, got {type(tolerance).__name__}")
-    tol = float(tolerance)
-    if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"tolerance must be a finite number >= 0 (pixels), got {tolerance}")
-    return tol
+    return check_real("tolerance", tolerance, 0, units=" (pixels)", what="a finite number")
 
 
 # --------------------------------------------------------------------------- #

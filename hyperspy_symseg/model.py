@@ -13,14 +13,22 @@ import numba
 import numpy as np
 
 from ._learn import nearest_centre
+from ._tiling import frame_std
+from ._threading import serialised
+from ._validation import check_int
 from .descriptors import DescriptorGrid, nearest_grid_index
 
 
 def label_dtype(n_patterns: int):
-    """The smallest unsigned integer type for the labels."""
-    return np.uint8 if n_patterns <= 256 else np.uint16
+    """The smallest unsigned integer type holding the labels 0 .. n_patterns - 1."""
+    if n_patterns <= 2**8:
+        return np.uint8
+    if n_patterns <= 2**16:
+        return np.uint16
+    return np.uint32
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _count(flat, n, parts):
     size = flat.shape[0]
@@ -55,10 +63,23 @@ class SegmentationModel:
     """
 
     def __init__(self, descriptor, stride: int, reducer, centers: np.ndarray):
+        for attribute in ("grid", "compute", "halo", "n_operations"):
+            if not hasattr(descriptor, attribute):
+                raise TypeError(
+                    f"descriptor must be a descriptor object (see hyperspy_symseg.descriptors.make_descriptor); "
+                    f"got {type(descriptor).__name__}, which has no {attribute!r}."
+                )
+        if not hasattr(reducer, "transform"):
+            raise TypeError(f"reducer must be a fitted estimator with transform(); got {type(reducer).__name__}.")
         self.descriptor = descriptor
-        self.stride = int(stride)
+        self.stride = check_int("stride", stride, 1)
         self.reducer = reducer
-        self.centers = np.asarray(centers, dtype=np.float64)
+        centers = np.asarray(centers, dtype=np.float64)
+        if centers.ndim != 2 or centers.shape[0] < 1 or centers.shape[1] < 1:
+            raise ValueError(
+                f"centers must be an (n_patterns, n_components) array with n_patterns >= 1; got shape {centers.shape}."
+            )
+        self.centers = centers
 
     @property
     def n_patterns(self) -> int:
@@ -85,7 +106,8 @@ class SegmentationModel:
         lead = features.shape[:-1]
         return labels.reshape(lead).astype(self.dtype), distances.reshape(lead + (self.n_patterns,))
 
-    def label_block(self, block, image_shape, offset=(0, 0), region=None, distances=False, fft_workers=None):
+    def label_block(self, block, image_shape, offset=(0, 0), region=None, distances=False, fft_workers=None,
+                    reference_std=None):
         """Labels of a region of an image, from a block of that image holding it.
 
         Parameters
@@ -102,6 +124,11 @@ class SegmentationModel:
         distances : bool
             Also return the squared distances of every labelled pixel to every centre
             (those of its nearest grid point).
+        reference_std : float, optional
+            Standard deviation of the whole image (frame) the block is cut from: flat
+            patches are judged against it, so a block gets the whole image's labels
+            whatever it holds (see :func:`hyperspy_symseg._tiling.frame_std`). None:
+            the block's own, right when the block is the whole image.
 
         Returns
         -------
@@ -118,7 +145,8 @@ class SegmentationModel:
         sub = DescriptorGrid(full.y0 + i0 * full.stride - oy, full.x0 + j0 * full.stride - ox, i1 - i0 + 1, j1 - j0 + 1, full.stride)
         if sub.y0 < 0 or sub.x0 < 0 or sub.y0 + (sub.ny - 1) * sub.stride >= h or sub.x0 + (sub.nx - 1) * sub.stride >= w:
             raise ValueError("the block does not hold the grid points of the region (too small a margin)")
-        features = self.descriptor.compute(np.asarray(block), full.stride, grid=sub, fft_workers=fft_workers, origin=(oy, ox))
+        features = self.descriptor.compute(np.asarray(block), full.stride, grid=sub, fft_workers=fft_workers, origin=(oy, ox),
+                                           reference_std=reference_std)
         grid_labels, grid_distances = self.assign(features)
         rows, cols = (iy - i0)[:, None], (ix - j0)[None, :]
         if distances:
@@ -144,13 +172,19 @@ class SegmentationModel:
 
         Chunks are processed independently: along the image axes they overlap by
         :attr:`halo` pixels (``map_overlap``, no padding beyond the image edges), so a
-        frame or an image of any size is never held whole. With ``confidence`` the
-        result is a float32 array of the classifier's confidence (see
+        frame or an image of any size is never held whole. When a frame spans several
+        chunks, the standard deviation of every frame is computed first (one streaming
+        pass, :func:`hyperspy_symseg._tiling.frame_std`) and every tile judges flat
+        patches against its frame's, so tiles give the labels of whole frames. With
+        ``confidence`` the result is a float32 array of the classifier's confidence (see
         :func:`hyperspy_symseg.analysis.confidence`) instead of labels.
         """
         import dask.array as da
 
         height, width = data.shape[-2:]
+        tiled = len(data.chunks[-2]) > 1 or len(data.chunks[-1]) > 1
+        stds = frame_std(data) if tiled else None
+        lead_starts = [np.cumsum((0,) + c) for c in data.chunks[:-2]]
         depth = {data.ndim - 2: min(self.halo, height - 1), data.ndim - 1: min(self.halo, width - 1)}
         chunks_y, chunks_x = data.chunks[-2], data.chunks[-1]
         starts_y, starts_x = np.cumsum((0,) + chunks_y), np.cumsum((0,) + chunks_x)
@@ -164,9 +198,14 @@ class SegmentationModel:
             by, bx = max(0, y0 - depth[data.ndim - 2]), max(0, x0 - depth[data.ndim - 1])
             lead = block.shape[:-2]
             frames = block.reshape((-1,) + block.shape[-2:])
+            if stds is not None:
+                index = tuple(slice(s[k], s[k + 1]) for s, k in zip(lead_starts, loc[:-2]))
+                block_stds = stds[index].reshape(-1)
             out = np.empty((frames.shape[0], y1 - y0, x1 - x0), dtype=np.float32 if confidence else model.dtype)
             for f in range(frames.shape[0]):
-                labels = model.label_block(frames[f], (height, width), (by, bx), ((y0, y1), (x0, x1)), distances=confidence)
+                reference = None if stds is None else float(block_stds[f])
+                labels = model.label_block(frames[f], (height, width), (by, bx), ((y0, y1), (x0, x1)), distances=confidence,
+                                           reference_std=reference)
                 if confidence:
                     from .analysis import confidence as confidence_of
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._validation import as_integer_array
-
-from ._validation import check_int
+from ._threading import serialised
+from ._validation import as_integer_array, check_int, check_samples, check_vector, integer_labels
 
 #: Rows processed at once when streaming over a (samples, features) array.
 CHUNK_ROWS = 65536
@@ -31,6 +30,7 @@ CHUNK_ROWS = 65536
 WITHIN_FLOOR = 1e-12
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _block_moments_kernel(X, labels, block_rows, counts, means, m2):
     """Per-block, per-class sample counts, means and squared deviations.
@@ -87,7 +87,7 @@ def _check_labels(labels, n_samples: int, n_labels) -> tuple[np.ndarray, int]:
             f"labels must be a 1D array with one label per sample (n_samples = {n_samples}); "
             f"got shape {labels.shape}."
         )
-    labels = as_integer_array(labels, "labels must hold integers (pattern indices, -1 = ignore)")
+    labels = np.ascontiguousarray(integer_labels(labels, "labels"), dtype=np.int64)  # pattern indices, -1 = ignore
     if n_samples and labels.min() < -1:
         raise ValueError(
             f"labels must be pattern indices >= 0, or -1 to ignore a sample; got the value {labels.min()}."
@@ -161,11 +161,7 @@ def fisher_separability(features, labels, n_labels: int | None = None) -> np.nda
     result does not depend on the chunking beyond float64 rounding, and a float32
     array gives bit-for-bit the result of its float64 copy.
     """
-    X = np.asarray(features)
-    if X.ndim != 2:
-        raise ValueError(f"features must be a 2D (n_samples, n_features) array; got shape {X.shape}.")
-    if X.dtype.kind not in "iuf":
-        raise TypeError(f"features must hold real numbers (integer or float dtype); got dtype {X.dtype}.")
+    X = check_samples(features, "features", finite=False)  # NaN/inf are found (with their columns) below
     n_samples, n_features = X.shape
     labels, n_labels = _check_labels(labels, n_samples, n_labels)
 
@@ -221,11 +217,7 @@ def rank_operations(separability, n: int) -> np.ndarray:
     indices : (n,) int64 ndarray
         Sorted by decreasing separability; equal scores keep the lower index first.
     """
-    s = np.asarray(separability)
-    if s.ndim != 1 or s.shape[0] < 1:
-        raise ValueError(f"separability must be a non-empty 1D array (one score per operation); got shape {s.shape}.")
-    if s.dtype.kind not in "iuf":
-        raise TypeError(f"separability must hold real numbers; got dtype {s.dtype}.")
+    s = check_vector("separability", separability, "one score per operation")
     n = check_int("n", n, 1, s.shape[0])
     key = -s.astype(np.float64)
     # NaN sorts last in argsort; the stable sort keeps ties in index order.
@@ -283,11 +275,7 @@ def separability_map(separability, shifts) -> tuple[np.ndarray, np.ndarray, np.n
     TypeError
         If the shifts are not integers.
     """
-    s = np.asarray(separability)
-    if s.ndim != 1 or s.shape[0] < 1:
-        raise ValueError(f"separability must be a non-empty 1D array (one score per shift); got shape {s.shape}.")
-    if s.dtype.kind not in "iuf":
-        raise TypeError(f"separability must hold real numbers; got dtype {s.dtype}.")
+    s = check_vector("separability", separability, "one score per shift")
     shifts = np.asarray(shifts)
     if shifts.ndim != 2 or shifts.shape[1] != 2 or shifts.shape[0] != s.shape[0]:
         raise ValueError(

@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _validation as check
+
 if TYPE_CHECKING:
     from hyperspy.signal import BaseSignal
     from hyperspy.signals import Signal1D, Signal2D
@@ -64,18 +66,7 @@ _PIXEL_UNITS = ("px", "pixel", "pixels")
 
 
 def _check_coverage(coverage: Any) -> float:
-    if isinstance(coverage, (bool, np.bool_)) or not isinstance(coverage, numbers.Real):
-        raise TypeError(f"coverage must be a real number in [0, 1] (a fraction of the SI pixel), got {coverage!r}.")
-    value = float(coverage)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"coverage must be a real number in [0, 1] (a fraction of the SI pixel), got {value}.")
-    return value
-
-
-def _check_method(method: Any) -> str:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)}; got {method!r}.")
-    return method
+    return check.check_real("coverage", coverage, 0, 1, units=" (a fraction of the SI pixel)", what="a real number")
 
 
 def _check_si(si: Any) -> None:
@@ -98,37 +89,9 @@ def _check_si(si: Any) -> None:
             raise ValueError(f"The navigation axis {axis.name!r} of si must be uniform (constant pixel size).")
 
 
-def _check_patterns(patterns: Any) -> list[int]:
-    def one(p):
-        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Integral):
-            raise TypeError(f"patterns must be a pattern label (int >= 0) or a sequence of them; got {p!r}.")
-        if int(p) < 0:
-            raise ValueError(f"patterns must be pattern labels >= 0; got {int(p)}.")
-        return int(p)
-
-    if isinstance(patterns, (numbers.Integral, np.integer)) and not isinstance(patterns, (bool, np.bool_)):
-        return [one(patterns)]
-    if isinstance(patterns, (str, bytes)) or not isinstance(patterns, Iterable):
-        raise TypeError(f"patterns must be a pattern label (int >= 0) or a sequence of them; got {patterns!r}.")
-    values = [one(p) for p in np.asarray(list(patterns), dtype=object).ravel()]
-    if not values:
-        raise ValueError("patterns must name at least one pattern label; got an empty sequence.")
-    return sorted(set(values))
-
-
 def _as_int_labels(data: np.ndarray) -> np.ndarray:
-    """Labels as int64, unlabelled pixels (negative, NaN) as -1."""
-    data = np.asarray(data)
-    kind = data.dtype.kind
-    if kind in "iub":
-        out = data.astype(np.int64)
-    elif kind == "f":
-        finite = np.isfinite(data)
-        if not np.all(data[finite] == np.round(data[finite])):
-            raise TypeError("labels must hold integer pattern labels; got non-integer float values.")
-        out = np.where(finite, data, -1).astype(np.int64)
-    else:
-        raise TypeError(f"labels must hold integer pattern labels, got dtype {data.dtype}.")
+    """Labels as an int64 copy, unlabelled pixels (negative, NaN) as -1."""
+    out = check.integer_labels(data, "labels", allow_bool=True, missing=UNASSIGNED).astype(np.int64)
     out[out < 0] = UNASSIGNED
     return out
 
@@ -523,7 +486,7 @@ def segment_spectra(
     >>> spectra = segment_spectra(seg.labels, eels_si)            # doctest: +SKIP
     >>> spectra.inav[1].plot()                                    # doctest: +SKIP
     """
-    method = _check_method(method)
+    method = check.check_choice("method", method, METHODS)
     grid, info = _match(labels, si, coverage)
     n_min = max(info["n_labels_in_image"], 1)
     if n_patterns is None:
@@ -616,7 +579,7 @@ def navigation_mask(
     navigation order (x, y), i.e. ``mask.data.T``, whereas ``cluster_analysis`` reads
     it in array order (y, x) (``mask.data``).
     """
-    patterns = _check_patterns(patterns)
+    patterns = check.check_label_list("patterns", patterns)
     grid, info = _match(labels, si, coverage)
     keep = np.isin(grid, patterns)
     kept = int(np.count_nonzero(keep))

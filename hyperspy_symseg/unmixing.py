@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _validation as check
+from ._threading import serialised
 
 __all__ = ["NFINDR", "abundances", "nfindr"]
 
@@ -37,16 +38,7 @@ _KERNEL_BLOCK = 1024
 
 
 def _as_samples(X, name: str = "X") -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2D array (n_samples, n_features), got shape {X.shape}.")
-    if X.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}.")
-    if X.dtype.kind == "f":
-        for start in range(0, len(X), _CHUNK_ROWS):
-            if not np.isfinite(X[start : start + _CHUNK_ROWS]).all():
-                raise ValueError(f"{name} contains NaN or infinite values.")
-    return X
+    return check.check_samples(X, name)
 
 
 # ------------------------------------------------------------------------ N-FINDR
@@ -318,6 +310,7 @@ def _active_set(G, b, sum_to_one, a, free, g, s, idx, M, u, v):
             break
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _abundances_kernel(G, B, rows, sum_to_one, out):
     """Active-set abundances of the samples ``rows`` (their ``B = X E^T`` rows)."""
@@ -443,7 +436,16 @@ class NFINDR(TransformerMixin, BaseEstimator):
             n = int(self.n_components)
         else:
             raise TypeError(f"n_components must be an integer >= 1, got {self.n_components!r}.")
-        idx = nfindr(X, n, random_state=self.random_state, max_iter=self.max_iter)
+        try:
+            idx = nfindr(X, n, random_state=self.random_state, max_iter=self.max_iter)
+        except ValueError as error:
+            if "span fewer" not in str(error):
+                raise
+            raise ValueError(
+                f"N-FINDR with n_components={n} needs samples spanning at least {n - 1} dimension(s); these span "
+                "fewer (e.g. the descriptors of a flat or constant image). Use fewer components (n_components) or "
+                "decomposition_algorithm='PCA'."
+            ) from None
         self.endmember_indices_ = idx
         self.components_ = np.asarray(X[idx], dtype=np.float64)
         self.n_components_ = len(idx)

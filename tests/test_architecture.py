@@ -24,6 +24,9 @@ import pytest
         "hyperspy_symseg.analysis",
         "hyperspy_symseg.model",
         "hyperspy_symseg.files",
+        "hyperspy_symseg._threading",
+        "hyperspy_symseg._tiling",
+        "hyperspy_symseg._validation",
     ],
 )
 def test_kernel_modules_do_not_import_hyperspy(module):

@@ -95,19 +95,20 @@ class TranslationDescriptor:
 
     def compute(
         self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None,
-        grid: DescriptorGrid | None = None, origin=(0, 0),
+        grid: DescriptorGrid | None = None, origin=(0, 0), reference_std: float | None = None,
     ) -> np.ndarray:
         """(ny, nx, N) float32 scores of ``image`` (H, W) on the stride grid (or ``grid``).
 
         ``progress``, if given, is called with the number of grid points finished.
         ``origin`` (the tile's position in a larger image) does not change translation
-        scores; it is accepted for the common protocol.
+        scores; it is accepted for the common protocol. ``reference_std``: the standard
+        deviation of the whole image a tile is cut from (sets the flat-patch threshold).
         """
         if grid is None:
             grid = self.grid(np.shape(image), stride)
         scores, _ = local_correlation_map(
             image, self.shifts, self.patch_y, self.patch_x, stride, self.method, self.edges,
-            out=out, fft_workers=fft_workers, progress=progress, grid=grid,
+            out=out, fft_workers=fft_workers, progress=progress, grid=grid, reference_std=reference_std,
         )
         return scores
 

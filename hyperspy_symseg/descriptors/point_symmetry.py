@@ -30,7 +30,9 @@ Pooling. Scores are evaluated on a lattice of pixels ``pool_step`` apart (1 = ev
 pixel) wherever the disk and its interpolation support fit in the image, i.e. at
 least ``ceil(radius) + 2`` pixels from the edges. With ``edges="exclude"`` grid
 points keep a whole pooling window inside that region; with ``edges="shrink"`` they
-reach its border and pool over the part of the window inside it.
+reach its border and pool over the part of the window inside it. A window holding no
+pixel of the lattice (e.g. ``window_x=0`` with ``pool_step=3``) takes the score of the
+lattice pixel nearest to its centre.
 
 Flat patches (variance below ``FLAT_TOLERANCE`` of the image's) score 0, never NaN.
 Kernels take and return NumPy arrays and never import HyperSpy.
@@ -46,8 +48,9 @@ import numpy as np
 import scipy.ndimage
 
 from .. import _validation as check
+from .._threading import serialised
 from ._grid import DescriptorGrid, descriptor_grid
-from .translation import EDGES, FLAT_TOLERANCE, normalized_image
+from .translation import EDGES, FLAT_TOLERANCE, flat_variance, normalized_image
 
 #: Rotation angles of the rotational descriptor by default (degrees).
 DEFAULT_ANGLES = (60.0, 90.0, 120.0, 180.0)
@@ -182,6 +185,7 @@ def operation_pairs(perm: np.ndarray, weights: np.ndarray | None = None) -> tupl
     return np.stack([k, perm], axis=1).astype(np.int64), w
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _score_kernel(img, coef, row_sum1, row_sum2, ys, x_lo, step, n_x, half_widths, disk, exact_pairs, exact_w,
                   exact_count, polar_first, polar_wy, polar_wx, polar_weight, polar_pairs, polar_w, polar_count,
@@ -310,12 +314,31 @@ def _insert_descending(best, o, last, v):
     return False
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _window_range(c, w, s0, step, n):
+    """First and last of the ``n`` scored pixels ``s0 + k * step`` in the window ``[c - w, c + w]``.
+
+    A window holding none of them (a pooling window narrower than ``pool_step``, or
+    one beyond the scored region) gets the scored pixel nearest to ``c`` instead, so
+    every grid point pools at least one score.
+    """
+    lo = max(0, -((s0 - (c - w)) // step))
+    hi = min(n - 1, (c + w - s0) // step)
+    if lo > hi:
+        k = min(max((2 * (c - s0) + step) // (2 * step), 0), n - 1)
+        lo = k
+        hi = k
+    return lo, hi
+
+
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _pool_kernel(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stride, ny, nx, num_max, out):
     """Largest ``num_max`` scores of each channel in the window around each grid point.
 
     Score (a, b) is at pixel (s_y0 + a * step, s_x0 + b * step). out[i, j, c * num_max + m]
-    is the (m+1)-th largest score of channel c in the window (clipped to the scores);
+    is the (m+1)-th largest score of channel c in the window (clipped to the scores; a
+    window holding no scored pixel takes the nearest one, see :func:`_window_range`);
     missing values (a window with fewer scores than num_max) repeat the largest found.
     Separable: the sorted top values of each score row's part of every window first,
     then a merge over the rows of each window that leaves a row as soon as its next
@@ -328,8 +351,7 @@ def _pool_kernel(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stride, ny,
     for a in numba.prange(n_sy):
         for j in range(nx):
             xc = grid_x0 + j * stride
-            b0 = max(0, -((s_x0 - (xc - wx)) // step))
-            b1 = min(n_sx - 1, (xc + wx - s_x0) // step)
+            b0, b1 = _window_range(xc, wx, s_x0, step, n_sx)
             best = rowtop[a, j]
             best[:] = -np.inf
             for b in range(b0, b1 + 1):
@@ -338,8 +360,7 @@ def _pool_kernel(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stride, ny,
                     _insert_descending(best, c * num_max, last, flat[base + c])
     for i in numba.prange(ny):
         yc = grid_y0 + i * stride
-        a0 = max(0, -((s_y0 - (yc - wy)) // step))
-        a1 = min(n_sy - 1, (yc + wy - s_y0) // step)
+        a0, a1 = _window_range(yc, wy, s_y0, step, n_sy)
         best = np.empty(n_ch * num_max, dtype=scores.dtype)
         for j in range(nx):
             best[:] = -np.inf
@@ -357,6 +378,7 @@ def _pool_kernel(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stride, ny,
                     out[i, j, o + m] = v if v > -np.inf else best[o]
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _pool_max_separable(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stride, ny, nx, out):
     """num_max = 1 case of :func:`_pool_kernel`: maximum over x, then over y."""
@@ -365,8 +387,7 @@ def _pool_max_separable(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stri
     for a in numba.prange(n_sy):
         for j in range(nx):
             xc = grid_x0 + j * stride
-            b0 = max(0, -((s_x0 - (xc - wx)) // step))
-            b1 = min(n_sx - 1, (xc + wx - s_x0) // step)
+            b0, b1 = _window_range(xc, wx, s_x0, step, n_sx)
             for c in range(n_ch):
                 m = scores[a, b0, c]
                 for b in range(b0 + 1, b1 + 1):
@@ -374,8 +395,7 @@ def _pool_max_separable(scores, s_y0, s_x0, step, wy, wx, grid_y0, grid_x0, stri
                 rowmax[a, j, c] = m
     for i in numba.prange(ny):
         yc = grid_y0 + i * stride
-        a0 = max(0, -((s_y0 - (yc - wy)) // step))
-        a1 = min(n_sy - 1, (yc + wy - s_y0) // step)
+        a0, a1 = _window_range(yc, wy, s_y0, step, n_sy)
         for j in range(nx):
             for c in range(n_ch):
                 m = rowmax[a0, j, c]
@@ -462,7 +482,7 @@ class PointSymmetryDescriptor:
             return descriptor_grid(shape, m + self.window_y, m + self.window_x, stride)
         return descriptor_grid(shape, m + self.window_y, m + self.window_x, stride, inner_y=m, inner_x=m)
 
-    def score_map(self, image: np.ndarray, step: int | None = None, origin=(0, 0)):
+    def score_map(self, image: np.ndarray, step: int | None = None, origin=(0, 0), reference_std: float | None = None):
         """Scores of every operation at the pixels of the pooling lattice.
 
         The lattice holds the pixels whose image coordinates are multiples of ``step``
@@ -473,9 +493,11 @@ class PointSymmetryDescriptor:
         Returns ``(scores, y0, x0, step)``: scores (n_y, n_x, n_ops) float32, exact
         operations first then the interpolated ones (see :meth:`operation_order`),
         score (a, b) at pixel (y0 + a * step, x0 + b * step) of ``image``.
+        ``reference_std``: standard deviation of the whole image a tile is cut from,
+        which sets the flat-patch threshold (None: ``image`` is the whole image).
         """
         step = self.pool_step if step is None else step
-        img = normalized_image(image)
+        img, std = normalized_image(image, return_std=True)
         height, width = img.shape
         m = self.score_margin
         y0 = m + (-(origin[0] + m)) % step
@@ -510,7 +532,7 @@ class PointSymmetryDescriptor:
             polar_lists = []
             coef = img
         polar_pairs, polar_w, polar_count = _padded_pairs(polar_lists)
-        var = float(img.var())
+        var = flat_variance(std, reference_std)
         flat_disk = FLAT_TOLERANCE * var * len(disk)
         flat_polar = FLAT_TOLERANCE * var * float(weights.sum())
         xs = np.arange(x0, width - m, step)
@@ -535,16 +557,18 @@ class PointSymmetryDescriptor:
         exact_only = all(is_exact(m) for _, _, m in self._operations())
         return self.score_margin + max(self.window_y, self.window_x) + (0 if exact_only else self._SPLINE_REACH)
 
-    def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0)) -> np.ndarray:
+    def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0),
+                reference_std=None) -> np.ndarray:
         """(ny, nx, n_operations) float32 pooled scores on the stride grid (or ``grid``).
 
         ``origin``: position of ``image`` in a larger image it is a tile of (aligns the
-        pooling lattice with the whole image's).
+        pooling lattice with the whole image's); ``reference_std``: that image's
+        standard deviation (the flat-patch threshold, see :meth:`score_map`).
         """
         if grid is None:
-            grid = self.grid(image.shape, stride)
+            grid = self.grid(np.shape(image), stride)
         stride = grid.stride
-        scores, sy0, sx0, step = self.score_map(image, origin=origin)
+        scores, sy0, sx0, step = self.score_map(image, origin=origin, reference_std=reference_std)
         pooled = np.empty(grid.shape + (scores.shape[2] * self.num_max,), dtype=np.float32)
         pool = (self.window_y, self.window_x, grid.y0, grid.x0, stride, grid.ny, grid.nx)
         if self.num_max == 1:
@@ -594,9 +618,7 @@ class PointSymmetryDescriptor:
 
 def _build_point_symmetry(name, radius, window_x, window_y, num_max, pool_step, n_radii, edges, n_angles=None,
                           angles=None, num_reflection_plane=None):
-    radius = float(radius)
-    if not (math.isfinite(radius) and radius >= 1):
-        raise ValueError(f"radius must be a number >= 1 (px), got {radius}.")
+    radius = check.check_real("radius", radius, 1, units=" (px)")
     window_x = check.check_int("window_x", window_x, 0)
     window_y = check.check_int("window_y", window_y, 0)
     num_max = check.check_int("num_max", num_max, 1, (2 * window_x + 1) * (2 * window_y + 1))

@@ -29,7 +29,10 @@ cycles per pixel is the Nyquist frequency), the low frequencies where lattice pe
 of typical sampling lie.
 
 Flat windows (variance below ``translation.FLAT_TOLERANCE`` times the image variance,
-as for the translation descriptors) get all-zero spectra. The image is centred by its global
+as for the translation descriptors; for a tile, the whole image's) get all-zero spectra.
+Spectra scale with the square of the intensity: images whose spectra would over- or
+underflow float32 (values beyond ~1e15 or a standard deviation below 1e-15) are refused
+with a ValueError asking to rescale them. The image is centred by its global
 mean in float64 before anything else, so adding a constant changes nothing and large
 offsets cost no precision; spectra are float32, non-negative and never NaN.
 
@@ -65,7 +68,7 @@ import scipy.fft
 
 from .. import _validation as check
 from ._grid import DescriptorGrid, descriptor_grid
-from .translation import patch_statistics
+from .translation import ROUNDING, patch_statistics
 
 __all__ = [
     "METHODS",
@@ -327,6 +330,7 @@ def power_spectrum_map(
     fft_workers: int | None = None,
     progress=None,
     grid: DescriptorGrid | None = None,
+    reference_std: float | None = None,
 ) -> tuple[np.ndarray, DescriptorGrid]:
     """Power spectra of the windows centred on every point of a stride grid.
 
@@ -356,6 +360,13 @@ def power_spectrum_map(
         BLAS / FFT); None or -1: numba's thread count (all cores by default).
     progress : callable, optional
         Called with the number of grid points finished after every block.
+    grid : DescriptorGrid, optional
+        Evaluate on these centres (e.g. part of a larger image's grid, in the
+        coordinates of this tile of it).
+    reference_std : float, optional
+        Standard deviation of the whole image ``image`` is a tile of: windows are flat
+        (all-zero spectra) when their variance is below ``FLAT_TOLERANCE`` times the
+        whole image's variance. None: ``image`` is the whole image.
 
     Returns
     -------
@@ -389,14 +400,54 @@ def power_spectrum_map(
     if out is None:
         out = np.empty(grid.shape + (len(channels),), dtype=np.float32)
     img = np.asarray(image, dtype=np.float64)
+    magnitude = float(np.max(np.abs(img))) if img.size else 0.0
     img = np.ascontiguousarray(img - img.mean())
-    means, invs = patch_statistics(img, window_y, window_x)
+    _check_magnitude(img, window_y, window_x, reference_std, magnitude)
+    variance = None if reference_std is None else float(reference_std) ** 2
+    means, invs = patch_statistics(img, window_y, window_x, variance=variance)
     if method == "auto":
         method = _choose_method(window_y, window_x, channels, stride)
     workers = _n_workers(fft_workers)
     compute = _spectra_dft if method == "dft" else _spectra_fft
     compute(img, grid, window_y, window_x, taper, channels, bool(log), means, invs, out, workers, progress)
     return out, grid
+
+
+#: Image standard deviations below this make float32 power spectra meaningless
+#: (squares of squares underflow); see :func:`_check_magnitude`.
+MIN_STD = 1e-15
+
+
+def _check_magnitude(img: np.ndarray, window_y: int, window_x: int, reference_std: float | None,
+                     magnitude: float) -> None:
+    """Refuse images whose power spectra over- or underflow float32 (every descriptor inf or 0).
+
+    Pearson scores do not depend on the intensity scale; power spectra scale with its
+    square, so images of values like 1e160 or 1e-170 must be rescaled by the user.
+    ``img`` has its mean removed; ``magnitude`` is the largest |value| before that. A
+    constant image (variations at the level of rounding) is fine: its spectra are 0.
+    """
+    peak = float(np.max(np.abs(img))) if img.size else 0.0
+    if peak == 0.0:
+        return
+    # |F| <= sum of |window - mean| <= 2 peak Ly Lx; its square must fit in float32.
+    limit = math.sqrt(float(np.finfo(np.float32).max)) / (2.0 * (2 * window_y + 1) * (2 * window_x + 1))
+    if not peak <= limit:
+        raise ValueError(
+            f"The image values are too large for power_spectrum descriptors (max |value - mean| = {peak:.3g}; "
+            f"float32 power spectra of {2 * window_y + 1} x {2 * window_x + 1} px windows need at most {limit:.3g}). "
+            "Rescale the image, e.g. s / s.data.std()."
+        )
+    if reference_std is None:
+        exponent = math.frexp(peak)[1]
+        std = math.ldexp(float(np.std(np.ldexp(img, -exponent))), exponent)
+    else:
+        std = float(reference_std)
+    if ROUNDING * magnitude < std < MIN_STD:
+        raise ValueError(
+            f"The image values are too small for power_spectrum descriptors (standard deviation {std:.3g} < "
+            f"{MIN_STD:g}: float32 power spectra underflow). Rescale the image, e.g. s / s.data.std()."
+        )
 
 
 # -------------------------------------------------------------------- descriptor
@@ -470,9 +521,13 @@ class PowerSpectrumDescriptor:
 
     def compute(
         self, image: np.ndarray, stride: int, out: np.ndarray | None = None, fft_workers=None, progress=None,
-        grid: DescriptorGrid | None = None, origin=(0, 0),
+        grid: DescriptorGrid | None = None, origin=(0, 0), reference_std: float | None = None,
     ) -> np.ndarray:
-        """(ny, nx, N) float32 power spectra of ``image`` (H, W) on the stride grid (or ``grid``)."""
+        """(ny, nx, N) float32 power spectra of ``image`` (H, W) on the stride grid (or ``grid``).
+
+        ``reference_std``: standard deviation of the whole image a tile is cut from
+        (sets the flat-window threshold, see :func:`power_spectrum_map`).
+        """
         image = np.asarray(image)
         if grid is None:
             grid = self.grid(image.shape, stride)
@@ -483,14 +538,14 @@ class PowerSpectrumDescriptor:
         if len(full) == len(channels) and np.array_equal(full, channels):
             power_spectrum_map(
                 image, self.window_y, self.window_x, grid.stride, self.log, self.crop, self.taper,
-                out=out, fft_workers=fft_workers, progress=progress, grid=grid,
+                out=out, fft_workers=fft_workers, progress=progress, grid=grid, reference_std=reference_std,
             )
             return out
         # A subset: compute the smallest crop holding the kept channels, then pick them.
         crop = self._covering_crop()
         spectra, _ = power_spectrum_map(
             image, self.window_y, self.window_x, grid.stride, self.log, crop, self.taper,
-            fft_workers=fft_workers, progress=progress, grid=grid,
+            fft_workers=fft_workers, progress=progress, grid=grid, reference_std=reference_std,
         )
         cover = power_spectrum_frequencies(self.window_y, self.window_x, crop)
         position = {(int(a), int(b)): k for k, (a, b) in enumerate(cover)}

@@ -30,6 +30,9 @@ deviation scaled to one, which makes the score exactly invariant to an added
 constant and free of the cancellation that large offsets cause. A patch whose
 variance is below ``FLAT_TOLERANCE`` times the image variance is *flat*; every
 score involving a flat patch is defined as 0 (no evidence of symmetry), never NaN.
+For a tile of a larger image, "the image" is the whole image (``reference_std``), so
+tiles and the whole image agree. Any finite magnitude works (1e-300 to 1e300): the
+image is scaled by a power of two first, which changes no bit of the result.
 
 Kernels take and return NumPy arrays and never import HyperSpy.
 """
@@ -42,6 +45,7 @@ import numba
 import numpy as np
 import scipy.fft
 
+from .._threading import serialised
 from ._grid import DescriptorGrid, descriptor_grid
 
 #: How descriptors treat the image edges (see the module docstring).
@@ -50,51 +54,107 @@ EDGES = ("shrink", "exclude")
 #: A patch whose variance is below this fraction of the image variance is flat.
 FLAT_TOLERANCE = 1e-10
 
+#: An image whose standard deviation is below this fraction of its largest magnitude
+#: is constant: what varies is the rounding of float64 arithmetic (its mean).
+ROUNDING = 1e-13
+
 #: Shifts processed together by one task of the direct kernel. 16 float32 scores
 #: fill a 64-byte cache line of the output.
 _SHIFT_GROUP = 16
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _normalize_kernel(image, out):
+    """Write (image - mean) / std into ``out``; return std (0 for a constant image).
+
+    The image is first scaled by the power of two nearest its largest magnitude, which
+    is exact (bit for bit the same result) and keeps squares and sums of any finite
+    float64 image, e.g. 1e200 or 1e-200, free of overflow and underflow. A standard
+    deviation below ``ROUNDING`` times the largest magnitude is rounding noise: the image
+    is constant and ``out`` all zeros.
+    """
     height, width = image.shape
     rows = np.empty(height)
     for y in numba.prange(height):
         acc = 0.0
         for x in range(width):
-            acc += image[y, x]
+            acc = max(acc, abs(image[y, x]))
+        rows[y] = acc
+    peak = rows.max()
+    exponent = math.frexp(peak)[1] if peak > 0 else 0
+    pre = math.ldexp(1.0, -exponent)
+    for y in numba.prange(height):
+        acc = 0.0
+        for x in range(width):
+            acc += image[y, x] * pre
         rows[y] = acc
     mean = rows.sum() / (height * width)
     for y in numba.prange(height):
         acc = 0.0
         for x in range(width):
-            d = image[y, x] - mean
+            d = image[y, x] * pre - mean
             acc += d * d
         rows[y] = acc
     std = math.sqrt(rows.sum() / (height * width))
-    scale = 1.0 / std if std > 0 else 1.0
+    if std <= ROUNDING * peak * pre:
+        # Variations at the level of the rounding of the mean: a constant image.
+        for y in numba.prange(height):
+            for x in range(width):
+                out[y, x] = 0.0
+        return 0.0
+    scale = 1.0 / std
     for y in numba.prange(height):
         for x in range(width):
-            out[y, x] = (image[y, x] - mean) * scale
-    return std
+            out[y, x] = (image[y, x] * pre - mean) * scale
+    return math.ldexp(std, exponent)
 
 
-def normalized_image(image: np.ndarray, return_variance: bool = False):
-    """Float64 copy of a 2D image with zero mean and unit standard deviation.
+def as_float_image(image: np.ndarray) -> np.ndarray:
+    """``image`` as native float32 or float64, the types the kernels compile for.
 
-    A constant image is only centred (it is all zeros afterwards). With
-    ``return_variance`` also returns the copy's variance (1, or 0 if constant).
+    Integers, float16, long double and non-native byte orders (e.g. big-endian ``>f4``
+    from some files) are converted to float64; float32 and float64 are returned as they are.
     """
     image = np.asarray(image)
     if image.dtype.kind not in "fiu":
         raise TypeError(f"image must be real (float or integer), got dtype {image.dtype}")
-    if image.dtype.kind != "f":
+    if image.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         image = image.astype(np.float64)
+    return image
+
+
+def normalized_image(image: np.ndarray, return_variance: bool = False, return_std: bool = False):
+    """Float64 copy of a 2D image with zero mean and unit standard deviation.
+
+    A constant image is only centred (it is all zeros afterwards). With
+    ``return_variance`` also returns the copy's variance (1, or 0 if constant); with
+    ``return_std`` the standard deviation of ``image`` in its own units instead.
+    Any real dtype and magnitude (finite) is accepted (see :func:`as_float_image`).
+    """
+    image = as_float_image(image)
     out = np.empty(image.shape, dtype=np.float64)
     std = _normalize_kernel(np.ascontiguousarray(image), out)
+    if return_std:
+        return out, float(std)
     if return_variance:
         return out, (1.0 if std > 0 else 0.0)
     return out
+
+
+def flat_variance(std: float, reference_std: float | None) -> float:
+    """Variance, in units of an image normalized by its own ``std``, that flatness is judged against.
+
+    Without a reference it is the normalized image's own variance (1, or 0 if
+    constant). With ``reference_std`` (the standard deviation of the whole image a
+    tile is cut from) it is that image's variance, so a tile's patches are flat exactly
+    when they would be in the whole image, whatever the tile holds.
+    """
+    if std <= 0:
+        return 0.0
+    if reference_std is None:
+        return 1.0
+    return (float(reference_std) / std) ** 2
 
 
 def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int, integrals=None, variance=None):
@@ -118,6 +178,7 @@ def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int, integrals=No
     return mean, inv
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _stats_from_integrals(ii1, ii2, py, px, flat, mean, inv):
     h = 2 * py + 1
@@ -133,6 +194,7 @@ def _stats_from_integrals(ii1, ii2, py, px, flat, mean, inv):
             inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _integral_images(img, ii1, ii2):
     """ii1[r, c] = sum of img[:r, :c]; ii2 the same for img**2 ((H+1, W+1) float64)."""
@@ -218,6 +280,7 @@ def _full_columns(px, n, x0, stride, nx, width):
     return j0, max(j0, j1)
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _lcm_direct_kernel(img, shifts, py, px, y0, x0, ny, nx, stride, mean, inv, ii1, ii2, flat_pp, n_blocks, out):
     height, width = img.shape
@@ -309,6 +372,7 @@ def _lcm_direct_kernel(img, shifts, py, px, y0, x0, ny, nx, stride, mean, inv, i
                     out[i, j, k0 + kk] = scores[kk, j]
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _lcm_scores_from_sums(sab, ys, xs, shifts, py, px, height, width, mean, inv, ii1, ii2, flat_pp, out):
     """Scores for a batch of centres ``(ys, xs)`` from their cross sums ``sab`` (batch, N)."""
@@ -370,6 +434,7 @@ def local_correlation_map(
     fft_workers: int | None = None,
     progress=None,
     grid: DescriptorGrid | None = None,
+    reference_std: float | None = None,
 ) -> tuple[np.ndarray, DescriptorGrid]:
     """Pearson scores of translations for every centre of a stride grid.
 
@@ -403,6 +468,11 @@ def local_correlation_map(
         grid of a larger image, in the coordinates of this tile of it). Centres within
         ``patch + max |shift|`` of an edge of ``image`` get clipped patches, so a tile
         must extend that far beyond its centres except at the true image edges.
+    reference_std : float, optional
+        Standard deviation of the whole image ``image`` is a tile of: patches are flat
+        (score 0) when their variance is below ``FLAT_TOLERANCE`` times the whole
+        image's variance, so a tile gives the whole image's scores whatever it holds.
+        None: ``image`` is the whole image.
 
     Returns
     -------
@@ -412,12 +482,22 @@ def local_correlation_map(
         Where the grid points are (see :func:`local_correlation_grid`).
     """
     shifts = np.ascontiguousarray(shifts, dtype=np.int64)
+    reach_y = patch_y + int(np.abs(shifts[:, 0]).max())
+    reach_x = patch_x + int(np.abs(shifts[:, 1]).max())
+    shape = np.shape(image)
+    if grid is None and (len(shape) != 2 or shape[0] < 2 * reach_y + 1 or shape[1] < 2 * reach_x + 1):
+        raise ValueError(
+            f"The image ({' x '.join(map(str, shape))} px) is too small for patch_y={patch_y}, patch_x={patch_x} "
+            f"and shifts up to ({reach_y - patch_y}, {reach_x - patch_x}) px: it needs at least "
+            f"{2 * reach_y + 1} x {2 * reach_x + 1} px (2 * (patch + max |shift|) + 1)."
+        )
     if grid is None:
         grid = local_correlation_grid(image.shape, shifts, patch_y, patch_x, stride, edges)
     stride = grid.stride
     if out is None:
         out = np.empty(grid.shape + (len(shifts),), dtype=np.float32)
-    img, variance = normalized_image(image, return_variance=True)
+    img, std = normalized_image(image, return_std=True)
+    variance = flat_variance(std, reference_std)
     ii1, ii2 = integral_images(img)
     mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
     flat_pp = FLAT_TOLERANCE * variance
@@ -440,6 +520,7 @@ def local_correlation_map(
 
 def _fft_length(n: int) -> int:
     """Smallest 2**a 3**b >= n (measured faster here than pocketfft's 5/7/11 sizes)."""
+    n = int(n)
     best = 1 << max(0, (n - 1).bit_length())
     p3 = 1
     while p3 < 2 * n:

@@ -1,0 +1,77 @@
+"""Thread safety of numba's parallel kernels.
+
+numba runs ``parallel=True`` kernels on one of three threading layers: TBB, OpenMP or
+its own "workqueue", which it falls back to when neither TBB nor OpenMP can be loaded.
+TBB and OpenMP may be entered from several Python threads at once; workqueue may not:
+two threads launching parallel kernels at the same time (a user's thread pool, dask's
+threaded scheduler on a lazy stack) abort the whole process (SIGABRT).
+
+Every parallel kernel of the package is wrapped by :func:`serialised`: under workqueue
+the launches are serialised by one process-wide lock (each launch still uses all of
+numba's threads); under TBB or OpenMP the wrapper calls the kernel directly. The layer
+is known only after the first parallel launch (``numba.threading_layer()``), so that
+first launch runs under the lock too.
+
+Pure Python and numba; no HyperSpy.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import numba
+
+#: Held while a parallel kernel runs, when the threading layer is not thread-safe.
+_LOCK = threading.RLock()
+
+#: Threading layers that can be entered from several threads at once.
+THREADSAFE_LAYERS = ("tbb", "omp")
+
+_state: dict[str, bool | None] = {"safe": None}
+
+
+def _detect() -> bool | None:
+    """True/False when the layer in use is known to be thread-safe or not, else None."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        configured = str(numba.config.THREADING_LAYER).lower()
+        if configured == "workqueue":
+            _state["safe"] = False
+        elif configured in THREADSAFE_LAYERS + ("safe", "threadsafe"):
+            _state["safe"] = True
+        return _state["safe"]
+    _state["safe"] = layer in THREADSAFE_LAYERS
+    return _state["safe"]
+
+
+def layer_is_threadsafe() -> bool | None:
+    """Whether numba's threading layer can run parallel kernels from several threads at once.
+
+    None until it is known (before the first parallel kernel, unless
+    ``NUMBA_THREADING_LAYER`` names the layer).
+    """
+    return _state["safe"] if _state["safe"] is not None else _detect()
+
+
+def serialised(kernel):
+    """Wrap a ``parallel=True`` numba kernel so concurrent calls never overlap under workqueue.
+
+    The wrapper is called from Python only (never from other jitted code); the
+    compiled kernel stays available as ``.kernel``.
+    """
+
+    @functools.wraps(kernel.py_func)
+    def call(*args, **kwargs):
+        safe = _state["safe"]
+        if safe:
+            return kernel(*args, **kwargs)
+        with _LOCK:
+            out = kernel(*args, **kwargs)
+            if safe is None:
+                _detect()
+            return out
+
+    call.kernel = kernel
+    return call
