@@ -16,6 +16,7 @@ from . import _validation as check
 from .model import count_labels
 
 def _progressbar_enabled(show_progressbar: bool | None) -> bool:
+    show_progressbar = check.check_bool("show_progressbar", show_progressbar, allow_none=True)
     if show_progressbar is None:
         from hyperspy.defaults_parser import preferences
 
@@ -46,8 +47,17 @@ def _threads(num_workers: int | None):
         numba.set_num_threads(previous)
 
 
+def _check_run_options(lazy_output=None, show_progressbar=None, num_workers=None) -> None:
+    """Check the options every public function shares before any work is done."""
+    check.check_bool("lazy_output", lazy_output, allow_none=True)
+    check.check_bool("show_progressbar", show_progressbar, allow_none=True)
+    if num_workers is not None:
+        check.check_int("num_workers", num_workers, 1)
+
+
 def _image_geometry(signal) -> tuple[tuple[int, ...], int, int]:
     """Navigation shape (array order), height and width of an image signal."""
+    check.check_signal(signal)
     if signal.axes_manager.signal_dimension != 2:
         raise ValueError(
             "signal must have exactly 2 signal dimensions (an image or a stack of images); "
@@ -118,7 +128,8 @@ def _descriptor_signal(signal, data, spec, grid):
 
 
 def _lazy_output(signal, lazy_output):
-    return bool(signal._lazy) if lazy_output is None else bool(lazy_output)
+    lazy_output = check.check_bool("lazy_output", lazy_output, allow_none=True)
+    return bool(signal._lazy) if lazy_output is None else lazy_output
 
 
 def _dask_frames(signal):
@@ -140,17 +151,20 @@ def _checked(data):
     return data.map_blocks(check_block, dtype=data.dtype)
 
 
-def _map_signal(signal, data, title: str, quantity: str):
-    """A Signal2D (lazy for dask data) with the axes and metadata of ``signal``."""
+def _map_signal(signal, data, title: str, quantity: str, signal_type: str = ""):
+    """A Signal2D (lazy for dask data) with the axes and (copied) metadata of ``signal``."""
     from hyperspy.signals import LazySignal2D, Signal2D
 
     metadata = copy.deepcopy(signal.metadata.as_dictionary())
     original = metadata.get("General", {}).get("title", "")
-    metadata.setdefault("General", {})["title"] = f"{title} of {original}".strip()
-    metadata.setdefault("Signal", {}).update({"signal_type": "", "quantity": quantity})
+    metadata.setdefault("General", {})["title"] = f"{title} of {original}" if original else title
+    metadata.setdefault("Signal", {}).update({"signal_type": signal_type, "quantity": quantity})
     axes = [dict(a) for a in signal.axes_manager._get_axes_dicts()]
     cls = Signal2D if isinstance(data, np.ndarray) else LazySignal2D
-    return cls(data, axes=axes, metadata=metadata)
+    out = cls(data, axes=axes, metadata=metadata)
+    if signal_type:
+        out.set_signal_type(signal_type)
+    return out
 
 
 def _reference_signal(signal, reference_frames):
@@ -176,14 +190,63 @@ def _stack_signal(signal, indices):
     return out
 
 
+#: Signal type of the label signals (:class:`hyperspy_symseg.signals.PatternLabels`).
+LABELS_SIGNAL_TYPE = "pattern_labels"
+
+
 def _label_signal(signal, labels, parameters: dict):
-    """A plain Signal2D (lazy for dask labels) with the axes and metadata of ``signal``."""
-    out = _map_signal(signal, labels, "Symmetry segmentation", "Pattern label")
+    """The labels as a :class:`~hyperspy_symseg.signals.PatternLabels` signal (lazy for dask labels).
+
+    Axes and metadata are copies of ``signal``'s (original_metadata too, deep: editing
+    the labels' never edits the input's); the title says what the numbers are.
+    """
+    out = _map_signal(signal, labels, "Symmetry segmentation", "Pattern label", LABELS_SIGNAL_TYPE)
     info = {k: v for k, v in parameters.items() if v is not None}
     if isinstance(labels, np.ndarray):
         sizes = count_labels(labels, int(parameters["n_patterns"]))
         info.update(pattern_sizes_px=sizes, pattern_fractions=sizes / max(labels.size, 1))
     out.metadata.set_item("SymmetrySegmentation", info)
-    out.original_metadata.add_dictionary(signal.original_metadata.as_dictionary())
+    out.original_metadata.add_dictionary(copy.deepcopy(signal.original_metadata.as_dictionary()))
     return out
+
+
+def _use_model_loadings(descriptors, reducer) -> None:
+    """Make HyperSpy's decomposition loadings those of ``reducer.transform``, the model's path.
+
+    HyperSpy stores what ``fit_transform`` returned. For NMF that differs from what
+    ``transform`` gives on the same data (the fit's weights come from its own
+    iterations), so k-means on HyperSpy's loadings would give labels that ``predict``,
+    lazy labels and a reloaded model disagree with. With the model's loadings (same
+    values, same dtype) every route to labels is the same computation. The factors are
+    unchanged.
+    """
+    features = np.asarray(descriptors.data).reshape(-1, descriptors.axes_manager.signal_size)
+    descriptors.learning_results.loadings = np.asarray(reducer.transform(features))
+
+
+def _axis_field(axis, name):
+    return axis.get(name) if isinstance(axis, dict) else getattr(axis, name, None)
+
+
+def _space_units(axis) -> str:
+    """What the calibrated numbers along an axis (a HyperSpy axis or an axis dict) are.
+
+    Its units; without units, "px" when the scale is 1 (the numbers are pixels), else
+    "axis units" (the numbers are in the axis' unnamed units: "px" would be wrong).
+    """
+    units = _axis_field(axis, "units")
+    if isinstance(units, str) and units and units != "<undefined>":
+        return units
+    return "px" if float(_axis_field(axis, "scale")) == 1.0 else "axis units"
+
+
+def _time_units(axis) -> str:
+    """Units of a frame axis, as :func:`_space_units` but "frame" for an unscaled axis without units."""
+    units = _space_units(axis)
+    return "frame" if units == "px" else units
+
+
+def _per(units: str) -> str:
+    """``units`` as a denominator: "s", "frame", "(axis units)"."""
+    return f"({units})" if " " in units else units
 

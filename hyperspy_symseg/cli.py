@@ -4,9 +4,15 @@
 (several files or quoted globs), one labels file per input and a CSV of pattern areas.
 ``symseg demo``                     segment a simulated two-grain image and score it.
 
-Exit codes: 0 success, 1 an input could not be used (missing or unreadable file,
-wrong dimensionality, bad parameter values; the other files are still processed),
-2 wrong command-line usage.
+Files are never lost: an input is never overwritten, an existing output (labels, CSV,
+PNG) is kept unless ``--overwrite`` is given, and inputs with equal stems get distinct
+labels files (``a/img.hspy`` and ``b/img.hspy`` -> ``a_img_labels.hspy``,
+``b_img_labels.hspy``). A TIA ``.emi`` given with its ``_<n>.ser`` files is read once.
+
+Exit codes: 0 success, 1 an input or output could not be used (missing or unreadable
+file, a glob matching nothing, wrong dimensionality, bad parameter values, an output
+that exists or cannot be written; each is reported in one line and the other files are
+still processed), 2 wrong command-line usage.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import os
 import sys
 import time
 from pathlib import Path
@@ -103,25 +110,65 @@ def _save_overlay(image, labels, png: str) -> None:
     plt.close(ax.figure)
 
 
-def _expand(patterns: list[str]) -> list[str]:
-    """Files named on the command line; quoted glob patterns are expanded here."""
-    files = []
+def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
+    """Files named on the command line (quoted glob patterns expanded here), and the patterns matching nothing."""
+    files, unmatched = [], []
     for pattern in patterns:
         if not Path(pattern).exists() and any(c in pattern for c in "*?["):
             matches = sorted(glob.glob(pattern))
             if not matches:
-                raise CommandError(f"{pattern}: no file matches")
+                unmatched.append(pattern)
             files.extend(matches)
         else:
             files.append(pattern)
-    return files
+    return files, unmatched
 
 
-def _output_path(file: str, args, several: bool) -> Path:
+def _tia_companions(files: list[str]) -> set[str]:
+    """The TIA ``<stem>_<n>.ser`` files of listed ``<stem>.emi`` files: reading the .emi reads them."""
+    emi = {(Path(f).parent.resolve(), Path(f).stem) for f in files if Path(f).suffix.lower() == ".emi"}
+    out = set()
+    for f in files:
+        p = Path(f)
+        if p.suffix.lower() == ".ser" and "_" in p.stem:
+            stem, index = p.stem.rsplit("_", 1)
+            if index.isdigit() and (p.parent.resolve(), stem) in emi:
+                out.add(f)
+    return out
+
+
+def _output_names(files: list[str], args, several: bool) -> dict[str, Path]:
+    """The labels file of every input: distinct names, also for inputs with equal stems."""
     if args.output and not several:
-        return Path(args.output)
-    folder = Path(args.output) if args.output else Path(file).parent
-    return folder / f"{Path(file).stem}_labels{args.format}"
+        return {files[0]: Path(args.output)} if files else {}
+    folder = (lambda f: Path(args.output)) if args.output else (lambda f: Path(f).parent)
+    schemes = [
+        lambda p: p.stem,
+        lambda p: f"{p.stem}_{p.suffix.lstrip('.')}",
+        lambda p: f"{p.parent.resolve().name}_{p.stem}",
+        lambda p: f"{p.parent.resolve().name}_{p.stem}_{p.suffix.lstrip('.')}",
+    ]
+
+    def path(f, scheme):
+        return (folder(f) / f"{scheme(Path(f))}_labels{args.format}").resolve()
+
+    out = {f: path(f, schemes[0]) for f in files}
+    for _ in range(2):  # a renamed group could meet another name once more
+        groups: dict[Path, list[str]] = {}
+        for f, o in out.items():
+            groups.setdefault(o, []).append(f)
+        for name, group in groups.items():
+            if len(group) < 2:
+                continue
+            taken = {o for f, o in out.items() if f not in group}
+            for scheme in schemes[1:]:
+                candidate = {f: path(f, scheme) for f in group}
+                if len(set(candidate.values())) == len(group) and not taken & set(candidate.values()):
+                    break
+            else:
+                candidate = {f: name.with_name(f"{name.stem}_{k + 1}{name.suffix}") for k, f in enumerate(group)}
+            out.update(candidate)
+    return out
 
 
 def _area_rows(file: str, seg) -> list[dict]:
@@ -136,47 +183,101 @@ def _area_rows(file: str, seg) -> list[dict]:
     return rows
 
 
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    """The rows of every file; files with different area units get their own area column."""
+    fieldnames = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _check_writable(path: Path, inputs: set[Path], overwrite: bool, what: str) -> None:
+    """Refuse to write over an input, over an existing file without --overwrite, or into a missing folder."""
+    resolved = path.resolve()
+    if resolved in inputs:
+        raise CommandError(f"{what} {path} is an input file; symseg never overwrites its inputs")
+    if resolved.exists() and not overwrite:
+        raise CommandError(f"{what} {path} exists; pass --overwrite to replace it")
+    if not resolved.parent.is_dir():
+        raise CommandError(f"{what} {path}: folder {resolved.parent} does not exist")
+    if not os.access(resolved.parent, os.W_OK):
+        raise CommandError(f"{what} {path}: folder {resolved.parent} is not writable")
+
+
+def _fail(message: str) -> None:
+    print(f"symseg: error: {message}", file=sys.stderr)
+
+
 def cmd_segment(args) -> int:
     from .segmentation import symmetry_segmentation
 
-    files = _expand(args.files)
-    several = len(files) > 1
+    files, unmatched = _expand(args.files)
+    failures = 0
+    for pattern in unmatched:
+        failures += 1
+        _fail(f"{pattern}: no file matches")
+    several = len(files) + len(unmatched) > 1  # as the user named them: -o is then a folder
+    companions = _tia_companions(files)
+    for f in sorted(companions):
+        if not args.quiet:
+            print(f"{f}: read with its .emi file, not segmented separately")
+    files = [f for f in files if f not in companions]
     if several and args.output and Path(args.output).suffix:
         raise CommandError(f"-o must be a folder when segmenting several files, got {args.output!r}")
+    files = list(dict.fromkeys(files))  # a file named twice is segmented once
     if several and args.output:
-        Path(args.output).mkdir(parents=True, exist_ok=True)
-    failures, rows = 0, []
+        try:
+            Path(args.output).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"-o {args.output}: cannot create the folder ({exc.strerror or exc})") from exc
+    inputs = {Path(f).resolve() for f in files} | {Path(f).resolve() for f in companions}
+    outputs = _output_names(files, args, several)
+    csv_path = None
+    if files:
+        csv_path = Path(args.csv) if args.csv else outputs[files[0]].parent / "pattern_areas.csv"
+        _check_writable(csv_path, inputs, args.overwrite, "--csv")
+    rows, done = [], 0
     for file in files:
         try:
-            image = _load_image(file, args.signal_index)
-            start = time.perf_counter()
-            try:
-                seg = symmetry_segmentation(image, show_progressbar=not args.quiet, **_segmentation_kwargs(args))
-            except (ValueError, TypeError) as exc:
-                raise CommandError(f"{file}: {exc}") from exc
-            elapsed = time.perf_counter() - start
-            out = _output_path(file, args, several)
-            seg.labels.save(out, overwrite=True)
+            out = outputs[file]
+            _check_writable(out, inputs, args.overwrite, "labels file")
+            png = None
             if args.png:
                 png = Path(args.png) if not several else out.with_suffix(".png")
+                _check_writable(png, inputs, args.overwrite, "--png")
+            image = _load_image(file, args.signal_index)
+            start = time.perf_counter()
+            seg = symmetry_segmentation(image, show_progressbar=not args.quiet, **_segmentation_kwargs(args))
+            elapsed = time.perf_counter() - start
+            seg.labels.save(out, overwrite=True)
+            if png is not None:
                 _save_overlay(image, seg.labels, str(png))
             rows.extend(_area_rows(file, seg))
+            done += 1
             if not args.quiet:
                 fractions = ", ".join(f"{k}: {n / seg.pattern_sizes.sum():.1%}" for k, n in enumerate(seg.pattern_sizes))
                 print(f"{file}: {seg.n_patterns} patterns ({fractions}) in {elapsed:.2f} s -> {out}")
         except CommandError as exc:
             failures += 1
-            print(f"symseg: error: {exc}", file=sys.stderr)
+            _fail(str(exc))
+        except (ValueError, TypeError) as exc:
+            failures += 1
+            _fail(f"{file}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            failures += 1
+            _fail(f"{file}: {type(exc).__name__}: {exc}")
     if rows:
-        csv_path = Path(args.csv) if args.csv else _output_path(files[0], args, several).parent / "pattern_areas.csv"
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        if not args.quiet:
-            print(f"pattern areas of {len(files) - failures} file(s) -> {csv_path}")
+        try:
+            _write_csv(csv_path, rows)
+            if not args.quiet:
+                print(f"pattern areas of {done} file(s) -> {csv_path}")
+        except OSError as exc:
+            failures += 1
+            _fail(f"--csv {csv_path}: cannot write it ({exc.strerror or exc})")
+    total = len(files) + len(unmatched)
     if failures and not args.quiet:
-        print(f"symseg: {failures} of {len(files)} file(s) failed", file=sys.stderr)
+        print(f"symseg: {failures} of {total} file(s) failed", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -217,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--csv", help="CSV of the pattern areas (default: pattern_areas.csv in the output folder)")
     seg.add_argument("--png", help="also write an overlay image (PNG); with several files one per input")
     seg.add_argument("--signal-index", type=int, default=None, help="which signal of a multi-signal file (default: the first image)")
+    seg.add_argument("--overwrite", action="store_true", help="replace existing output files (never the inputs)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     _add_segmentation_options(seg)
     seg.set_defaults(func=cmd_segment)

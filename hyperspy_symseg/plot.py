@@ -8,7 +8,13 @@ import numpy as np
 
 
 def _image_extent(signal):
-    """(left, right, bottom, top) in calibrated units for imshow, and the units."""
+    """(left, right, bottom, top) in calibrated units for imshow, the units and the pixel area.
+
+    The units say what the numbers are: the axis' units, "px" for an uncalibrated axis
+    (scale 1) or "axis units" for a scaled axis without units.
+    """
+    from ._signal_utils import _space_units
+
     x, y = signal.axes_manager.signal_axes
     extent = (
         x.offset - 0.5 * x.scale,
@@ -16,7 +22,11 @@ def _image_extent(signal):
         y.offset + (y.size - 0.5) * y.scale,
         y.offset - 0.5 * y.scale,
     )
-    return extent, x.units if isinstance(x.units, str) else "", abs(x.scale * y.scale)
+    return extent, _space_units(x), abs(x.scale * y.scale)
+
+
+def _squared(units: str) -> str:
+    return f"({units})²" if " " in units else f"{units}²"
 
 
 def pattern_colors(n_patterns: int):
@@ -25,6 +35,56 @@ def pattern_colors(n_patterns: int):
 
     cmap = matplotlib.colormaps["tab10" if n_patterns <= 10 else "tab20"]
     return [cmap(k % cmap.N) for k in range(n_patterns)]
+
+
+def _n_patterns(labels) -> int:
+    """Number of patterns of a label signal: from its metadata, else the largest label + 1."""
+    n = labels.metadata.get_item("SymmetrySegmentation.n_patterns", None)
+    if n is None:
+        data = labels.data
+        n = int(data.max().compute() if hasattr(data.max(), "compute") else data.max()) + 1
+    return max(int(n), 1)
+
+
+def label_plot_kwargs(labels, kwargs: dict) -> dict:
+    """Defaults of ``PatternLabels.plot``: one discrete colour per pattern, no colour bar.
+
+    Explicit keyword arguments win.
+    """
+    from matplotlib.colors import ListedColormap
+
+    n = _n_patterns(labels)
+    out = dict(kwargs)
+    out.setdefault("cmap", ListedColormap(pattern_colors(n), name="patterns"))
+    out.setdefault("vmin", -0.5)
+    out.setdefault("vmax", n - 0.5)
+    out.setdefault("colorbar", False)
+    out.setdefault("centre_colormap", False)
+    return out
+
+
+def add_label_legend(labels) -> None:
+    """A legend of the pattern colours on the HyperSpy plot of a label signal.
+
+    Also titles the plot with the signal's title (HyperSpy appends " Signal").
+    """
+    from matplotlib.patches import Patch
+
+    plot = getattr(labels, "_plot", None)
+    image_plot = getattr(plot, "signal_plot", None)
+    ax = getattr(image_plot, "ax", None)
+    if ax is None:
+        return
+    title = labels.metadata.General.title
+    image_plot.title = title
+    ax.set_title(textwrap.fill(title, 60), fontsize="medium")
+    n = _n_patterns(labels)
+    colors = pattern_colors(n)
+    handles = [Patch(color=colors[k], label=str(k)) for k in range(n)]
+    # Outside the axes, where the colour bar would be: HyperSpy paints its (animated)
+    # image after the other artists, which would hide a legend inside the axes.
+    ax.legend(handles=handles, title="pattern", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+              title_fontsize="small", framealpha=0.8, ncols=max(1, -(-n // 20)))
 
 
 def segmentation_overlay(image, labels, ax=None, alpha: float = 0.4, frame: int = 0, title: str | None = None):
@@ -64,13 +124,13 @@ def segmentation_overlay(image, labels, ax=None, alpha: float = 0.4, frame: int 
     handles = [
         Patch(
             color=colors[k],
-            label=f"pattern {k}: {counts[k] / lab.size:.1%}" + (f", {counts[k] * pixel_area:.3g} {units}²" if units else ""),
+            label=f"pattern {k}: {counts[k] / lab.size:.1%}" + (f", {counts[k] * pixel_area:.3g} {_squared(units)}" if units != "px" else ""),
         )
         for k in range(n_patterns)
     ]
     ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
-    ax.set_xlabel(f"x ({units})" if units else "x (px)")
-    ax.set_ylabel(f"y ({units})" if units else "y (px)")
+    ax.set_xlabel(f"x ({units})")
+    ax.set_ylabel(f"y ({units})")
     title = title if title is not None else labels.metadata.General.title
     ax.set_title(textwrap.fill(title, 60), fontsize="medium")
     return ax
@@ -171,8 +231,8 @@ def separability_map(signal, ax=None):
     extent, units, _ = _image_extent(signal)
     image = ax.imshow(np.ma.masked_invalid(signal.data), extent=extent, cmap="viridis", interpolation="nearest")
     ax.figure.colorbar(image, ax=ax, label="Fisher separability")
-    ax.set_xlabel(f"shift x ({units})" if units else "shift x (px)")
-    ax.set_ylabel(f"shift y ({units})" if units else "shift y (px)")
+    ax.set_xlabel(f"shift x ({units})")
+    ax.set_ylabel(f"shift y ({units})")
     ax.set_title(textwrap.fill(signal.metadata.General.title, 45), fontsize="medium")
     return ax
 
@@ -195,7 +255,7 @@ def scalar_map(signal, ax=None, frame: int = 0, cmap="magma", vmin=None, vmax=No
     extent, units, _ = _image_extent(signal)
     image = ax.imshow(data, extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.figure.colorbar(image, ax=ax, label=label or signal.metadata.Signal.get_item("quantity", ""))
-    ax.set_xlabel(f"x ({units})" if units else "x (px)")
-    ax.set_ylabel(f"y ({units})" if units else "y (px)")
+    ax.set_xlabel(f"x ({units})")
+    ax.set_ylabel(f"y ({units})")
     ax.set_title(textwrap.fill(signal.metadata.General.title, 60), fontsize="medium")
     return ax

@@ -1,7 +1,9 @@
-"""Signal classes registered with HyperSpy (``signal_type="atomic_resolution"``).
+"""Signal classes registered with HyperSpy.
 
-Thin classes: every method forwards to the pipeline in
-:mod:`hyperspy_symseg.segmentation`; no numerics live here.
+``signal_type="atomic_resolution"``: images to segment; ``signal_type="pattern_labels"``:
+the label images a segmentation returns. Thin classes: every method forwards to the
+pipeline in :mod:`hyperspy_symseg.segmentation` or to :mod:`hyperspy_symseg.plot`; no
+numerics live here.
 """
 
 from hyperspy.signals import LazySignal2D, Signal2D
@@ -34,5 +36,32 @@ class AtomicResolutionImage(Signal2D):
 
 class LazyAtomicResolutionImage(LazySignal2D, AtomicResolutionImage):
     """Lazy (dask-backed) :class:`AtomicResolutionImage`."""
+
+    _lazy = True
+
+
+class PatternLabels(Signal2D):
+    """Pattern labels of a symmetry segmentation: integers 0 .. n_patterns - 1 (0 = smallest pattern).
+
+    Returned by :func:`hyperspy_symseg.symmetry_segment` and
+    :meth:`~hyperspy_symseg.SymmetrySegmentation.predict`, with the axes and metadata of
+    the segmented image; ``metadata.SymmetrySegmentation`` holds the parameters.
+    ``plot()`` shows one discrete colour per pattern with a legend (as ``seg.plot()``)
+    instead of a continuous colour bar.
+    """
+
+    _signal_type = "pattern_labels"
+
+    def plot(self, *args, **kwargs):
+        from . import plot
+
+        super().plot(*args, **plot.label_plot_kwargs(self, kwargs))
+        plot.add_label_legend(self)
+
+    plot.__doc__ = Signal2D.plot.__doc__
+
+
+class LazyPatternLabels(LazySignal2D, PatternLabels):
+    """Lazy (dask-backed) :class:`PatternLabels`."""
 
     _lazy = True
