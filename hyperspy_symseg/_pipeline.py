@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validation as check
-from ._learn import CovariancePCA
-from ._signal_utils import _descriptor_signal, _dask_frames, _frames, _lazy_output, _progressbar, _threads, _checked
+from ._learn import CovariancePCA, exact_nmf
+from ._signal_utils import (
+    _checked, _dask_frames, _descriptor_signal, _frames, _lazy_output, _progressbar, _threads, _use_model_loadings,
+)
 
 def _compute_frames(frames, spec, stride, show_progressbar, num_workers, desc="Symmetry descriptors"):
     """(F, ny, nx, N) float32 descriptors of (F, H, W) frames, in memory."""
@@ -110,19 +112,24 @@ def _seed(random_state) -> int | None:
 
 
 def _reduce(descriptors, algorithm: str, n_components, random_state):
-    """Run HyperSpy's decomposition on the descriptor signal; returns the fitted estimator."""
+    """Run HyperSpy's decomposition on the descriptor signal; returns the fitted estimator.
+
+    The stored loadings are then the estimator's ``transform`` of the descriptors, the
+    path every later labelling takes (see :func:`_use_model_loadings`).
+    """
     if algorithm == "PCA":
         reducer = CovariancePCA(n_components)
         descriptors.decomposition(algorithm=reducer, centre=None, print_info=False)
-        return reducer
-    if algorithm == "NMF":
-        return descriptors.decomposition(
+    elif algorithm == "NMF":
+        reducer = exact_nmf(descriptors.decomposition(
             algorithm="NMF", output_dimension=int(n_components), return_info=True, print_info=False,
             init="nndsvda", max_iter=1000, random_state=_seed(random_state),
-        )
-    from .unmixing import NFINDR
+        ))
+    else:
+        from .unmixing import NFINDR
 
-    reducer = NFINDR(int(n_components), random_state=_seed(random_state))
-    descriptors.decomposition(algorithm=reducer, print_info=False)
+        reducer = NFINDR(int(n_components), random_state=_seed(random_state))
+        descriptors.decomposition(algorithm=reducer, print_info=False)
+    _use_model_loadings(descriptors, reducer)
     return reducer
 
