@@ -18,10 +18,14 @@ from typing import Any
 import numpy as np
 
 from . import _validation as check
-from ._learn import SubsampledKMeans
+from ._lazy_fit import fit_descriptors
+from ._learn import SubsampledKMeans, nearest_centre
 from ._pipeline import _descriptors_of, _label_all, _reduce
-from ._signal_utils import _check_fits, _image_geometry, _label_signal, _lazy_output, _reference_signal, _threads
+from ._signal_utils import (
+    _check_fits, _check_run_options, _image_geometry, _label_signal, _lazy_output, _threads,
+)
 from .descriptors import make_descriptor, upsample_labels
+from .files import as_model
 from .model import SegmentationModel, label_dtype
 from .result import SymmetrySegmentation
 
@@ -138,6 +142,7 @@ def get_symmetry_descriptors(
         all parameters. HyperSpy's ``decomposition`` and ``cluster_analysis`` work on it
         unchanged. Lazy input gives a lazy signal.
     """
+    _check_run_options(show_progressbar=show_progressbar, num_workers=num_workers)
     spec = make_descriptor(descriptor, **parameters)
     stride = check.check_int("stride", stride, 1)
     _, height, width = _image_geometry(signal)
@@ -229,6 +234,7 @@ def symmetry_segmentation(
         ``.labels`` (Signal2D, same shape, axes and metadata as ``signal``), the
         descriptor signal with its learning results, the fitted model (``.predict``).
     """
+    _check_run_options(lazy_output, show_progressbar, num_workers)
     n_patterns = check.check_int("n_patterns", n_patterns, 1)
     n_init = check.check_int("n_init", n_init, 1)
     random_state = check.check_random_state(random_state)
@@ -272,6 +278,11 @@ def symmetry_segmentation(
     grid = spec.grid((height, width), stride)
     n_fit = n_frames if reference_frames is None else len(reference_frames)
     n_points = n_fit * grid.ny * grid.nx
+    if n_points < 2:
+        raise ValueError(
+            f"stride={stride} leaves {n_points} descriptor grid point on this {height} x {width} px image; the "
+            "decomposition needs at least 2. Use a smaller stride."
+        )
     if n_patterns > n_points:
         raise ValueError(
             f"n_patterns must be an integer in [1, {n_points}] (the number of descriptor grid points "
@@ -281,8 +292,9 @@ def symmetry_segmentation(
 
     timings = {}
     clock = time.perf_counter()
-    reference = _reference_signal(signal, reference_frames)
-    descriptors = _descriptors_of(reference, spec, stride, show_progressbar, num_workers, lazy=False)
+    # reference: the in-memory fitted frames (None: a lazy image fitted on a sample of tiles).
+    descriptors, reference = fit_descriptors(signal, reference_frames, spec, stride, max_samples, random_state,
+                                             show_progressbar, num_workers)
     timings["descriptors"], clock = time.perf_counter() - clock, time.perf_counter()
 
     with _threads(num_workers):
@@ -296,11 +308,11 @@ def symmetry_segmentation(
     # Sort the patterns by size, smallest first (ties: by k-means index).
     sizes = np.bincount(kmeans.labels_, minlength=n_patterns)
     order = np.argsort(sizes, kind="stable")
-    rank = np.empty(n_patterns, dtype=np.int64)
-    rank[order] = np.arange(n_patterns)
-    ref_nav = np.asarray(descriptors.data).shape[:-3]
-    grid_labels = rank[kmeans.labels_].astype(label_dtype(n_patterns)).reshape(ref_nav + grid.shape)
     model = SegmentationModel(spec, stride, reducer, kmeans.cluster_centers_[order])
+    # The fit's labels by the model's own rule (nearest sorted centre, ties to the lower
+    # label), the rule predict applies: the k-means labels renumbered, except where centres tie.
+    grid_labels = nearest_centre(descriptors.learning_results.loadings, model.centers)[0]
+    grid_labels = grid_labels.astype(label_dtype(n_patterns)).reshape(descriptors.data.shape[:-1])
 
     parameters = {
         "n_patterns": n_patterns,
@@ -318,7 +330,7 @@ def symmetry_segmentation(
     if reference_frames is None and not _lazy_output(signal, lazy_output):
         # Fitted on every frame: the labels come with the fit.
         target, labels = signal, upsample_labels(grid_labels, grid, (height, width)).reshape(signal.data.shape)
-    elif n_operations is not None:
+    elif n_operations is not None and reference is not None:
         # The fast model will label every frame; the full model labels the reference.
         target = reference
         labels = upsample_labels(grid_labels, grid, (height, width)).reshape(reference.data.shape)
@@ -350,8 +362,9 @@ def segment_with_model(signal, model, lazy_output: bool | None = None, show_prog
     ----------
     signal : hyperspy.signals.Signal2D
         Image or stack, eager or lazy.
-    model : SegmentationModel or SymmetrySegmentation
-        From :func:`hyperspy_symseg.load_model`, or a segmentation result.
+    model : SegmentationModel, SymmetrySegmentation, str or Path
+        From :func:`hyperspy_symseg.load_model`, a segmentation result, or the path of
+        a file saved by ``save_model`` or ``seg.save`` (loaded with ``load_model``).
 
     Returns
     -------
@@ -359,7 +372,8 @@ def segment_with_model(signal, model, lazy_output: bool | None = None, show_prog
         Labels with the shape, axes and metadata of ``signal`` (lazy for lazy input
         unless ``lazy_output=False``).
     """
-    model = getattr(model, "model", model)
+    _check_run_options(lazy_output, show_progressbar, num_workers)
+    model = as_model(model)
     _, height, width = _image_geometry(signal)
     _check_fits(model.descriptor, height, width)
     labels = _label_all(model, signal, lazy_output, show_progressbar, num_workers)
