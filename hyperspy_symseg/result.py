@@ -7,9 +7,11 @@ import time
 import numpy as np
 
 from . import _validation as check
-from ._pipeline import _descriptors_of, _eager_labels, _label_all, _reduce
+from ._lazy_fit import refit_descriptors
+from ._pipeline import _eager_labels, _label_all, _reduce
 from ._signal_utils import (
-    _check_fits, _dask_frames, _image_geometry, _label_signal, _lazy_output, _map_signal, _reference_signal, _threads,
+    _check_fits, _check_run_options, _dask_frames, _image_geometry, _label_signal, _lazy_output, _map_signal,
+    _per, _space_units, _threads, _time_units,
 )
 from .model import SegmentationModel, count_labels
 
@@ -180,7 +182,7 @@ class SymmetrySegmentation:
         return cls(signal if signal is not None else labels, labels, parts["descriptors"], parts["model"],
                    parts["grid_labels"], parts["parameters"], {}, parts["reference_frames"])
 
-    def save(self, filename, overwrite: bool | None = None, descriptors: bool = True) -> None:
+    def save(self, filename, overwrite: bool | None = None, descriptors: bool = True) -> bool:
         """Save the labels with the fitted model (and the descriptors next to them).
 
         ``.hspy`` or ``.zspy``; see :func:`hyperspy_symseg.files.save_segmentation`.
@@ -188,9 +190,9 @@ class SymmetrySegmentation:
         """
         from .files import save_segmentation
 
-        save_segmentation(self, filename, overwrite, descriptors)
+        return save_segmentation(self, filename, overwrite, descriptors)
 
-    def save_model(self, filename, overwrite: bool | None = None) -> None:
+    def save_model(self, filename, overwrite: bool | None = None) -> bool:
         """Save only the fitted model, to segment later acquisitions.
 
         Load with :func:`hyperspy_symseg.load_model` and apply with
@@ -198,7 +200,7 @@ class SymmetrySegmentation:
         """
         from .files import save_model
 
-        save_model(self.model, filename, overwrite)
+        return save_model(self.model, filename, overwrite)
 
     def plot_explained_variance(self, ax=None):
         """Explained-variance ratio of every principal component and its cumulative sum (PCA)."""
@@ -258,6 +260,7 @@ class SymmetrySegmentation:
         hyperspy.signals.Signal2D
             Labels with the shape, axes and metadata of ``signal``.
         """
+        _check_run_options(lazy_output, show_progressbar, num_workers)
         _, height, width = _image_geometry(signal)
         _check_fits(self.descriptor, height, width)
         labels = _label_all(self.model, signal, lazy_output, show_progressbar, num_workers)
@@ -279,6 +282,7 @@ class SymmetrySegmentation:
         """
         from .analysis import confidence
 
+        _check_run_options(lazy_output, show_progressbar, num_workers)
         signal = self.signal if signal is None else signal
         _, height, width = _image_geometry(signal)
         _check_fits(self.descriptor, height, width)
@@ -307,7 +311,10 @@ class SymmetrySegmentation:
         """
         if not (np.isfinite(threshold) and threshold > 0):
             raise ValueError(f"threshold must be a positive number of robust standard deviations, got {threshold}.")
+        _check_run_options(None, show_progressbar, num_workers)
         signal = self.signal if signal is None else signal
+        _, height, width = _image_geometry(signal)
+        _check_fits(self.descriptor, height, width)
         labels, distances = _eager_labels(self.model, signal, show_progressbar, num_workers, distances=True)
         median, mad = self._distance_statistics()
         own = np.sqrt(np.take_along_axis(distances, labels[..., None].astype(np.int64), axis=-1)[..., 0])
@@ -375,7 +382,8 @@ class SymmetrySegmentation:
         column = 1 if fraction else 0
         values = self._per_frame(lambda b: pattern_areas(b, self.n_patterns, pixel_area)[column], self.n_patterns)
         name, scale, offset, units, size = self._time_axis()
-        area_units = f"{x.units}^2" if isinstance(x.units, str) and x.units not in ("", "<undefined>") else "px^2"
+        space = _space_units(x)
+        area_units = f"{space}^2" if space != "axis units" else "(axis units)^2"
         out = Signal1D(values.T, axes=[
             {"name": "pattern", "size": self.n_patterns, "navigate": True},
             {"name": name, "scale": scale, "offset": offset, "units": units, "size": size},
@@ -412,14 +420,14 @@ class SymmetrySegmentation:
         positions = self._per_frame(lambda lab: boundary_positions(lab, a, b, size, origin), 2)
         lengths = self._per_frame(lambda lab: boundary_lengths(lab, a, b, size)[:, None], 1)[:, 0]
         name, dt, offset, t_units, n = self._time_axis()
-        space = x.units if isinstance(x.units, str) and x.units not in ("", "<undefined>") else "px"
+        space = _space_units(x)
         speed = velocities(positions, dt)
         time_axis = {"name": name, "scale": dt, "offset": offset, "units": t_units, "size": n}
         coordinate = {"name": "coordinate", "size": 2, "navigate": True}
         out = {}
         for key, values, quantity in (
             ("position", positions.T, f"Position ({space})"),
-            ("velocity", speed.T, f"Velocity ({space}/{t_units or 'frame'})"),
+            ("velocity", speed.T, f"Velocity ({space}/{_per(_time_units(time_axis))})"),
         ):
             sig = Signal1D(values, axes=[coordinate, time_axis])
             sig.metadata.General.title = f"Boundary {a}|{b} {key} (y, x)"
@@ -472,7 +480,8 @@ class SymmetrySegmentation:
         axes = []
         for values_, d, name in ((m_values, ydict, "shift y"), (n_values, xdict, "shift x")):
             step = float(values_[1] - values_[0]) if len(values_) > 1 else 1.0
-            axes.append({"name": name, "units": d.get("units"), "scale": d["scale"] * step,
+            units = d.get("units") if _space_units(d) != "px" else "px"  # shifts of an uncalibrated image are px
+            axes.append({"name": name, "units": units, "scale": d["scale"] * step,
                          "offset": d["scale"] * float(values_[0]), "size": len(values_)})
         s = Signal2D(values, axes=axes)
         s.metadata.General.title = f"Separability map of {self.signal.metadata.General.title}".strip()
@@ -493,9 +502,9 @@ class SymmetrySegmentation:
         n_operations = check.check_int("n_operations", n_operations, 2, self.descriptor.n_operations)
         best = rank_operations(self.separability_values(), n_operations)
         spec = self.descriptor.subset(best)
-        reference = _reference_signal(self.signal, self.reference_frames)
         clock = time.perf_counter()
-        descriptors = _descriptors_of(reference, spec, self.stride, show_progressbar, num_workers, lazy=False)
+        descriptors = refit_descriptors(self.descriptors, self.signal, self.reference_frames, spec, self.stride,
+                                        show_progressbar, num_workers)
         n_components = min(self.n_components, spec.n_operations)
         with _threads(num_workers):
             reducer = _reduce(descriptors, self.decomposition_algorithm, n_components, self.parameters.get("random_state"))
