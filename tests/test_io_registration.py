@@ -87,7 +87,7 @@ def test_extension_yaml_next_to_package_init():
     assert set(signals) >= {"AtomicResolutionImage", "LazyAtomicResolutionImage"}
     for name, spec in signals.items():
         cls = getattr(importlib.import_module(spec["module"]), name)
-        assert spec["signal_type"] == cls._signal_type == SIGNAL_TYPE
+        assert spec["signal_type"] == cls._signal_type == (SIGNAL_TYPE if "AtomicResolution" in name else "pattern_labels")
         assert spec["signal_dimension"] == 2
         assert spec["lazy"] is bool(getattr(cls, "_lazy", False))
     from hyperspy.extensions import ALL_EXTENSIONS

@@ -8,7 +8,7 @@ from conftest import SMALL, two_grain
 
 import hyperspy_symseg
 from hyperspy_symseg import get_symmetry_descriptors, symmetry_segment
-from hyperspy_symseg.signals import AtomicResolutionImage
+from hyperspy_symseg.signals import AtomicResolutionImage, PatternLabels
 
 
 def accuracy(pred, truth):
@@ -98,8 +98,8 @@ class TestSegment:
         s, truth = grain_signal
         before = s.deepcopy()
         labels = s.symmetry_segment(2, stride=2, random_state=0, **SMALL)
-        assert type(labels) is hs.signals.Signal2D
-        assert labels.metadata.Signal.signal_type == ""
+        assert type(labels) is PatternLabels and isinstance(labels, hs.signals.Signal2D)  # discrete-colour plot()
+        assert labels.metadata.Signal.signal_type == "pattern_labels"
         assert labels.data.shape == s.data.shape
         assert np.issubdtype(labels.data.dtype, np.integer)
         for a, b in zip(labels.axes_manager._axes, s.axes_manager._axes):
