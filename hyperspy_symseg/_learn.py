@@ -131,6 +131,9 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         out -= (self.center_ @ self.components_.T).astype(work)
         return out.astype(np.float32, copy=False)
 
+    #: ``fit_transform`` is ``fit(X).transform(X)``: its result is the model's loadings.
+    fit_transform_is_transform = True
+
     def fit_transform(self, X, y=None):
         return self.fit(X).transform(X)
 

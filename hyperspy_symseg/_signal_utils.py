@@ -220,6 +220,8 @@ def _use_model_loadings(descriptors, reducer) -> None:
     values, same dtype) every route to labels is the same computation. The factors are
     unchanged.
     """
+    if getattr(reducer, "fit_transform_is_transform", False):
+        return  # fit_transform(X) is fit(X).transform(X): HyperSpy stored the model's loadings already
     features = np.asarray(descriptors.data).reshape(-1, descriptors.axes_manager.signal_size)
     descriptors.learning_results.loadings = np.asarray(reducer.transform(features))
 

@@ -457,5 +457,8 @@ class NFINDR(TransformerMixin, BaseEstimator):
             raise AttributeError("This NFINDR instance is not fitted yet; call fit(X) first.")
         return abundances(X, self.components_, sum_to_one=self.sum_to_one)
 
+    #: ``fit_transform`` is ``fit(X).transform(X)``: its result is the model's loadings.
+    fit_transform_is_transform = True
+
     def fit_transform(self, X, y=None):
         return self.fit(X).transform(X)
