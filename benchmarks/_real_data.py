@@ -35,20 +35,49 @@ Tools (all NumPy/SciPy; ``p`` is the lattice period measured by :func:`lattice_p
   of the median distance between the 25 % and 75 % contours of the blurred image: the
   rounded, thinning edges of the Au particles fade over ~5 periods), the MoS2 hole p/4
   (the hole is only ~3 periods across).
+
+Cases and how far each reference is trusted (checked on the overlays)
+---------------------------------------------------------------------
+* nanoparticle_0, PtIr, Pb (particle on vacuum / dimmer matrix): trusted; the 25 %
+  contour runs just outside the outermost visible atom columns.
+* Au_particles (2048^2 EMD binned 2x2): medium; the particles' edges fade over ~5
+  periods, hence the wider band; inside vs outside is unambiguous.
+* interface_1: trusted; interface row 691-699 (median 697; the README's "~690" is an
+  estimate), flat. The burned-in scale bar (pixels >= 250 at rows 925-1041, cols
+  808-1008, so cropping rows > 980 would not remove it) is removed by keeping
+  columns < 800.
+* PTO_SRO: trusted for the lower interface (148-173 px, it steps down by ~20 px at
+  x ~ 300-400 and is followed). The README's upper interface is at most one brighter
+  atom row at the top edge (left half only): within 1.5 p of the edge, left unscored,
+  so the reference has 2 regions (PTO, SRO).
+* Au_GB: trusted; the two grains are ~22 deg apart (spots at 46 / 114 / 174 deg vs
+  25 / 74 / 130 deg), the boundary runs through the dark dislocation-core-like spots.
+* ytian_GB: medium-trusted; the boundary follows the row of dark GB spots and its step
+  (which moves between frames), smoothed over ~p (52 px); band p.
+* rhambach: grains trusted - the README's "faint line defect" is the boundary between
+  two graphene grains rotated by 30 deg (spot groups 57.5 / 117.6 / 177.8 vs
+  27.6 / 87.8 / 147.5 deg, identical d-spacing). The contamination corner is traced by
+  eye (``RHAMBACH_CONTAMINATION``): low precision, inside the band mostly.
+* MoS2_hole: trusted for the one hole (~1400 px, 0.13 % of the image); accuracy is
+  dominated by the crystal, see the balanced accuracy.
+* HEA (pySTEM high-entropy alloy), multidomain_2: no reliable reference (overlapping
+  lamellae and moire, Fourier-filtered overlapping domains); only k is reported.
+* Controls (STO, STO_ABF, atomap_ADF): one crystal by construction.
+* Graphene: the human masks (``graphene_unet_labelled``), 8 px band.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA  # noqa: E402
+from _common import SHARED_DATA
 
 REAL = SHARED_DATA / "real"
 GRAPHENE = REAL / "graphene_unet_labelled"
@@ -208,7 +237,7 @@ def hole_labels(image: np.ndarray, period: float, z: float = 4.0) -> tuple[np.nd
     med = np.median(blurred)
     sigma = 1.4826 * np.median(np.abs(blurred - med))
     hole = blurred < med - z * sigma
-    comp, n = ndi.label(hole)
+    comp, _ = ndi.label(hole)
     sizes = np.bincount(comp.ravel())[1:]
     hole = np.isin(comp, 1 + np.nonzero(sizes >= period**2)[0])
     return (~hole).astype(np.int64), {"robust sigma": sigma, "hole px": int(hole.sum())}
@@ -228,7 +257,7 @@ def interface_rows(image: np.ndarray, period: float, rows: tuple[int, int], sign
 
 def grain_labels(image: np.ndarray, period: float, n_spots: int = 6) -> tuple[np.ndarray, dict]:
     """0 / 1 = the two grains, from grouped Bragg-spot amplitudes (see module docstring)."""
-    spots, power = bragg_peaks(image, n_spots)
+    spots, _ = bragg_peaks(image, n_spots)
     amps = bragg_amplitudes(image, spots, period)
     amps = np.array([ndi.gaussian_filter(a, period) for a in amps])
     z = (amps - amps.mean(axis=(1, 2), keepdims=True)) / amps.std(axis=(1, 2), keepdims=True)
@@ -298,7 +327,7 @@ def _interface(sign, top_unscored=0.0, search=(0.1, 0.95)):
         labels = (np.arange(ny)[:, None] >= trace[None, :]).astype(np.int64)
         scored = scored_mask(labels, p)
         if top_unscored:
-            scored[: int(round(top_unscored * p))] = False
+            scored[: round(top_unscored * p)] = False
         info = {"interface row (median)": float(np.median(trace)), "min": float(trace.min()), "max": float(trace.max()),
                 "search rows": rows}
         return labels, scored, info

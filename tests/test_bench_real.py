@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import _real_data as data  # noqa: E402
-
-from conftest import lattice  # noqa: E402
+import _real_data as data
+from conftest import lattice
 
 
 def _need(relative):
@@ -52,7 +51,7 @@ def test_particle_labels_find_a_disc():
     yy, xx = np.mgrid[:200, :200]
     disc = np.hypot(yy - 100, xx - 90) < 50
     image = disc * (2.0 + lattice((200, 200), 8.0, 10.0)) + 0.05 * np.random.default_rng(1).normal(size=(200, 200))
-    labels, info = data.particle_labels(image, 8.0)
+    labels, _ = data.particle_labels(image, 8.0)
     scored = data.scored_mask(labels, 8.0)
     assert np.mean(labels[scored] == disc[scored]) > 0.99
     # the 25 % level of a sharp edge blurred with sigma = p lies 0.67 p outside it (inside the band)
@@ -137,3 +136,11 @@ def test_graphene_pairs_and_masks():
     assert signal.data.shape == truth.shape == (256, 256)
     assert set(np.unique(truth)) <= {0, 1}
     assert 0.5 < truth.mean() < 1.0  # mostly graphene (label 1)
+
+
+def test_benchmark_skips_without_the_data(monkeypatch, tmp_path, capsys):
+    import bench_real
+
+    monkeypatch.setattr(data, "REAL", tmp_path / "absent")
+    assert bench_real.main(["--png-dir", ""]) == 0
+    assert "Skipped: the real images are not available" in capsys.readouterr().out
