@@ -47,9 +47,12 @@ Cases and how far each reference is trusted (checked on the overlays)
   808-1008, so cropping rows > 980 would not remove it) is removed by keeping
   columns < 800.
 * PTO_SRO: trusted for the lower interface (148-173 px, it steps down by ~20 px at
-  x ~ 300-400 and is followed). The README's upper interface is at most one brighter
-  atom row at the top edge (left half only): within 1.5 p of the edge, left unscored,
-  so the reference has 2 regions (PTO, SRO).
+  x ~ 300-400 and is followed). The README's upper interface is not sharp: the peak
+  intensity of the first two atom rows (y ~ 10 and 35) fades from SRO-like (~32k) to
+  the PTO level (~27k) by the third row, most clearly on the left half. The top 3 p
+  (51 px) are left unscored, so the reference has 2 regions (PTO, SRO). The PTO layer
+  of this supercrystal has curved planes (polar domains), so a segmenter may
+  legitimately find sub-patterns inside it; they count as errors here.
 * Au_GB: trusted; the two grains are ~22 deg apart (spots at 46 / 114 / 174 deg vs
   25 / 74 / 130 deg), the boundary runs through the dark dislocation-core-like spots.
 * ytian_GB: medium-trusted; the boundary follows the row of dark GB spots and its step
@@ -388,8 +391,8 @@ CASES: list[Case] = [
          _interface(-1), "columns >= 800 cropped (scale bar: rows 925-1041, cols 808-1008); steepest intensity "
          "drop per column (blur sigma_y p/2, sigma_x p)", crop=(slice(0, 800), slice(None)), scale=2.0 / 138),
     Case("PTO_SRO", "temul_PTO-SRO_Aligned_HAADF.hspy", "interface", ("PbTiO3", "SrRuO3"), 0.97,
-         _interface(+1, top_unscored=1.5), "steepest intensity rise per column (PTO above, SRO below); the top "
-         "1.5 p rows (at most one brighter atom row on the left) unscored"),
+         _interface(+1, top_unscored=3.0), "steepest intensity rise per column (PTO above, SRO below); the top "
+         "3 p rows (brightness fading from SRO-like to PTO over the first two atom rows) unscored"),
     Case("Au_GB", "atomsegnet_Au_grain_boundary_512px.png", "grain", ("grain A", "grain B"), 0.97, _grain,
          "Bragg-spot amplitude groups (two grains ~22 deg apart)"),
     Case("ytian_GB", "ytian_GB_disp_3frames.tif", "grain", ("grain A", "grain B"), 0.97, _grain,

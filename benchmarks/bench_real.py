@@ -276,7 +276,11 @@ def save_case_figures(png_dir, case, signal, ref, predictions):
     ny, nx = frames.shape[-2:]
     if ref is not None:
         boundary = ref.boundary()
-        fig, axes = plt.subplots(len(frames), 2, figsize=(12, 6 * ny / nx * len(frames) + 0.6), squeeze=False)
+        wide = nx > 2 * ny  # panels one above the other
+        shape = (2 * len(frames), 1) if wide else (len(frames), 2)
+        size = (16, 2 * 16 * ny / nx * len(frames) + 1.2) if wide else (12, 6 * ny / nx * len(frames) + 0.6)
+        fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
+        axes = axes.reshape(len(frames), 2)
         for f, row in enumerate(axes):
             row[0].imshow(frames[f], cmap="gray")
             row[0].set_title(f"{case.file}" + (f" frame {f}" if len(frames) > 1 else ""), fontsize="small")
@@ -290,8 +294,13 @@ def save_case_figures(png_dir, case, signal, ref, predictions):
         plt.close(fig)
     panels = [("input", None)] + ([("reference", ref.labels)] if ref is not None else []) + \
         [(name, _shown(lab, ref, frames.shape)) for name, lab in predictions if lab is not None]
-    fig, axes = plt.subplots(len(frames), len(panels), figsize=(4.5 * len(panels), 4.5 * ny / nx * len(frames) + 0.6),
-                             squeeze=False)
+    if nx > 2 * ny:  # wide image: panels one above the other
+        fig, axes = plt.subplots(len(panels) * len(frames), 1, figsize=(16, 16 * ny / nx * len(panels) * len(frames) + 1.5),
+                                 squeeze=False)
+        axes = axes.reshape(len(frames), len(panels))
+    else:
+        fig, axes = plt.subplots(len(frames), len(panels), figsize=(4.5 * len(panels), 4.5 * ny / nx * len(frames) + 0.6),
+                                 squeeze=False)
     for f, row in enumerate(axes):
         for ax, (name, lab) in zip(row, panels):
             if lab is None:
