@@ -1,8 +1,9 @@
 """Forward model of atomic-resolution images with ground truth.
 
 Realistic test images with known answers: crystal lattices in regions of any
-shape, imaged with the linear incoherent (HAADF-STEM) model, with shot noise and
-scan distortions, returned as calibrated HyperSpy signals together with the
+shape, imaged with the linear incoherent (HAADF-STEM) model or as HRTEM phase
+contrast, with thickness ramps, diffuse backgrounds, shot noise and scan
+distortions, returned as calibrated HyperSpy signals together with the
 ground-truth label image and the column positions.
 
 The model follows the forward model of Lin et al., Sci. Rep. 11, 5386 (2021):
@@ -12,6 +13,13 @@ The model follows the forward model of Lin et al., Sci. Rep. 11, 5386 (2021):
   probe intensity ``PSF = |psi|**2``. The PSF is either a Gaussian
   (:class:`GaussianProbe`) or the probe of a round lens (:class:`PhysicalProbe`)
   from beam energy, convergence semi-angle, defocus and spherical aberration.
+  ``I_c`` is the lattice site intensity times the region's thickness map
+  (:class:`WedgeThickness`, :class:`DomeThickness`); a region's diffuse ``level``
+  (times its thickness, blurred by the probe) adds the intensity between columns.
+* **HRTEM.** With :class:`HRTEMTransfer` as the probe the image is the linear image
+  of a weak phase object, ``I = 1 + contrast * sum_c I_c h(r - p_c) / max|h|``
+  with ``h`` the inverse transform of ``sin(chi) E_t E_s`` (CTF with temporal and
+  spatial-coherence envelopes): columns dark or bright depending on the defocus.
 * **Shot noise.** Poisson counts with mean ``peak_counts * I(r)`` (or
   ``dose * peak_fraction * I(r)``).
 * **Scan noise.** Each scan row ``i`` samples the specimen at a displaced
@@ -35,10 +43,17 @@ Lengths are in nm, angles in degrees, times in s.
 * **Shapes** (:class:`HalfPlane`, :class:`Polygon`, ...) take coordinates in nm
   relative to the **centre of the field of view**.
 * **Regions and labels.** A :class:`Scene` lists regions; region ``k`` covers the
-  points its shape contains and *later regions are painted over earlier ones*. A
-  region without shape covers the whole plane, so the first region is usually the
-  background. The ground-truth label of a pixel is the index ``k`` (0..K-1, in the
-  order the scene lists its regions) of the region that covers it.
+  points its shape contains and *later regions are painted over earlier ones*
+  (``Region(..., overlay=True)``: laid on top, the columns below stay, attenuated by
+  its ``transmission``). A region without shape covers the whole plane, so the first
+  region is usually the background. The ground-truth label of a pixel is the index
+  ``k`` (0..K-1, in the order the scene lists its regions) of the topmost region that
+  covers it.
+* **Sampling.** :func:`pixel_size_for_period` gives the pixel size at which a
+  lattice has ``period_px`` pixels per period (:attr:`Lattice.period`, its shortest
+  translation); :func:`probe_for_lattice` the Gaussian probe of FWHM 0.35 x the
+  nearest-neighbour column distance, which keeps columns resolved at 4 px per
+  period. Every ready-made scene takes ``period_px=`` and uses both.
 * **Intensities.** The noise-free image is in units of the peak of an isolated
   column of intensity 1.0, so lattice intensities are isolated-column peak heights;
   backgrounds use the same units.
@@ -53,15 +68,23 @@ Contents
   :class:`Amorphous`, :class:`Vacuum`.
 * Shapes: :class:`HalfPlane`, :class:`SinusoidalBoundary`, :class:`BulgingBoundary`,
   :class:`Polygon`, :class:`Ellipse`, :class:`Sector`, :class:`TripleJunction`.
-* Scenes: :class:`Region`, :class:`Scene`.
-* Imaging: :class:`GaussianProbe`, :class:`PhysicalProbe`, :func:`electron_wavelength`,
-  :func:`render_columns`, :class:`ConstantBackground`, :class:`LinearBackground`,
-  :class:`LowFrequencyBackground`, :class:`ScanNoise`.
+* Scenes: :class:`Region`, :class:`Scene`; thickness maps :class:`WedgeThickness`,
+  :class:`DomeThickness` (base :class:`ThicknessMap`, or any callable).
+* Imaging: :class:`GaussianProbe`, :class:`PhysicalProbe`, :class:`HRTEMTransfer`,
+  :func:`electron_wavelength`, :func:`render_columns`, :class:`ConstantBackground`,
+  :class:`LinearBackground`, :class:`LowFrequencyBackground`, :class:`ScanNoise`;
+  sampling :func:`pixel_size_for_period`, :func:`probe_for_lattice`; presets
+  :func:`distorted_imaging` (strong background, jitter, shear) and
+  :func:`hrtem_imaging`.
 * Simulation: :func:`simulate_image`, :func:`simulate_series` returning a
   :class:`SimulationResult`.
-* Ready-made scenes: :func:`two_grain_image`, :func:`two_phase_image`,
-  :func:`particle_on_vacuum`, :func:`crystal_and_amorphous`, :func:`triple_junction`,
-  :func:`precipitate`, :func:`migrating_boundary_series`.
+* Ready-made scenes (module :mod:`hyperspy_symseg.simulate.scenes`):
+  :func:`two_grain_image`, :func:`two_phase_image`, :func:`particle_on_vacuum`,
+  :func:`crystal_and_amorphous`, :func:`triple_junction`, :func:`precipitate`,
+  :func:`migrating_boundary_series`, and the scenes that real images look like:
+  :func:`single_crystal` (a control), :func:`nanoparticle` (thick particle on vacuum
+  or carbon), :func:`phase_interface` (intensity step), :func:`contaminated_graphene`
+  (HRTEM, amorphous overlay).
 
 Accuracy: columns are placed exactly (sub-pixel) for every spatial frequency below the
 image's Nyquist limit (relative error ~1e-6 against direct summation for a 0.08 nm
@@ -85,18 +108,26 @@ from __future__ import annotations
 
 from ._lattices import Amorphous, Lattice, Vacuum
 from ._noise import ConstantBackground, LinearBackground, LowFrequencyBackground, ScanNoise
-from ._probes import GaussianProbe, PhysicalProbe, electron_wavelength
+from ._probes import GaussianProbe, HRTEMTransfer, PhysicalProbe, electron_wavelength
 from ._render import render_columns
 from ._result import SimulationResult
+from ._sampling import pixel_size_for_period, probe_for_lattice
 from ._scene import ColumnSet, Region, Scene
 from ._shapes import BulgingBoundary, Ellipse, HalfPlane, Polygon, Sector, Shape, SinusoidalBoundary, TripleJunction
 from ._simulate import simulate_image, simulate_series
+from ._thickness import DomeThickness, ThicknessMap, WedgeThickness
 from .scenes import (
     _default_imaging,  # noqa: F401  (used by benchmarks/bench_accuracy.py)
+    contaminated_graphene,
     crystal_and_amorphous,
+    distorted_imaging,
+    hrtem_imaging,
     migrating_boundary_series,
+    nanoparticle,
     particle_on_vacuum,
+    phase_interface,
     precipitate,
+    single_crystal,
     triple_junction,
     two_grain_image,
     two_phase_image,
@@ -117,14 +148,20 @@ __all__ = [
     "Region",
     "Scene",
     "ColumnSet",
+    "ThicknessMap",
+    "WedgeThickness",
+    "DomeThickness",
     "GaussianProbe",
     "PhysicalProbe",
+    "HRTEMTransfer",
     "ConstantBackground",
     "LinearBackground",
     "LowFrequencyBackground",
     "ScanNoise",
     "SimulationResult",
     "electron_wavelength",
+    "pixel_size_for_period",
+    "probe_for_lattice",
     "render_columns",
     "simulate_image",
     "simulate_series",
@@ -135,4 +172,10 @@ __all__ = [
     "triple_junction",
     "precipitate",
     "migrating_boundary_series",
+    "single_crystal",
+    "nanoparticle",
+    "phase_interface",
+    "contaminated_graphene",
+    "distorted_imaging",
+    "hrtem_imaging",
 ]

@@ -264,6 +264,46 @@ class Lattice:
         d, _ = cKDTree(pos).query(pos, k=2)
         return float(d[:, 1].min())
 
+    @property
+    def period(self) -> float:
+        """Length (nm) of the shortest translation that maps the columns onto themselves.
+
+        Intensities count: a translation must carry every column onto a column of the
+        same intensity. It is the lattice constant for the named constructors with
+        distinct site intensities (``square``, ``hexagonal``, ``honeycomb``,
+        ``perovskite_001``), and shorter than the conventional cell when equal sites
+        centre it (``centred_rectangular`` with equal intensities: ``|(a/2, b/2)|``).
+        This is the period a lattice analysis (autocorrelation / FFT) of the image
+        finds, and the length :func:`pixel_size_for_period` divides.
+        """
+        vec = np.array([self._a1, self._a2])  # unrotated: lengths do not depend on the rotation
+        f = self._basis
+        inten = self._intensities
+        tol = 1e-6 * (1.0 + float(np.abs(inten).max()))
+        n = np.arange(-3, 4)
+        cand = []
+        for j in np.flatnonzero(np.abs(inten - inten[0]) <= tol):
+            d = f[j] - f[0]
+            for n1 in n:
+                for n2 in n:
+                    fr = d + (n1, n2)
+                    t = fr @ vec
+                    if float(t @ t) > 0:
+                        cand.append((float(np.hypot(t[0], t[1])), fr))
+        cand.sort(key=lambda c: c[0])
+        for length, fr in cand:
+            moved = f + fr  # fractional positions of every site after the translation
+            ok = True
+            for s in range(len(f)):
+                diff = (moved[s] - f + 0.5) % 1.0 - 0.5  # distance mod the cell to each site
+                match = np.all(np.abs(diff) < 1e-6, axis=1) & (np.abs(inten - inten[s]) <= tol)
+                if not match.any():
+                    ok = False
+                    break
+            if ok:
+                return float(f"{length:.12g}")  # equal-length candidates differ in the last bits
+        return float(min(np.linalg.norm(vec, axis=1)))  # pragma: no cover - lattice vectors always match
+
     def to_dict(self) -> dict:
         """Plain-value description for metadata."""
         return _plain(
@@ -344,16 +384,19 @@ class Amorphous:
         order = np.argsort(pairs[:, 1], kind="stable")
         earlier = pairs[order, 0]
         starts = np.searchsorted(pairs[order, 1], np.arange(n_cand + 1))
-        kept = np.zeros(n_cand, dtype=bool)
+        kept = bytearray(n_cand)  # plain-Python loop: ~10x faster than numpy on these tiny slices
+        earlier_l, starts_l = earlier.tolist(), starts.tolist()
         count = 0
         for j in range(n_cand):
-            a, b = starts[j], starts[j + 1]
-            if a == b or not kept[earlier[a:b]].any():
-                kept[j] = True
+            for i in earlier_l[starts_l[j] : starts_l[j + 1]]:
+                if kept[i]:
+                    break
+            else:
+                kept[j] = 1
                 count += 1
                 if count == target:
                     break
-        pos = cand[kept]
+        pos = cand[np.frombuffer(bytes(kept), dtype=np.uint8).astype(bool)]
         lo, hi = self.intensity
         return pos, rng.uniform(lo, hi, len(pos))
 

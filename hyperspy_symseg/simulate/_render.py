@@ -9,7 +9,7 @@ import numpy as np
 import scipy.fft
 
 from ._noise import ScanNoise, _Background
-from ._probes import GaussianProbe, PhysicalProbe, _as_probe, _Probe
+from ._probes import GaussianProbe, HRTEMTransfer, PhysicalProbe, _as_probe, _gaussian_otf, _Probe
 from ._scene import Scene, _check_covered
 from ._utils import _image_shape, _positive
 
@@ -46,9 +46,11 @@ def _spread(pos_px: np.ndarray, weights: np.ndarray, shape: tuple[int, int], sig
 
 
 def _render_periodic(
-    pos_px: np.ndarray, intensities: np.ndarray, shape: tuple[int, int], otf: np.ndarray
+    pos_px: np.ndarray, intensities: np.ndarray, shape: tuple[int, int], otf: np.ndarray,
+    peak: float | None = None,
 ) -> np.ndarray:
-    """``sum_c I_c psf_px(r - p_c) / max(psf_px)`` on a periodic ``shape`` grid.
+    """``sum_c I_c psf_px(r - p_c) / peak`` on a periodic ``shape`` grid, ``peak`` by
+    default ``max(psf_px)``.
 
     Columns are spread with a narrow Gaussian g, then the spectrum is multiplied by
     ``OTF / FT(g)``: an exact sub-pixel placement for every frequency below Nyquist,
@@ -62,7 +64,8 @@ def _render_periodic(
     with np.errstate(over="ignore"):
         inv_g = np.exp(2 * np.pi**2 * sg**2 * (ky**2 + kx**2))
     transfer = otf * inv_g
-    peak = scipy.fft.irfft2(otf, s=shape).max()
+    if peak is None:
+        peak = scipy.fft.irfft2(otf, s=shape).max()
     spec = scipy.fft.rfft2(grid, workers=-1)
     spec *= transfer
     return scipy.fft.irfft2(spec, s=shape, workers=-1) / peak
@@ -77,7 +80,7 @@ def render_columns(
     intensities: np.ndarray,
     shape: tuple[int, int],
     pixel_size: float,
-    probe: GaussianProbe | PhysicalProbe | None = None,
+    probe: GaussianProbe | PhysicalProbe | HRTEMTransfer | None = None,
 ) -> np.ndarray:
     """Noise-free image of point columns convolved with the probe PSF.
 
@@ -92,15 +95,28 @@ def render_columns(
         Image shape (rows, columns).
     pixel_size : float
         nm per pixel.
-    probe : GaussianProbe or PhysicalProbe, optional
+    probe : GaussianProbe, PhysicalProbe or HRTEMTransfer, optional
         Default ``GaussianProbe(fwhm=0.09)``.
 
     Returns
     -------
     (ny, nx) float64 ndarray
         ``sum_c I_c PSF(r - p_c) / max(PSF)``: an isolated column of intensity 1 has
-        peak 1. The image is padded internally by the probe's support radius, so
-        there is no wrap-around.
+        peak 1. With :class:`HRTEMTransfer`, ``1 + contrast * sum_c I_c h(r - p_c) /
+        max|h|`` (bright field 1). The image is padded internally by the probe's
+        support radius, so there is no wrap-around.
+
+    See Also
+    --------
+    simulate_image : scenes with regions, noise and ground truth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hyperspy_symseg import simulate
+    >>> img = simulate.render_columns([[0.4, 0.4]], [1.0], (41, 41), 0.02, simulate.GaussianProbe(0.1))
+    >>> round(float(img.max()), 3), [int(i) for i in np.unravel_index(img.argmax(), img.shape)]
+    (1.0, [20, 20])
     """
     shape = _image_shape("shape", shape)
     pixel_size = _positive("pixel_size", pixel_size)
@@ -114,8 +130,30 @@ def render_columns(
     margin = int(math.ceil(probe.support_radius() / pixel_size)) + 2
     grid_shape = (_fast_len(shape[0] + 2 * margin), _fast_len(shape[1] + 2 * margin))
     otf = probe.otf(grid_shape, pixel_size)
-    img = _render_periodic(pos / pixel_size + margin, inten, grid_shape, otf)
+    img = _render_periodic(pos / pixel_size + margin, inten, grid_shape, otf, probe._peak(otf, grid_shape))
+    if probe._bright_field:
+        img += probe._bright_field
     return img[margin : margin + shape[0], margin : margin + shape[1]]
+
+
+#: Extra Gaussian blur (pixels) of the regions' diffuse levels: anti-aliases the
+#: pixel-sampled region masks before they are (Fourier-)resampled on a distorted scan.
+_DIFFUSE_SIGMA = 0.7
+
+
+def _render_diffuse(scene: Scene, probe: _Probe, grid_shape: tuple[int, int], margin: int,
+                    shift: tuple[float, float]) -> np.ndarray | None:
+    """The regions' diffuse levels on the padded grid, blurred; None if every level is 0."""
+    if not any(r.level for r in scene.regions):
+        return None
+    px = scene.pixel_size
+    y = (np.arange(grid_shape[0]) - margin) * px - shift[0]
+    x = (np.arange(grid_shape[1]) - margin) * px - shift[1]
+    level = scene.diffuse_level(y[:, None], x[None, :])
+    transfer = probe._diffuse_otf(grid_shape, px) * _gaussian_otf(_DIFFUSE_SIGMA, tuple(grid_shape))
+    spec = scipy.fft.rfft2(level, workers=-1)
+    spec *= transfer
+    return scipy.fft.irfft2(spec, s=grid_shape, workers=-1)
 
 
 def _sample_rows(img_p: np.ndarray, margin: int, dy_px: np.ndarray, dx_px: np.ndarray, nx: int) -> np.ndarray:
@@ -215,7 +253,13 @@ def _render_frame(
     grid_shape = (_fast_len(ny + 2 * margin), _fast_len(nx + 2 * margin))
     cols = scene.columns(margin=(margin + 1) * px, shift=shift)
     otf = probe.otf(grid_shape, px)
-    img_p = _render_periodic(cols.positions / px + margin, cols.intensities, grid_shape, otf)
+    img_p = _render_periodic(cols.positions / px + margin, cols.intensities, grid_shape, otf,
+                             probe._peak(otf, grid_shape))
+    if probe._bright_field:
+        img_p += probe._bright_field
+    diffuse = _render_diffuse(scene, probe, grid_shape, margin, shift)
+    if diffuse is not None:
+        img_p += diffuse
     if distorted:
         img = _sample_rows(img_p, margin, delta[:, 0] / px, delta[:, 1] / px, nx)
     else:

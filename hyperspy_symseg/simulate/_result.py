@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._probes import PhysicalProbe, _Probe
+from ._probes import HRTEMTransfer, PhysicalProbe, _Probe
 
 
 # --------------------------------------------------------------------------- #
@@ -128,6 +128,8 @@ def _make_signals(
     if isinstance(probe, PhysicalProbe):
         image.metadata.set_item("Acquisition_instrument.TEM.beam_energy", probe.energy)
         image.metadata.set_item("Acquisition_instrument.TEM.convergence_angle", probe.convergence)
+    elif isinstance(probe, HRTEMTransfer):
+        image.metadata.set_item("Acquisition_instrument.TEM.beam_energy", probe.energy)
     lab.metadata.General.title = f"Ground-truth labels: {title}"
     lab.metadata.Signal.quantity = "Region index"
     lab.metadata.add_dictionary(

@@ -11,7 +11,8 @@ from scipy.spatial import cKDTree
 
 from ._lattices import Amorphous, Lattice, Vacuum
 from ._shapes import Shape
-from ._utils import _image_shape, _pair, _plain, _positive, _rng
+from ._thickness import _as_thickness
+from ._utils import _image_shape, _pair, _plain, _positive, _real, _rng
 
 
 # --------------------------------------------------------------------------- #
@@ -32,6 +33,24 @@ class Region:
         lattice site (0, 0); None draws a random origin in the unit cell.
     name : str, optional
         Name used in metadata; defaults to the content's name.
+    thickness : None, float, ThicknessMap or callable, optional
+        Factor ``t(y, x) >= 0`` multiplying the intensity of every column of the region
+        (and its ``level``): a :class:`WedgeThickness`, a :class:`DomeThickness`, a
+        number, or any callable ``f(y, x) -> array`` of coordinates in nm relative to
+        the centre of the field of view (the frame of the shapes). None is 1.
+    level : float, optional
+        Diffuse intensity (image units, any sign) added inside the region, times its
+        thickness and blurred by the probe: the incoherent background that a thick
+        crystal adds between its columns, or the step from a particle to vacuum.
+    overlay : bool, optional
+        False (default): the region is painted over earlier ones, whose columns are
+        removed where it is. True: it lies on top of them (a contamination layer,
+        an amorphous film): the earlier regions' columns stay, attenuated by
+        ``transmission``, and its own columns are added. Either way the ground-truth
+        label there is this region's.
+    transmission : float, optional
+        With ``overlay=True``: factor in [0, 1] applied to the columns and the level of
+        the earlier regions under the region (1 leaves them intact).
     """
 
     def __init__(
@@ -40,6 +59,11 @@ class Region:
         shape: Shape | None = None,
         origin: Sequence[float] | None = None,
         name: str | None = None,
+        *,
+        thickness: Any = None,
+        level: float = 0.0,
+        overlay: bool = False,
+        transmission: float = 1.0,
     ) -> None:
         if lattice is None:
             lattice = Vacuum()
@@ -51,6 +75,23 @@ class Region:
         self.shape = shape
         self.origin = None if origin is None else _pair("origin", origin)
         self.name = str(name) if name is not None else lattice.name
+        self.thickness = _as_thickness(thickness)
+        self.level = _real("level", level)
+        if not isinstance(overlay, (bool, np.bool_)):
+            raise TypeError(f"overlay must be True or False, got {overlay!r}")
+        self.overlay = bool(overlay)
+        self.transmission = _positive("transmission", transmission, allow_zero=True)
+        if self.transmission > 1:
+            raise ValueError(f"transmission must be in [0, 1], got {self.transmission}")
+        if not self.overlay and self.transmission != 1.0:
+            raise ValueError("transmission applies to overlay regions only: pass overlay=True or transmission=1")
+
+    def _replace(self, **changes: Any) -> Region:
+        kw = {"lattice": self.lattice, "shape": self.shape, "origin": self.origin, "name": self.name,
+              "thickness": self.thickness, "level": self.level, "overlay": self.overlay,
+              "transmission": self.transmission}
+        kw.update(changes)
+        return Region(**kw)
 
     def _resolved(self, rng: np.random.Generator) -> Region:
         content = self.lattice
@@ -59,10 +100,10 @@ class Region:
             origin = tuple(rng.uniform(0.0, 1.0, 2) @ content.vectors)
         if isinstance(content, Amorphous) and content.seed is None:
             content = content.with_seed(int(rng.integers(0, 2**31 - 1)))
-        return Region(content, self.shape, origin, self.name)
+        return self._replace(lattice=content, origin=origin)
 
     def with_shape(self, shape: Shape | None) -> Region:
-        return Region(self.lattice, shape, self.origin, self.name)
+        return self._replace(shape=shape)
 
     def to_dict(self) -> dict:
         return _plain(
@@ -71,11 +112,22 @@ class Region:
                 "content": self.lattice.to_dict(),
                 "shape": {"type": "Plane"} if self.shape is None else self.shape.to_dict(),
                 "origin": [] if self.origin is None else list(self.origin),
+                "thickness": {"type": "None"} if self.thickness is None else self.thickness.to_dict(),
+                "level": self.level,
+                "overlay": self.overlay,
+                "transmission": self.transmission,
             }
         )
 
     def __repr__(self) -> str:
-        return f"Region({self.lattice!r}, shape={self.shape!r}, origin={self.origin})"
+        extra = ""
+        if self.thickness is not None:
+            extra += f", thickness={self.thickness!r}"
+        if self.level:
+            extra += f", level={self.level:g}"
+        if self.overlay:
+            extra += f", overlay=True, transmission={self.transmission:g}"
+        return f"Region({self.lattice!r}, shape={self.shape!r}, origin={self.origin}{extra})"
 
 
 @dataclass
@@ -110,13 +162,15 @@ class Scene:
     pixel_size : float
         Pixel size in nm, > 0.
     regions : sequence of Region
-        At least one. Later regions are painted over earlier ones; every pixel must
-        be covered by some region (give the first one ``shape=None``).
+        At least one. Later regions are painted over earlier ones (or lie on top of
+        them, ``Region(..., overlay=True)``); every pixel must be covered by some
+        region (give the first one ``shape=None``).
     min_separation : float, optional
         A column closer than this (nm) to a column already placed by an *earlier*
         region is dropped, so columns of neighbouring regions never overlap at a
         boundary. Default: 0.75 times the smallest nearest-neighbour distance of the
-        scene's lattices (or amorphous ``min_distance``).
+        scene's lattices (or amorphous ``min_distance``). Columns of an ``overlay``
+        region are exempt: they lie on top of the columns below.
     name : str, optional
         Short description used in titles.
     """
@@ -183,6 +237,40 @@ class Scene:
                 labels[reg.shape.contains(yc, xc)] = k
         return labels
 
+    def content_weights(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """How much of each region's content is seen at points ``(y, x)`` (nm, image frame).
+
+        Returns a (K, ...) float64 array, K the number of regions: 1 where region ``k``
+        covers the point and nothing is painted over it, the product of the
+        ``transmission`` of the overlay regions above it, 0 where it is absent or
+        painted over. Without overlays it is the indicator of ``label_at == k``.
+        """
+        cy, cx = self.center
+        yc, xc = np.broadcast_arrays(np.asarray(y, dtype=float) - cy, np.asarray(x, dtype=float) - cx)
+        out = np.zeros((len(self.regions),) + yc.shape)
+        above = np.ones(yc.shape)  # attenuation by the regions above the current one
+        for k in range(len(self.regions) - 1, -1, -1):
+            reg = self.regions[k]
+            inside = np.ones(yc.shape, dtype=bool) if reg.shape is None else reg.shape.contains(yc, xc)
+            out[k] = np.where(inside, above, 0.0)
+            above = np.where(inside, above * (reg.transmission if reg.overlay else 0.0), above)
+        return out
+
+    def diffuse_level(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Sum of the regions' diffuse ``level`` times thickness times content weight at
+        points ``(y, x)`` (nm, image frame), before the probe blur; float64, broadcast shape."""
+        cy, cx = self.center
+        yc, xc = np.broadcast_arrays(np.asarray(y, dtype=float) - cy, np.asarray(x, dtype=float) - cx)
+        out = np.zeros(yc.shape)
+        if not any(r.level for r in self.regions):
+            return out
+        weights = self.content_weights(y, x)
+        for k, reg in enumerate(self.regions):
+            if reg.level:
+                t = 1.0 if reg.thickness is None else reg.thickness.evaluate(yc, xc)
+                out += reg.level * t * weights[k]
+        return out
+
     def label_image(self) -> np.ndarray:
         """Undistorted (ny, nx) int32 label image of the scene."""
         ny, nx = self.shape
@@ -219,9 +307,17 @@ class Scene:
                 continue
             if len(pos) == 0:
                 continue
-            mine = scene.label_at(pos[:, 0], pos[:, 1]) == k
-            pos, sites, inten = pos[mine], sites[mine], inten[mine]
-            if placed is not None and len(placed) and len(pos) and scene.min_separation > 0:
+            if scene._plain_painting():
+                mine = scene.label_at(pos[:, 0], pos[:, 1]) == k
+                pos, sites, inten = pos[mine], sites[mine], inten[mine]
+            else:
+                w = scene.content_weights(pos[:, 0], pos[:, 1])[k]
+                mine = w > 0
+                pos, sites, inten = pos[mine], sites[mine], inten[mine] * w[mine]
+            if reg.thickness is not None and len(pos):
+                inten = inten * reg.thickness.evaluate(pos[:, 0] - cy, pos[:, 1] - cx)
+            if (placed is not None and len(placed) and len(pos) and scene.min_separation > 0
+                    and not reg.overlay):
                 d, _ = cKDTree(placed).query(pos, k=1, distance_upper_bound=scene.min_separation)
                 free = ~(d < scene.min_separation)
                 pos, sites, inten = pos[free], sites[free], inten[free]
@@ -234,6 +330,9 @@ class Scene:
             return ColumnSet(np.empty((0, 2)), np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64))
         pos = np.concatenate(pos_all) + np.array([sy, sx])
         return ColumnSet(pos, np.concatenate(reg_all), np.concatenate(int_all), np.concatenate(site_all))
+
+    def _plain_painting(self) -> bool:
+        return not any(r.overlay for r in self.regions)
 
     def _is_resolved(self) -> bool:
         for r in self.regions:

@@ -163,8 +163,12 @@ class Polygon(Shape):
 
     def contains(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         y, x = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(x, dtype=float))
-        inside = np.zeros(y.shape, dtype=bool)
+        out = np.zeros(y.shape, dtype=bool)
         vy, vx = self.vertices[:, 0], self.vertices[:, 1]
+        # outside the bounding box no edge is crossed an odd number of times: test only inside it
+        box = (y >= vy.min()) & (y <= vy.max()) & (x >= vx.min()) & (x <= vx.max())
+        y, x = y[box], x[box]
+        inside = np.zeros(y.shape, dtype=bool)
         n = len(vy)
         for k in range(n):
             y1, x1, y2, x2 = vy[k], vx[k], vy[(k + 1) % n], vx[(k + 1) % n]
@@ -173,7 +177,8 @@ class Polygon(Shape):
             crosses = (y1 > y) != (y2 > y)
             x_int = x1 + (y - y1) * ((x2 - x1) / (y2 - y1))
             inside ^= crosses & (x < x_int)
-        return inside
+        out[box] = inside
+        return out
 
     def to_dict(self) -> dict:
         return {"type": "Polygon", "vertices": self.vertices.tolist()}

@@ -9,10 +9,10 @@ import numpy as np
 
 from ._lattices import Amorphous, Lattice
 from ._noise import ScanNoise, _as_backgrounds, _Background
-from ._probes import GaussianProbe, PhysicalProbe, _as_probe, _Probe
+from ._probes import GaussianProbe, HRTEMTransfer, PhysicalProbe, _as_probe, _Probe
 from ._render import _render_frame
 from ._result import _LABEL_CONVENTION, SimulationResult, _make_signals
-from ._scene import Region, Scene
+from ._scene import Scene
 from ._utils import _pair, _plain, _positive, _rng
 
 
@@ -43,7 +43,7 @@ def _meta(
 ) -> dict:
     rs = random_state if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) else -1
     meta = {
-        "model": "linear incoherent imaging (HAADF-STEM), Poisson shot noise, per-row scan noise",
+        "model": _MODELS.get(probe._mode, probe._mode),
         "scene": scene.to_dict(),
         "region_names": scene.region_names,
         "label_convention": _LABEL_CONVENTION,
@@ -62,14 +62,20 @@ def _meta(
     return _plain(meta)
 
 
-def _title(scene: Scene, series: bool = False) -> str:
+_MODELS = {
+    "HAADF-STEM": "linear incoherent imaging (HAADF-STEM), Poisson shot noise, per-row scan noise",
+    "HRTEM": "weak-phase-object phase contrast through the CTF (HRTEM), Poisson shot noise",
+}
+
+
+def _title(scene: Scene, series: bool = False, mode: str = "HAADF-STEM") -> str:
     what = scene.name or " / ".join(scene.region_names)
-    return f"Simulated HAADF-STEM {'series' if series else 'image'}: {what}"
+    return f"Simulated {mode} {'series' if series else 'image'}: {what}"
 
 
 def simulate_image(
     scene: Scene,
-    probe: GaussianProbe | PhysicalProbe | None = None,
+    probe: GaussianProbe | PhysicalProbe | HRTEMTransfer | None = None,
     *,
     peak_counts: float | None = None,
     dose: float | None = None,
@@ -86,11 +92,14 @@ def simulate_image(
     ----------
     scene : Scene
         The regions and the sampling (shape, pixel size).
-    probe : GaussianProbe or PhysicalProbe, optional
-        Probe PSF; default ``GaussianProbe(fwhm=0.09)``.
+    probe : GaussianProbe, PhysicalProbe or HRTEMTransfer, optional
+        Probe PSF (incoherent HAADF-STEM imaging) or the phase-contrast transfer of
+        :class:`HRTEMTransfer` (HRTEM imaging, bright field 1); default
+        ``GaussianProbe(fwhm=0.09)``; :func:`probe_for_lattice` scales a Gaussian probe
+        to the lattice.
     peak_counts : float, optional
         Expected counts at image value 1 (the peak of an isolated column of intensity
-        1); turns on Poisson noise.
+        1; the bright field of an HRTEM image); turns on Poisson noise.
     dose : float, optional
         Incident electrons per pixel; expected counts are ``dose * peak_fraction *
         image``. At most one of ``peak_counts`` and ``dose``; with neither the image is
@@ -121,6 +130,22 @@ def simulate_image(
     Notes
     -----
     Expected counts below zero (negative backgrounds) are clipped to zero.
+
+    See Also
+    --------
+    simulate_series : one frame per scene.
+    pixel_size_for_period, probe_for_lattice : the sampling and probe of a lattice.
+    two_grain_image, single_crystal : ready-made scenes.
+
+    Examples
+    --------
+    >>> from hyperspy_symseg import simulate
+    >>> lat = simulate.Lattice.hexagonal(a=0.3)
+    >>> scene = simulate.Scene((128, 128), simulate.pixel_size_for_period(lat, 10),
+    ...                        [simulate.Region(lat), simulate.Region(lat.rotated(25), simulate.HalfPlane(90))])
+    >>> sim = simulate.simulate_image(scene, simulate.probe_for_lattice(lat), peak_counts=100, random_state=0)
+    >>> sim.image.data.shape, sorted(set(sim.labels.data.ravel().tolist()))
+    ((128, 128), [0, 1])
     """
     if not isinstance(scene, Scene):
         raise TypeError(f"scene must be a Scene, got {type(scene).__name__}")
@@ -135,7 +160,8 @@ def simulate_image(
     meta = _meta(scene, probe, backgrounds, scan_noise, peak_counts, dose, peak_fraction, read_noise, random_state,
                  {"shift": list(shift)})
     quantity = "Counts" if scale is not None else "Intensity (a.u.)"
-    image, labels = _make_signals(fr.counts, fr.labels, scene.pixel_size, _title(scene), meta, probe, None, quantity)
+    image, labels = _make_signals(fr.counts, fr.labels, scene.pixel_size, _title(scene, mode=probe._mode), meta,
+                                  probe, None, quantity)
     return SimulationResult(
         image=image, labels=labels, positions=fr.positions, column_regions=fr.regions,
         column_intensities=fr.intensities, column_sites=fr.sites, true_positions=fr.true_positions,
@@ -145,7 +171,7 @@ def simulate_image(
 
 def simulate_series(
     scenes: Sequence[Scene],
-    probe: GaussianProbe | PhysicalProbe | None = None,
+    probe: GaussianProbe | PhysicalProbe | HRTEMTransfer | None = None,
     *,
     shifts: Any = None,
     frame_time: float = 1.0,
@@ -212,7 +238,7 @@ def simulate_series(
             if (ref is not None and isinstance(content, Amorphous) and content.seed is None
                     and isinstance(ref.lattice, Amorphous)):
                 content = content.with_seed(ref.lattice.seed)
-            regs.append(Region(content, r.shape, origin, r.name)._resolved(rng))
+            regs.append(r._replace(lattice=content, origin=origin)._resolved(rng))
         resolved.append(Scene(sc.shape, sc.pixel_size, regs, sc.min_separation, sc.name))
     backgrounds = [b._prepared(rng) for b in backgrounds]
     frames = [
@@ -225,8 +251,8 @@ def simulate_series(
                  random_state, {"n_frames": n, "frame_time": frame_time, "shifts": shifts,
                                 "frames": {f"frame_{k}": sc.to_dict()["regions"] for k, sc in enumerate(resolved)}})
     quantity = "Counts" if scale is not None else "Intensity (a.u.)"
-    image, lab = _make_signals(counts, labels, resolved[0].pixel_size, _title(resolved[0], True), meta, probe,
-                               frame_time, quantity)
+    image, lab = _make_signals(counts, labels, resolved[0].pixel_size, _title(resolved[0], True, probe._mode), meta,
+                               probe, frame_time, quantity)
     return SimulationResult(
         image=image, labels=lab, positions=[f.positions for f in frames],
         column_regions=[f.regions for f in frames], column_intensities=[f.intensities for f in frames],

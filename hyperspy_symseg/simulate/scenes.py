@@ -1,4 +1,13 @@
-"""Ready-made scenes with ground truth, for tests, benchmarks and examples."""
+"""Ready-made scenes with ground truth, for tests, benchmarks and examples.
+
+Every scene takes ``shape`` and either ``pixel_size`` (nm; default 0.02) or
+``period_px`` (pixels per period of its first lattice; the pixel size is then
+``pixel_size_for_period(lattice, period_px)`` and the default probe
+``probe_for_lattice(...)``, FWHM 0.35 x the nearest-neighbour distance), a
+``random_state`` and imaging overrides (``probe``, ``peak_counts``, ``dose``,
+``scan_noise``, ``background``, ...). Geometry given as a fraction of the field of
+view scales with it; lengths given in nm stay in nm.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from ._lattices import Amorphous, Lattice
-from ._noise import ConstantBackground, LowFrequencyBackground, ScanNoise
-from ._probes import GaussianProbe
+from ._noise import ConstantBackground, LowFrequencyBackground
+from ._presets import _default_imaging, _sampling, distorted_imaging, hrtem_imaging
+from ._realistic import contaminated_graphene, nanoparticle, phase_interface, single_crystal
 from ._result import SimulationResult
 from ._scene import Region, Scene
 from ._shapes import BulgingBoundary, Ellipse, HalfPlane, Polygon, SinusoidalBoundary, TripleJunction
@@ -17,35 +27,35 @@ from ._simulate import simulate_image, simulate_series
 from ._utils import _image_shape, _pair, _positive, _real
 
 
+__all__ = [
+    "two_grain_image",
+    "two_phase_image",
+    "particle_on_vacuum",
+    "crystal_and_amorphous",
+    "triple_junction",
+    "precipitate",
+    "migrating_boundary_series",
+    "single_crystal",
+    "nanoparticle",
+    "phase_interface",
+    "contaminated_graphene",
+    "distorted_imaging",
+    "hrtem_imaging",
+]
+
 # --------------------------------------------------------------------------- #
 # ready-made scenes
 # --------------------------------------------------------------------------- #
-def _default_imaging(kwargs: dict) -> dict:
-    """HAADF-like defaults: ~100 counts at a column peak, light scan noise, weak background."""
-    out = {
-        "probe": GaussianProbe(fwhm=0.09),
-        "peak_counts": 100.0,
-        "scan_noise": ScanNoise(sigma=0.01, frequency=50.0, phase=90.0),
-        "background": [ConstantBackground(0.05), LowFrequencyBackground(amplitude=0.02, length=2.0)],
-    }
-    unknown = set(kwargs) - {"probe", "peak_counts", "dose", "peak_fraction", "scan_noise", "background",
-                             "read_noise", "shift"}
-    if unknown:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
-    if "dose" in kwargs and kwargs["dose"] is not None and "peak_counts" not in kwargs:
-        out["peak_counts"] = None
-    out.update(kwargs)
-    return out
-
-
 def two_grain_image(
     shape: tuple[int, int] = (512, 512),
-    pixel_size: float = 0.02,
+    pixel_size: float | None = None,
     lattice: Lattice | None = None,
     rotations: Sequence[float] = (5.0, 27.0),
     boundary_angle: float = 85.0,
     boundary_offset: float = 0.0,
     random_state: Any = None,
+    *,
+    period_px: float | None = None,
     **imaging: Any,
 ) -> SimulationResult:
     """A bicrystal: one lattice in two orientations, boundary roughly vertical.
@@ -56,23 +66,40 @@ def two_grain_image(
     Parameters
     ----------
     shape, pixel_size
-        Image shape and nm per pixel; the default hexagonal lattice (a = 0.3 nm) has a
-        period of 15 px at 0.02 nm.
+        Image shape and nm per pixel (default 0.02); the default hexagonal lattice
+        (a = 0.3 nm) has a period of 15 px at 0.02 nm.
     lattice : Lattice, optional
         Default ``Lattice.hexagonal(a=0.3)``.
     rotations : pair of float
         Rotation (degrees) of the lattice in the left and right grain.
     random_state : None, int or Generator
         Seed.
+    period_px : float, optional
+        Pixels per period of the (first) lattice instead of ``pixel_size``: the pixel
+        size is ``pixel_size_for_period(lattice, period_px)`` and the default probe
+        ``probe_for_lattice(lattice)`` (FWHM 0.35 x nearest-neighbour distance).
     **imaging
         Overrides of the imaging defaults passed to :func:`simulate_image`: ``probe``
-        (``GaussianProbe(0.09)``), ``peak_counts`` (100), ``scan_noise``
-        (``ScanNoise(sigma=0.01)``), ``background`` (0.05 + low-frequency 0.02), ``dose``,
-        ``read_noise``, ``shift``. Pass ``peak_counts=None, scan_noise=None,
-        background=None`` for a clean image.
+        (``GaussianProbe(0.09)``, or the scaled probe with ``period_px``),
+        ``peak_counts`` (100), ``scan_noise`` (``ScanNoise(sigma=0.01)``),
+        ``background`` (0.05 + low-frequency 0.02), ``dose``, ``read_noise``,
+        ``shift``. Pass ``peak_counts=None, scan_noise=None, background=None`` for a
+        clean image; see also :func:`distorted_imaging`.
+
+    See Also
+    --------
+    single_crystal, triple_junction, pixel_size_for_period
+
+    Examples
+    --------
+    >>> from hyperspy_symseg import simulate
+    >>> sim = simulate.two_grain_image((128, 128), period_px=8, random_state=0)
+    >>> sim.image.axes_manager[0].scale, sim.region_names
+    (0.0375, ['grain_left', 'grain_right'])
     """
     lat = lattice if lattice is not None else Lattice.hexagonal(a=0.3)
     r0, r1 = _pair("rotations", rotations)
+    pixel_size = _sampling(pixel_size, period_px, lat, [lat], imaging)
     scene = Scene(
         shape, pixel_size,
         [Region(lat.rotated(r0), name="grain_left"),
@@ -84,23 +111,28 @@ def two_grain_image(
 
 def two_phase_image(
     shape: tuple[int, int] = (512, 512),
-    pixel_size: float = 0.02,
+    pixel_size: float | None = None,
     lattices: Sequence[Lattice] | None = None,
     boundary_angle: float = 95.0,
     amplitude: float = 0.4,
     wavelength: float = 4.0,
     random_state: Any = None,
+    *,
+    period_px: float | None = None,
     **imaging: Any,
 ) -> SimulationResult:
     """Two phases (different lattices) separated by a wavy (sinusoidal) interface.
 
     Default phases: hexagonal a = 0.3 nm (label 0, left) and perovskite [001]
-    a = 0.39 nm (label 1, right). ``**imaging`` as :func:`two_grain_image`.
+    a = 0.39 nm (label 1, right); the interface ``amplitude`` and ``wavelength`` are
+    in nm. ``pixel_size``, ``period_px`` (of the first lattice) and ``**imaging`` as
+    :func:`two_grain_image`.
     """
     if lattices is None:
         lattices = (Lattice.hexagonal(0.3, rotation=8.0), Lattice.perovskite_001(0.39, rotation=0.0))
     if len(lattices) != 2:
         raise ValueError(f"lattices must have 2 entries, got {len(lattices)}")
+    pixel_size = _sampling(pixel_size, period_px, lattices[0], lattices, imaging)
     scene = Scene(
         shape, pixel_size,
         [Region(lattices[0], name=f"phase_{lattices[0].name}"),
@@ -113,12 +145,14 @@ def two_phase_image(
 
 def particle_on_vacuum(
     shape: tuple[int, int] = (512, 512),
-    pixel_size: float = 0.02,
+    pixel_size: float | None = None,
     lattice: Lattice | None = None,
     radius: float | None = None,
     n_facets: int = 6,
     support: str = "vacuum",
     random_state: Any = None,
+    *,
+    period_px: float | None = None,
     **imaging: Any,
 ) -> SimulationResult:
     """A faceted nanoparticle on vacuum (label 0) or on an amorphous support.
@@ -133,14 +167,18 @@ def particle_on_vacuum(
         Number of facets of the regular polygon (>= 3).
     support : {"vacuum", "amorphous"}
         Label 0 is vacuum or a thin amorphous support; label 1 is the particle.
-    **imaging
+    period_px, **imaging
         As :func:`two_grain_image` (the default background is 0.02 on vacuum).
+
+    See Also
+    --------
+    nanoparticle : a thick particle with a thickness ramp and an intensity step.
     """
     if support not in ("vacuum", "amorphous"):
         raise ValueError(f"support must be 'vacuum' or 'amorphous', got {support!r}")
     lat = lattice if lattice is not None else Lattice.hexagonal(a=0.28, rotation=12.0)
     shape = _image_shape("shape", shape)
-    pixel_size = _positive("pixel_size", pixel_size)
+    pixel_size = _sampling(pixel_size, period_px, lat, [lat], imaging)
     if radius is None:
         radius = 0.35 * min(shape) * pixel_size
     body = (Region(None, name="vacuum") if support == "vacuum"
@@ -153,22 +191,28 @@ def particle_on_vacuum(
 
 def crystal_and_amorphous(
     shape: tuple[int, int] = (512, 512),
-    pixel_size: float = 0.02,
+    pixel_size: float | None = None,
     lattice: Lattice | None = None,
     amorphous: Amorphous | None = None,
     boundary_angle: float = 80.0,
     random_state: Any = None,
+    *,
+    amplitude: float = 0.3,
+    wavelength: float = 3.0,
+    period_px: float | None = None,
     **imaging: Any,
 ) -> SimulationResult:
     """A crystal (label 0, left) next to amorphous material (label 1, right) with a
-    wavy interface. Defaults: square lattice a = 0.39 nm rotated 15 degrees and
-    ``Amorphous()``. ``**imaging`` as :func:`two_grain_image`."""
+    wavy interface (``amplitude`` and ``wavelength`` in nm). Defaults: square lattice
+    a = 0.39 nm rotated 15 degrees and ``Amorphous()``. ``pixel_size``, ``period_px``
+    and ``**imaging`` as :func:`two_grain_image`."""
     lat = lattice if lattice is not None else Lattice.square(0.39, rotation=15.0)
     am = amorphous if amorphous is not None else Amorphous()
+    pixel_size = _sampling(pixel_size, period_px, lat, [lat], imaging)
     scene = Scene(
         shape, pixel_size,
         [Region(lat, name="crystal"),
-         Region(am, SinusoidalBoundary(boundary_angle, 0.0, 0.3, 3.0), name="amorphous")],
+         Region(am, SinusoidalBoundary(boundary_angle, 0.0, amplitude, wavelength), name="amorphous")],
         name=f"{lat.name} crystal and amorphous",
     )
     return simulate_image(scene, random_state=random_state, **_default_imaging(imaging))
@@ -176,20 +220,23 @@ def crystal_and_amorphous(
 
 def triple_junction(
     shape: tuple[int, int] = (512, 512),
-    pixel_size: float = 0.02,
+    pixel_size: float | None = None,
     lattice: Lattice | None = None,
     rotations: Sequence[float] = (0.0, 20.0, 40.0),
     angles: Sequence[float] = (90.0, 210.0, 330.0),
     center: Sequence[float] = (0.0, 0.0),
     random_state: Any = None,
+    *,
+    period_px: float | None = None,
     **imaging: Any,
 ) -> SimulationResult:
     """Three grains of one lattice meeting at a triple junction at ``center`` (nm from
     the centre); boundaries leave it at ``angles``. Label 0 is the grain between
     ``angles[0]`` and ``angles[1]``, etc. Default lattice ``Lattice.square(0.36)``.
-    ``**imaging`` as :func:`two_grain_image`."""
+    ``pixel_size``, ``period_px`` and ``**imaging`` as :func:`two_grain_image`."""
     lat = lattice if lattice is not None else Lattice.square(0.36)
     rot = [_real("rotations", r) for r in rotations]
+    pixel_size = _sampling(pixel_size, period_px, lat, [lat], imaging)
     if len(rot) != 3:
         raise ValueError(f"rotations must have 3 values, got {len(rot)}")
     tj = TripleJunction(center, angles)
@@ -205,24 +252,27 @@ def triple_junction(
 
 def precipitate(
     shape: tuple[int, int] = (512, 512),
-    pixel_size: float = 0.02,
+    pixel_size: float | None = None,
     matrix: Lattice | None = None,
     particle: Lattice | None = None,
     semi_axes: Sequence[float] | None = None,
     angle: float = 30.0,
     random_state: Any = None,
+    *,
+    period_px: float | None = None,
     **imaging: Any,
 ) -> SimulationResult:
     """An elliptical precipitate (label 1) in a matrix (label 0).
 
     Defaults: matrix ``Lattice.square(0.36)``, precipitate ``Lattice.hexagonal(0.3,
-    rotation=10)``, semi-axes 30 % and 18 % of the field of view. ``**imaging`` as
-    :func:`two_grain_image`.
+    rotation=10)``, semi-axes 30 % and 18 % of the field of view. ``pixel_size``,
+    ``period_px`` (of the matrix; the probe is scaled to both lattices) and
+    ``**imaging`` as :func:`two_grain_image`.
     """
     shape = _image_shape("shape", shape)
-    pixel_size = _positive("pixel_size", pixel_size)
     m = matrix if matrix is not None else Lattice.square(0.36)
     p = particle if particle is not None else Lattice.hexagonal(0.3, rotation=10.0, intensities=(1.3,))
+    pixel_size = _sampling(pixel_size, period_px, m, [m, p], imaging)
     fov = min(shape) * pixel_size
     axes = semi_axes if semi_axes is not None else (0.3 * fov, 0.18 * fov)
     scene = Scene(
@@ -236,7 +286,7 @@ def precipitate(
 def migrating_boundary_series(
     n_frames: int = 10,
     shape: tuple[int, int] = (256, 256),
-    pixel_size: float = 0.02,
+    pixel_size: float | None = None,
     lattice: Lattice | None = None,
     twin_angle: float = 20.0,
     start_offset: float | None = None,
@@ -246,6 +296,8 @@ def migrating_boundary_series(
     drift: Sequence[float] = (0.01, 0.02),
     frame_time: float = 1.0,
     random_state: Any = None,
+    *,
+    period_px: float | None = None,
     **imaging: Any,
 ) -> SimulationResult:
     """A migrating, bulging twin boundary, ``(t | y, x)`` with per-frame ground truth.
@@ -259,18 +311,19 @@ def migrating_boundary_series(
 
     Defaults: ``Lattice.centred_rectangular(0.35, 0.5)``, start at -20 % of the field
     of view, velocity 30 % of the field of view over the series, bulge 15 % and width
-    15 % of the field of view. ``**imaging`` as :func:`two_grain_image`.
+    15 % of the field of view. ``pixel_size``, ``period_px`` and ``**imaging`` as
+    :func:`two_grain_image`.
     """
     if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
         raise ValueError(f"n_frames must be an int >= 1, got {n_frames!r}")
     shape = _image_shape("shape", shape)
-    pixel_size = _positive("pixel_size", pixel_size)
+    lat = lattice if lattice is not None else Lattice.centred_rectangular(0.35, 0.5)
+    pixel_size = _sampling(pixel_size, period_px, lat, [lat], imaging)
     fov = min(shape) * pixel_size
     start_offset = -0.2 * fov if start_offset is None else _real("start_offset", start_offset)
     velocity = 0.3 * fov / max(n_frames - 1, 1) if velocity is None else _real("velocity", velocity)
     bulge = 0.15 * fov if bulge is None else _real("bulge", bulge)
     bulge_width = 0.15 * fov if bulge_width is None else _positive("bulge_width", bulge_width)
-    lat = lattice if lattice is not None else Lattice.centred_rectangular(0.35, 0.5)
     left, right = lat.rotated(twin_angle), lat.rotated(-twin_angle)
     scenes = []
     for k in range(n_frames):
