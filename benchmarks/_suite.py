@@ -63,7 +63,7 @@ and the scenes that real images look like:
 name                                        kind         n_regions  scene
 ==========================================  ===========  =========  ===============================================
 single crystal                              control      1          ``single_crystal``: perovskite [001] 0.39 nm
-single crystal, wedge + distortions         control      1          hexagonal 0.3, thickness wedge 0.2-1.6,
+single crystal, wedge + distortions         control      1          hexagonal 0.3, thickness wedge 0.2-1.9,
                                                                     ``distorted_imaging`` (background 0.25,
                                                                     jitter 0.5 px, shear 4 %, stretch 2 %)
 two grains, strong background + distortion  distorted    2          ``two_grain_image`` + ``distorted_imaging``
