@@ -187,3 +187,10 @@ def _label_signal(signal, labels, parameters: dict):
     out.original_metadata.add_dictionary(signal.original_metadata.as_dictionary())
     return out
 
+
+
+def _pixel_size(signal) -> list:
+    """[scale y, scale x, units] of the image axes (units "" when undefined)."""
+    x, y = signal.axes_manager.signal_axes
+    units = x.units if isinstance(x.units, str) and x.units != "<undefined>" else ""
+    return [float(y.scale), float(x.scale), units]

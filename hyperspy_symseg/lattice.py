@@ -51,12 +51,15 @@ COMPACTNESS = 2.0
 INDEX_TOLERANCE = 0.75
 #: ... plus this fraction of ``|h b1 + k b2|`` (scan distortion and drift stretch high orders).
 RELATIVE_TOLERANCE = 0.01
-#: Bases indexing at least this fraction of the best basis's power count as equally good.
+#: Bases indexing at least this fraction of the best basis's power count as equally good ...
 SCORE_TOLERANCE = 0.95
+#: ... and at least this fraction are compared by how many of their own low-order
+#: reflections are present.
+OCCUPANCY_SHARE = 0.6
 #: Highest Miller index used for indexing.
 MAX_ORDER = 12
 #: A further lattice must hold at least this share of the first one's Bragg power.
-MIN_SHARE = 0.08
+MIN_SHARE = 0.05
 
 
 @dataclass
@@ -279,15 +282,18 @@ def power_spectrum(image: np.ndarray, tile: int = TILE) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _ring_medians(ring, values, n_rings):
-    """Median of ``values`` over the pixels of each ring (counting sort by ring)."""
+def _ring_medians(ring, values, n_rings, exclude):
+    """Median of ``values`` over the pixels of each ring not excluded (counting sort by ring)."""
     counts = np.zeros(n_rings + 1, dtype=np.int64)
-    for r in ring:
-        counts[r + 1] += 1
+    for i in range(ring.shape[0]):
+        if not exclude[i]:
+            counts[ring[i] + 1] += 1
     starts = np.cumsum(counts)
     fill = starts[:-1].copy()
     buffer = np.empty(values.shape[0])
     for i in range(ring.shape[0]):
+        if exclude[i]:
+            continue
         r = ring[i]
         buffer[fill[r]] = values[i]
         fill[r] += 1
@@ -319,16 +325,26 @@ def _frequencies(shape):
     return np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1])
 
 
-def _radial_background(spectrum: np.ndarray) -> np.ndarray:
-    """Azimuthal median of the spectrum at each |k| (rings one frequency step wide)."""
+def _radial_background(spectrum: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Azimuthal median of the spectrum at each |k| (rings one frequency step wide).
+
+    Pixels where ``exclude`` is True (e.g. around peaks found in a first pass) are left
+    out, so the median stays the background even where Bragg peaks fill much of a ring
+    (small images, or several lattices of one period); rings left empty are interpolated.
+    """
     h, w = spectrum.shape
     ky, kx = _frequencies((h, w))
     radius = np.hypot(ky[:, None], kx[None, :]) * min(h, w)
     ring = np.rint(radius).astype(np.int64).ravel()
     n_rings = int(ring.max()) + 1
-    medians = _ring_medians(ring, spectrum.ravel(), n_rings)
-    fallback = np.nanmax(medians) if np.isfinite(medians).any() else 1.0
-    medians = np.nan_to_num(medians, nan=fallback)
+    mask = np.zeros(h * w, dtype=np.bool_) if exclude is None else np.ascontiguousarray(exclude).ravel()
+    medians = _ring_medians(ring, spectrum.ravel(), n_rings, mask)
+    valid = np.isfinite(medians)
+    if not valid.any():
+        medians = np.ones(n_rings)
+    elif not valid.all():
+        idx = np.arange(n_rings)
+        medians = np.interp(idx, idx[valid], medians[valid])
     background = np.interp(radius.ravel(), np.arange(n_rings), medians).reshape(h, w)
     return np.maximum(background, np.finfo(float).tiny)
 
@@ -341,6 +357,7 @@ class _Peaks:
     bin_size: float  # cycles/px of the coarser frequency step
     total: float  # spectrum power in the searched band, one half plane
     ratio_map: np.ndarray = field(repr=False, default=None)  # (h, w) 3 x 3 spectrum over background
+    threshold: float = THRESHOLD
 
     def ratio_at(self, k: np.ndarray) -> np.ndarray:
         """(n,) largest ratio within one bin of each frequency ``k`` (n, 2) in cycles/px."""
@@ -358,8 +375,11 @@ def find_bragg_peaks(spectrum: np.ndarray, threshold: float = THRESHOLD, min_per
                      max_period: float | None = None) -> _Peaks:
     """Bragg peaks of a power spectrum in FFT order (one of each +-k pair)."""
     h, w = spectrum.shape
-    background = _radial_background(spectrum)
     summed = _box3(spectrum)
+    # Two passes: the peaks of a first pass are left out of the background of the second.
+    first = summed / (9.0 * _radial_background(spectrum))
+    near_peaks = scipy.ndimage.maximum_filter(first > threshold, size=5, mode="wrap")
+    background = _radial_background(spectrum, near_peaks)
     ratio = summed / (9.0 * background)
     ky, kx = _frequencies((h, w))
     k = np.hypot(ky[:, None], kx[None, :])
@@ -390,13 +410,13 @@ def find_bragg_peaks(spectrum: np.ndarray, threshold: float = THRESHOLD, min_per
     excess = summed[rows, cols] - 9.0 * background[rows, cols]
     positive = excess > 0
     rows, cols, excess = rows[positive], cols[positive], excess[positive]
-    # Sub-bin position from the magnitudes (exact for one tone with a periodic Hann taper).
+    # Sub-bin position (a first estimate; the lattice's strongest peaks are refined on a fine grid).
     mag = np.sqrt(spectrum)
     dy = _hann_offset(mag[(rows - 1) % h, cols], mag[rows, cols], mag[(rows + 1) % h, cols])
     dx = _hann_offset(mag[rows, (cols - 1) % w], mag[rows, cols], mag[rows, (cols + 1) % w])
     kk = np.column_stack([ky[rows] + dy / h, kx[cols] + dx / w])
     order = np.argsort(-excess, kind="stable")
-    return _Peaks(kk[order], excess[order], ratio[rows, cols][order], 1.0 / min(h, w), total, ratio)
+    return _Peaks(kk[order], excess[order], ratio[rows, cols][order], 1.0 / min(h, w), total, ratio, threshold)
 
 
 def _climb(spectrum, rows, cols, steps: int = 2):
@@ -470,6 +490,9 @@ def _hann_offset(before, centre, after):
 
 # --------------------------------------------------------------------- indexing
 
+#: The lowest-order reflections of a reciprocal basis, one of each +-pair.
+_LOW_ORDERS = np.array([[1, 0], [0, 1], [1, 1], [1, -1], [2, 0], [0, 2]])
+
 
 def _with_mirrors(k, weights):
     return np.concatenate([k, -k]), np.concatenate([weights, weights])
@@ -485,12 +508,18 @@ def _index(peaks_k, basis, tolerance):
     return hk.astype(np.int64), ok
 
 
-def _best_basis(peaks: _Peaks, available: np.ndarray, max_period: float, n_candidates: int = 14):
-    """The reciprocal basis indexing most of the available peaks' excess power, or None."""
-    idx = np.flatnonzero(available)[:n_candidates]
-    if idx.size == 0:
+def _best_basis(peaks: _Peaks, explained: np.ndarray, max_period: float, rejected=(), n_candidates: int = 14):
+    """The reciprocal basis indexing most of the unexplained peaks' excess power, or None.
+
+    Candidate basis vectors are the strongest unexplained peaks and a few explained ones
+    (two grains may share reflections, e.g. along a twin's mirror line); only the
+    unexplained power counts in the score.
+    """
+    idx = np.concatenate([np.flatnonzero(~explained)[:n_candidates], np.flatnonzero(explained)[:6]])
+    if np.count_nonzero(~explained) == 0:
         return None
-    k_av, w_av = peaks.k[available], peaks.excess[available]
+    k_av = peaks.k
+    w_av = peaks.excess * ~explained
     tolerance = INDEX_TOLERANCE * peaks.bin_size
     cand, _ = _with_mirrors(peaks.k[idx], peaks.excess[idx])
     i, j = np.triu_indices(len(cand), 1)
@@ -508,19 +537,24 @@ def _best_basis(peaks: _Peaks, available: np.ndarray, max_period: float, n_candi
     order = np.abs(hk).max(axis=2)
     ok = (residual <= tolerance + RELATIVE_TOLERANCE * np.linalg.norm(fit, axis=2)) & (order <= MAX_ORDER) & (order > 0)
     score = (ok * w_av[None, :]).sum(axis=1) / float(w_av.sum())
-    # The coarsest reciprocal lattice (the smallest real cell) among those indexing
-    # nearly the most power: a finer one also indexes stray peaks at its extra points.
-    # Cells longer than max_period (e.g. from two points of one streak) are not lattices.
-    for _ in range(len(score)):
-        if not np.isfinite(score).any() or score.max() <= 0:
-            return None
-        near = np.flatnonzero(score >= SCORE_TOLERANCE * score.max())
-        best = near[np.argmax(det[near])]
-        basis = _reduce_reciprocal(bases[best])
-        if np.linalg.norm(np.linalg.inv(basis).T, axis=1).max() <= max_period:
-            return basis
-        score[best] = -np.inf
-    return None
+    # Among the bases indexing a good share of the best's power, the one whose own
+    # low-order reflections are present (a supercell leaves most of them empty: a finer
+    # reciprocal lattice also indexes stray peaks at its extra points), then the
+    # coarsest reciprocal lattice (the smallest real cell). Cells longer than max_period
+    # (e.g. from two points of one streak) are not lattices.
+    keep = np.flatnonzero(score >= OCCUPANCY_SHARE * score.max()) if score.max() > 0 else np.array([], int)
+    best_key, best_basis = None, None
+    for p in keep:
+        basis = _reduce_reciprocal(bases[p])
+        if np.linalg.norm(np.linalg.inv(basis).T, axis=1).max() > max_period:
+            continue
+        if any(np.allclose(basis, r) for r in rejected):
+            continue
+        occupancy = int((peaks.ratio_at(_LOW_ORDERS[:4] @ basis) >= peaks.threshold).sum())
+        key = (occupancy, score[p] >= SCORE_TOLERANCE * score.max(), det[p])
+        if best_key is None or key > best_key:
+            best_key, best_basis = key, basis
+    return best_basis
 
 
 def _reduce_reciprocal(basis):
@@ -573,7 +607,6 @@ def _refine(peaks_k, weights, basis, tolerance):
 #: (a 1D periodicity: its peak).
 STRONG = 3.0
 
-_LOW_ORDERS = np.array([[1, 0], [0, 1], [1, 1], [1, -1], [2, 0], [0, 2]])
 
 
 def _is_lattice(peaks: _Peaks, reciprocal: np.ndarray, threshold: float) -> bool:
@@ -688,45 +721,61 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
         max_period = min(spectrum.shape) / 4.0
     peaks = find_bragg_peaks(spectrum, threshold, min_period, max_period)
     total = peaks.total
-    available = np.ones(len(peaks.k), dtype=bool)
+    explained = np.zeros(len(peaks.k), dtype=bool)
     tolerance = INDEX_TOLERANCE * peaks.bin_size
-    lattices = []
+    lattices, shares = [], []
     first_power = None
-    while len(lattices) < max_lattices and available.any():
-        basis = _best_basis(peaks, available, max_period)
+    rejected = []
+    while len(lattices) < max_lattices and (~explained).any():
+        basis = _best_basis(peaks, explained, max_period, rejected)
         if basis is None:
             break
-        k_av, w_av = peaks.k[available], peaks.excess[available]
-        basis, hk, ok = _refine(k_av, w_av, basis, tolerance)
-        power = float(w_av[ok].sum())
+        basis, hk, ok = _refine(peaks.k, peaks.excess, basis, tolerance)
+        power = float(peaks.excess[ok & ~explained].sum())
         if ok.sum() < 2 or (first_power is not None and power < MIN_SHARE * first_power):
             break
+        vectors = lagrange_reduce(np.linalg.inv(basis).T)
+        reciprocal = np.linalg.inv(vectors).T
+        if not _is_lattice(peaks, reciprocal, threshold) or any(_related(vectors, lat.vectors) for lat in lattices):
+            if first_power is None:
+                break
+            rejected.append(basis)  # look for another basis among the unexplained peaks
+            explained |= ok
+            continue
         if first_power is None:
             first_power = power
+        basis = _zoom_basis(image, corners, tile_shape, peaks.k[ok], hk[ok], peaks.excess[ok], basis)
         vectors = lagrange_reduce(np.linalg.inv(basis).T)
         reciprocal = np.linalg.inv(vectors).T
-        hk_r = np.rint(k_av[ok] @ np.linalg.inv(reciprocal)).astype(np.int64)
-        if not _is_lattice(peaks, reciprocal, threshold):
-            break
-        basis = _zoom_basis(image, corners, tile_shape, k_av[ok], hk[ok], w_av[ok], basis)
-        vectors = lagrange_reduce(np.linalg.inv(basis).T)
-        reciprocal = np.linalg.inv(vectors).T
-        hk_r = np.rint(k_av[ok] @ np.linalg.inv(reciprocal)).astype(np.int64)
-        separation = _patterson_min_separation(vectors, reciprocal, hk_r, w_av[ok])
+        hk_r = np.rint(peaks.k[ok] @ np.linalg.inv(reciprocal)).astype(np.int64)
+        separation = _patterson_min_separation(vectors, reciprocal, hk_r, peaks.excess[ok])
         lattices.append(LatticeInfo(
-            vectors=vectors, reciprocal=reciprocal, share=power, strength=min(1.0, power / max(total, 1e-300)),
+            vectors=vectors, reciprocal=reciprocal, share=power,
+            strength=min(1.0, float(peaks.excess[ok].sum()) / max(total, 1e-300)),
             n_peaks=int(ok.sum()), max_order=int(np.abs(hk_r).max()), min_separation_px=separation,
-            peaks=k_av[ok],
+            peaks=peaks.k[ok],
         ))
-        where = np.flatnonzero(available)
-        available[where[ok]] = False
+        shares.append(power)
+        explained |= ok
     if not lattices and len(peaks.k) and peaks.ratio.max() >= 2 * STRONG * threshold:
         lattices = _one_dimensional(peaks, total)
-    power_sum = sum(lat.share for lat in lattices)
-    for lat in lattices:
-        lat.share = lat.share / power_sum
-    quality = min(1.0, sum(lat.strength for lat in lattices))
+        shares = [lat.share for lat in lattices]
+    power_sum = sum(shares)
+    for lat, share in zip(lattices, shares):
+        lat.share = share / power_sum
+    quality = min(1.0, power_sum / max(total, 1e-300))
     return LatticeResult(lattices, float(quality), tuple(image.shape))
+
+
+def _related(a: np.ndarray, b: np.ndarray, tolerance: float = 0.06) -> bool:
+    """Whether one 2D lattice is a sublattice of the other (a superstructure, or the same lattice)."""
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return False
+    for x, y in ((a, b), (b, a)):
+        m = x @ np.linalg.inv(y)
+        if np.all(np.abs(m - np.rint(m)) < tolerance):
+            return True
+    return False
 
 
 def _one_dimensional(peaks: _Peaks, total: float) -> list:

@@ -11,9 +11,10 @@ from ._pipeline import _descriptors_of, _eager_labels, _label_all, _reduce
 from ._signal_utils import (
     _check_fits, _dask_frames, _image_geometry, _label_signal, _lazy_output, _map_signal, _reference_signal, _threads,
 )
+from ._result_crystal import CrystallinityMixin
 from .model import SegmentationModel, count_labels
 
-class SymmetrySegmentation:
+class SymmetrySegmentation(CrystallinityMixin):
     """Result of :func:`symmetry_segmentation`: labels plus the fitted model.
 
     Attributes
@@ -66,6 +67,7 @@ class SymmetrySegmentation:
         self.decomposition_algorithm = parameters.get("decomposition_algorithm", "PCA")
         self.explained_variance_ratio = getattr(model.reducer, "explained_variance_ratio_", None)
         self.pattern_sizes = None if labels._lazy else count_labels(labels.data, model.n_patterns)
+        self._lattice = None
 
     descriptor = property(lambda self: self.model.descriptor)
     stride = property(lambda self: self.model.stride)
@@ -467,7 +469,7 @@ class SymmetrySegmentation:
         shifts = getattr(self.descriptor, "shifts", None)
         if shifts is None:
             raise ValueError(f"separability_map is for translation descriptors; this is {self.descriptor.name!r}.")
-        values, m_values, n_values = separability_map(self.separability_values(), shifts)
+        values, m_values, n_values = separability_map(self.separability_values()[: len(shifts)], shifts)
         ydict, xdict = self.signal.axes_manager._get_axes_dicts()[-2:]
         axes = []
         for values_, d, name in ((m_values, ydict, "shift y"), (n_values, xdict, "shift x")):

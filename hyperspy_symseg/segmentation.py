@@ -20,9 +20,12 @@ import numpy as np
 from . import _validation as check
 from ._learn import SubsampledKMeans
 from ._pipeline import _descriptors_of, _label_all, _reduce
-from ._signal_utils import _check_fits, _image_geometry, _label_signal, _lazy_output, _reference_signal, _threads
-from .descriptors import make_descriptor, upsample_labels
+from ._signal_utils import (
+    _check_fits, _image_geometry, _label_signal, _lazy_output, _pixel_size, _reference_signal, _threads,
+)
+from .descriptors import upsample_labels
 from .model import SegmentationModel, label_dtype
+from ._auto_stage import prepare_descriptor
 from .result import SymmetrySegmentation
 
 
@@ -33,7 +36,9 @@ from .result import SymmetrySegmentation
 #: 5000, 10000 or 20000 grid points gave the same accuracy.
 DEFAULTS: dict[str, Any] = {
     "descriptor": "local_correlation_map",
-    "stride": 4,
+    "stride": "auto",
+    "background": "auto",
+    "intensity_features": False,
     "n_components": 5,
     "n_init": 10,
     "max_samples": 10_000,
@@ -99,8 +104,10 @@ _DESCRIPTOR_PARAMETERS_DOC = """
 def get_symmetry_descriptors(
     signal,
     descriptor: str = DEFAULTS["descriptor"],
-    stride: int = DEFAULTS["stride"],
+    stride: int | str = DEFAULTS["stride"],
     *,
+    background: int | str | None = DEFAULTS["background"],
+    intensity_features: bool = DEFAULTS["intensity_features"],
     show_progressbar: bool | None = None,
     num_workers: int | None = None,
     **parameters,
@@ -138,11 +145,13 @@ def get_symmetry_descriptors(
         all parameters. HyperSpy's ``decomposition`` and ``cluster_analysis`` work on it
         unchanged. Lazy input gives a lazy signal.
     """
-    spec = make_descriptor(descriptor, **parameters)
-    stride = check.check_int("stride", stride, 1)
     _, height, width = _image_geometry(signal)
+    spec, stride, info, _ = prepare_descriptor(signal, descriptor, stride, parameters, background,
+                                               intensity_features, reference_frames=[0])
     _check_fits(spec, height, width)
-    return _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=signal._lazy)
+    out = _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=signal._lazy)
+    out.metadata.set_item("SymmetryDescriptors.automatic", info)
+    return out
 
 
 get_symmetry_descriptors.__doc__ %= _DESCRIPTOR_PARAMETERS_DOC
@@ -153,10 +162,12 @@ def symmetry_segmentation(
     signal,
     n_patterns: int = 2,
     descriptor: str = DEFAULTS["descriptor"],
-    stride: int = DEFAULTS["stride"],
+    stride: int | str = DEFAULTS["stride"],
     n_components: int | float | None = None,
     random_state=None,
     *,
+    background: int | str | None = DEFAULTS["background"],
+    intensity_features: bool = DEFAULTS["intensity_features"],
     n_init: int = DEFAULTS["n_init"],
     max_samples: int = DEFAULTS["max_samples"],
     decomposition_algorithm: str = DEFAULTS["decomposition_algorithm"],
@@ -232,11 +243,22 @@ def symmetry_segmentation(
     n_patterns = check.check_int("n_patterns", n_patterns, 1)
     n_init = check.check_int("n_init", n_init, 1)
     random_state = check.check_random_state(random_state)
-    spec = make_descriptor(descriptor, **parameters)
-    stride = check.check_int("stride", stride, 1)
     nav_shape, height, width = _image_geometry(signal)
-    _check_fits(spec, height, width)
     check.check_choice("decomposition_algorithm", decomposition_algorithm, DECOMPOSITION_ALGORITHMS)
+    n_frames = int(np.prod(nav_shape, dtype=np.int64))
+    if reference_frames is None and signal._lazy:
+        reference_frames = [0]
+    if reference_frames is not None:
+        reference_frames = np.atleast_1d(np.asarray(reference_frames))
+        if reference_frames.dtype.kind not in "iu" or reference_frames.ndim != 1 or reference_frames.size == 0:
+            raise TypeError(f"reference_frames must be a frame index or a sequence of them, got {reference_frames!r}.")
+        if reference_frames.min() < 0 or reference_frames.max() >= n_frames:
+            raise ValueError(
+                f"reference_frames must be flat navigation indices in [0, {n_frames - 1}]; got {reference_frames.tolist()}."
+            )
+    spec, stride, automatic, lattice = prepare_descriptor(signal, descriptor, stride, parameters, background,
+                                                          intensity_features, reference_frames)
+    _check_fits(spec, height, width)
     if spec.n_operations < 2:
         raise ValueError(
             f"segmentation needs at least 2 symmetry operations (descriptor channels); {spec.name!r} with these "
@@ -256,17 +278,6 @@ def symmetry_segmentation(
             f"decomposition_algorithm='NMF' needs non-negative descriptors such as descriptor='power_spectrum'; "
             f"{spec.name!r} scores can be negative. Use 'PCA' or 'nfindr'."
         )
-    n_frames = int(np.prod(nav_shape, dtype=np.int64))
-    if reference_frames is None and signal._lazy:
-        reference_frames = [0]
-    if reference_frames is not None:
-        reference_frames = np.atleast_1d(np.asarray(reference_frames))
-        if reference_frames.dtype.kind not in "iu" or reference_frames.ndim != 1 or reference_frames.size == 0:
-            raise TypeError(f"reference_frames must be a frame index or a sequence of them, got {reference_frames!r}.")
-        if reference_frames.min() < 0 or reference_frames.max() >= n_frames:
-            raise ValueError(
-                f"reference_frames must be flat navigation indices in [0, {n_frames - 1}]; got {reference_frames.tolist()}."
-            )
     if n_operations is not None:
         n_operations = check.check_int("n_operations", n_operations, 2, spec.n_operations)
     grid = spec.grid((height, width), stride)
@@ -314,6 +325,8 @@ def symmetry_segmentation(
         "n_init": n_init,
         "max_samples": max_samples,
         "reference_frames": None if reference_frames is None else reference_frames,
+        "automatic": automatic,
+        "pixel_size": _pixel_size(signal),
     }
     if reference_frames is None and not _lazy_output(signal, lazy_output):
         # Fitted on every frame: the labels come with the fit.
@@ -329,12 +342,14 @@ def symmetry_segmentation(
         target, _label_signal(target, labels, parameters), descriptors, model, grid_labels, parameters, timings,
         reference_frames,
     )
+    result._lattice = lattice
     if n_operations is None:
         return result
     result.signal = signal  # select_operations fits on the reference frames of signal
     fast = result.select_operations(n_operations, show_progressbar=show_progressbar, num_workers=num_workers,
                                     lazy_output=lazy_output)
     result.signal = target
+    fast._lattice = lattice
     return fast
 
 
