@@ -37,6 +37,11 @@ def _needs_lattice(descriptor, stride, parameters, background, intensity_feature
     return bool(missing or auto.is_auto(stride) or auto.is_auto(background) or intensity_features)
 
 
+def _explicit_plain(descriptor, stride, parameters, background, intensity_features) -> bool:
+    """Every size, the stride and no background given, no extra channels: no lattice analysis."""
+    return not _needs_lattice(descriptor, stride, parameters, background, intensity_features) and background is None
+
+
 def prepare_descriptor(signal, descriptor: str, stride, parameters: dict, background="auto",
                        intensity_features: bool = True, reference_frames=None, lattice=None):
     """The descriptor, stride and a record of the automatic choices for a signal.
@@ -79,7 +84,8 @@ def prepare_descriptor(signal, descriptor: str, stride, parameters: dict, backgr
     frames = list(range(n_frames)) if reference_frames is None else [int(i) for i in reference_frames]
     info: dict = {"auto_parameters": []}
     period = None
-    if lattice is None and _needs_lattice(descriptor, stride, parameters, background, intensity_features):
+    plain = _explicit_plain(descriptor, stride, parameters, background, intensity_features)
+    if lattice is None and not plain:
         first = _frame_array(signal, frames[0])
         check.check_image_dtype(first.dtype)
         check.check_finite(first)
@@ -116,7 +122,7 @@ def prepare_descriptor(signal, descriptor: str, stride, parameters: dict, backgr
             chosen.append("background")
     sigma = auto.background_for_period(background if background else p)[1]
     shifts = halves = None
-    if period is not None:
+    if period is not None and not plain:
         per_lattice = [lattice_translations(lat.vectors) for lat in lattice.lattices]
         count = min(len(s) for s, _ in per_lattice)
         if count >= 1:

@@ -189,8 +189,8 @@ def _label_signal(signal, labels, parameters: dict):
 
 
 
-def _pixel_size(signal) -> list:
-    """[scale y, scale x, units] of the image axes (units "" when undefined)."""
+def _pixel_size(signal) -> tuple[list, str]:
+    """([scale y, scale x], units) of the image axes (units "" when undefined)."""
     x, y = signal.axes_manager.signal_axes
     units = x.units if isinstance(x.units, str) and x.units != "<undefined>" else ""
-    return [float(y.scale), float(x.scale), units]
+    return [float(y.scale), float(x.scale)], units

@@ -25,6 +25,7 @@ from ._signal_utils import (
 )
 from .descriptors import upsample_labels
 from .model import SegmentationModel, label_dtype
+from . import auto
 from ._auto_stage import prepare_descriptor
 from .result import SymmetrySegmentation
 
@@ -168,6 +169,7 @@ def symmetry_segmentation(
     *,
     background: int | str | None = DEFAULTS["background"],
     intensity_features: bool = DEFAULTS["intensity_features"],
+    max_patterns: int = auto.MAX_PATTERNS,
     n_init: int = DEFAULTS["n_init"],
     max_samples: int = DEFAULTS["max_samples"],
     decomposition_algorithm: str = DEFAULTS["decomposition_algorithm"],
@@ -190,10 +192,15 @@ def symmetry_segmentation(
     ----------
     signal : hyperspy.signals.Signal2D
         Image ``(| y, x)`` or stack ``(t | y, x)``; real-valued; not modified.
-    n_patterns : int
-        Number of patterns (k-means clusters), >= 1 and at most the number of grid points.
+    n_patterns : int or "auto"
+        Number of patterns (k-means clusters), >= 1 and at most the number of grid points;
+        ``"auto"`` chooses it from 1 to ``max_patterns`` (see
+        :func:`hyperspy_symseg.auto.choose_n_patterns`: the gap statistic with a box
+        reference, and patterns must be compact regions); the scores of every k tried
+        are in ``.n_patterns_selection`` and ``plot_n_patterns()`` shows them.
     descriptor, stride
-        See :func:`get_symmetry_descriptors`.
+        See :func:`get_symmetry_descriptors`. ``stride="auto"`` (default) is a quarter of
+        the lattice period.
     n_components : int, float or None
         Components kept: an int in [1, number of operations], or (PCA only) a float in
         (0, 1) for the smallest number of principal components explaining that fraction
@@ -216,6 +223,19 @@ def symmetry_segmentation(
         mixture of pure patterns, e.g. across diffuse interfaces. With NMF and N-FINDR the
         labels come from k-means on the weights/abundances and ``abundance_maps`` holds
         the phase-fraction maps.
+    background : "auto", int or None
+        Before scoring, subtract the image's edge-preserving lattice background (the
+        smoothed morphological mid-range with a square element this many px wide;
+        ``"auto"``: one lattice period), so intensity steps at particle edges, thickness
+        ramps and slowly varying backgrounds do not become patterns. None scores the
+        image as it is (pySTEM's behaviour).
+    intensity_features : bool
+        Append a crystallinity channel and, where the neighbourhood is not crystalline,
+        the local mean and standard deviation (to tell vacuum from amorphous support);
+        off by default (see the user guide: it can hurt when a grain's lattice is not
+        found).
+    max_patterns : int
+        The largest number of patterns ``n_patterns="auto"`` tries.
     reference_frames : int, sequence of int or None
         Flat navigation indices of the frames to fit the model on; every frame is then
         labelled with it. None: all frames for an in-memory stack, the first frame for a
@@ -240,7 +260,9 @@ def symmetry_segmentation(
         ``.labels`` (Signal2D, same shape, axes and metadata as ``signal``), the
         descriptor signal with its learning results, the fitted model (``.predict``).
     """
-    n_patterns = check.check_int("n_patterns", n_patterns, 1)
+    automatic_k = auto.is_auto(n_patterns)
+    max_patterns = check.check_int("max_patterns", max_patterns, 1)
+    n_patterns = 1 if automatic_k else check.check_int("n_patterns", n_patterns, 1)
     n_init = check.check_int("n_init", n_init, 1)
     random_state = check.check_random_state(random_state)
     nav_shape, height, width = _image_geometry(signal)
@@ -265,7 +287,8 @@ def symmetry_segmentation(
             "parameters has 1. Give more shifts/angles (HyperSpy's decomposition cannot work on one channel)."
         )
     if n_components is None:
-        n_components = n_patterns if decomposition_algorithm != "PCA" else DEFAULTS["n_components"]
+        n_components = (n_patterns if not automatic_k else DEFAULTS["n_components"]) \
+            if decomposition_algorithm != "PCA" else DEFAULTS["n_components"]
         n_components = min(n_components, spec.n_operations)
     n_components = check.check_n_components(n_components, spec.n_operations)
     if decomposition_algorithm != "PCA" and not isinstance(n_components, numbers.Integral):
@@ -283,12 +306,12 @@ def symmetry_segmentation(
     grid = spec.grid((height, width), stride)
     n_fit = n_frames if reference_frames is None else len(reference_frames)
     n_points = n_fit * grid.ny * grid.nx
-    if n_patterns > n_points:
+    if not automatic_k and n_patterns > n_points:
         raise ValueError(
             f"n_patterns must be an integer in [1, {n_points}] (the number of descriptor grid points "
             f"for this image and stride={stride}); got {n_patterns}."
         )
-    max_samples = check.check_int("max_samples", max_samples, n_patterns)
+    max_samples = check.check_int("max_samples", max_samples, max_patterns if automatic_k else n_patterns)
 
     timings = {}
     clock = time.perf_counter()
@@ -300,6 +323,16 @@ def symmetry_segmentation(
         reducer = _reduce(descriptors, decomposition_algorithm, n_components, random_state)
         timings["reduction"], clock = time.perf_counter() - clock, time.perf_counter()
         k = int(np.asarray(reducer.components_).shape[0])
+        selection = None
+        if automatic_k:
+            features = np.asarray(descriptors.data).reshape(-1, spec.n_operations)
+            ref_grid = np.asarray(descriptors.data).shape[:-1]
+            reach = max(getattr(spec, "patch_x", 0), getattr(spec, "radius", 0), auto.feature_patch(spec, 15))
+            selection = auto.choose_n_patterns(np.asarray(reducer.transform(features)), ref_grid, max_patterns,
+                                               random_state, n_init=n_init, max_samples=max_samples,
+                                               band_width=1.0 + reach / stride)
+            n_patterns = selection.pop("n_patterns")
+            selection.pop("labels")
         kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)
         descriptors.cluster_analysis("decomposition", number_of_components=k, preprocessing=None, algorithm=kmeans)
     timings["clustering"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -315,6 +348,7 @@ def symmetry_segmentation(
 
     parameters = {
         "n_patterns": n_patterns,
+        "n_patterns_requested": "auto" if automatic_k else n_patterns,
         "descriptor": spec.name,
         "stride": stride,
         **spec.parameters,
@@ -326,7 +360,8 @@ def symmetry_segmentation(
         "max_samples": max_samples,
         "reference_frames": None if reference_frames is None else reference_frames,
         "automatic": automatic,
-        "pixel_size": _pixel_size(signal),
+        "pixel_size": _pixel_size(signal)[0],
+        "pixel_units": _pixel_size(signal)[1],
     }
     if reference_frames is None and not _lazy_output(signal, lazy_output):
         # Fitted on every frame: the labels come with the fit.
@@ -343,6 +378,7 @@ def symmetry_segmentation(
         reference_frames,
     )
     result._lattice = lattice
+    result.n_patterns_selection = selection
     if n_operations is None:
         return result
     result.signal = signal  # select_operations fits on the reference frames of signal
@@ -350,6 +386,7 @@ def symmetry_segmentation(
                                     lazy_output=lazy_output)
     result.signal = target
     fast._lattice = lattice
+    fast.n_patterns_selection = selection
     return fast
 
 
