@@ -16,6 +16,7 @@ or, for a plain ``Signal2D``, ``hyperspy_symseg.symmetry_segment(signal, n_patte
 __version__ = "0.1.0.dev0"
 
 from .files import load_model, save_model  # noqa: E402
+from .lattice import estimate_lattice  # noqa: E402
 from .result import load_segmentation  # noqa: E402
 from .spectra import labels_on_si_grid, navigation_mask, segment_spectra  # noqa: E402
 from .segmentation import (  # noqa: E402
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULTS",
     "SymmetrySegmentation",
     "__version__",
+    "estimate_lattice",
     "get_symmetry_descriptors",
     "labels_on_si_grid",
     "load_model",

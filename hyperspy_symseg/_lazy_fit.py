@@ -35,6 +35,19 @@ def is_sampled(descriptors) -> bool:
     return descriptors is not None and descriptors.metadata.has_item("SymmetryDescriptors.sample_tiles")
 
 
+def grid_shape(descriptors) -> tuple:
+    """The grid the fitted points lie on, ``(..., ny, nx)``: the frames' grids, or the stack of
+    sampled tiles ``(n_tiles, t, t)`` (points in tile order, each tile row by row)."""
+    if not is_sampled(descriptors):
+        return tuple(np.asarray(descriptors.data).shape[:-1])
+    tiles = np.asarray(descriptors.metadata.SymmetryDescriptors.sample_tiles)
+    sizes = {(int(i1 - i0), int(j1 - j0)) for _, i0, i1, j0, j1 in tiles}
+    if len(sizes) == 1:
+        (ty, tx), = sizes
+        return (len(tiles), ty, tx)
+    return (int(np.asarray(descriptors.data).shape[0]), 1)  # unequal tiles: no spatial layout
+
+
 def fit_descriptors(signal, reference_frames, spec, stride, max_samples, random_state, show_progressbar, num_workers):
     """``(descriptors, reference)``: the descriptor signal to fit on and the in-memory reference
     frames it was computed from (None for a sample of tiles of a lazy signal)."""

@@ -252,3 +252,9 @@ def _per(units: str) -> str:
     """``units`` as a denominator: "s", "frame", "(axis units)"."""
     return f"({units})" if " " in units else units
 
+
+def _pixel_size(signal) -> tuple[list, str]:
+    """([scale y, scale x], units) of the image axes (units "" when undefined)."""
+    x, y = signal.axes_manager.signal_axes
+    units = x.units if isinstance(x.units, str) and x.units != "<undefined>" else ""
+    return [float(y.scale), float(x.scale)], units

@@ -88,7 +88,8 @@ def sample_tiles(n_frames: int, grid_shape: tuple[int, int], max_points: int, ra
     """A random set of tiles of the descriptor grids of some frames, with at most ``max_points`` points.
 
     The grid ``(ny, nx)`` of every frame is cut into tiles of ``tile_points`` x
-    ``tile_points`` grid points (default :data:`TILE_POINTS`); tiles are drawn without replacement (``random_state``)
+    ``tile_points`` grid points (default :data:`TILE_POINTS`; only whole tiles when the
+    grid holds any, so the sample is a stack of equal grids); tiles are drawn without replacement (``random_state``)
     while their points fit in ``max_points`` (at least one tile is kept). Returns
     ``(frame, i0, i1, j0, j1)`` grid-index ranges, sorted.
     """
@@ -97,6 +98,9 @@ def sample_tiles(n_frames: int, grid_shape: tuple[int, int], max_points: int, ra
     ti = np.arange(0, ny, tile_points)
     tj = np.arange(0, nx, tile_points)
     tiles = [(f, i, min(ny, i + tile_points), j, min(nx, j + tile_points)) for f in range(n_frames) for i in ti for j in tj]
+    full = [t for t in tiles if t[2] - t[1] == tile_points and t[4] - t[3] == tile_points]
+    if full:  # whole tiles only: the sample is then a stack of equal grids (for the spatial checks of n_patterns="auto")
+        tiles = full
     order = np.random.default_rng(random_state).permutation(len(tiles))
     chosen, total = [], 0
     for k in order:

@@ -35,9 +35,20 @@ class CommandError(Exception):
     """An error to report to the shell user in one line (exit code 1)."""
 
 
+def _int_or_auto(text: str):
+    """argparse type: an integer or the word 'auto'."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {text!r}") from None
+
+
 def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n-patterns", type=int, default=2, help="number of patterns (default: 2)")
-    p.add_argument("--stride", type=int, default=DEFAULTS["stride"], help=f"descriptor grid spacing in px (default: {DEFAULTS['stride']})")
+    p.add_argument("--n-patterns", type=_int_or_auto, default=2, help="number of patterns, or 'auto' (default: 2)")
+    p.add_argument("--stride", type=_int_or_auto, default=DEFAULTS["stride"],
+                   help="descriptor grid spacing in px, or 'auto' (a quarter of the lattice period; default)")
     p.add_argument(
         "--descriptor",
         default=DEFAULTS["descriptor"],
@@ -46,9 +57,13 @@ def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
         help="symmetry descriptor (default: local_correlation_map)",
     )
     p.add_argument("--method", choices=["direct", "fft"], help=f"how translation scores are computed (default: {_LCM['method']})")
-    p.add_argument("--patch", type=int, help=f"translations: patch half size in px (default: {_LCM['patch_x']})")
-    p.add_argument("--window", type=int, help=f"shift, pooling or FFT window half size in px (default: {_LCM['window_x']})")
-    p.add_argument("--radius", type=float, help="rotations/reflections: patch radius in px (default: 20)")
+    p.add_argument("--patch", type=int, help="translations: patch half size in px (default: 0.8 lattice periods)")
+    p.add_argument("--window", type=int, help="shift, pooling or FFT window half size in px (default: 1.33 periods)")
+    p.add_argument("--radius", type=float, help="rotations/reflections: patch radius in px (default: 1.33 periods)")
+    p.add_argument("--no-background", action="store_true",
+                   help="score the image as it is (default: remove the lattice background first)")
+    p.add_argument("--no-intensity-features", action="store_true",
+                   help="only symmetry scores (default: also crystallinity and, outside crystals, intensity)")
     p.add_argument("--n-components", type=float, default=None, help="PCA components: an integer, or a fraction of variance in (0, 1)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
 
@@ -65,6 +80,10 @@ def _segmentation_kwargs(args) -> dict:
         "window_y": args.window,
         "radius": args.radius,
     }
+    if args.no_background:
+        options["background"] = None
+    if args.no_intensity_features:
+        options["intensity_features"] = False
     return dict(
         n_patterns=args.n_patterns,
         stride=args.stride,
@@ -258,6 +277,7 @@ def cmd_segment(args) -> int:
             if not args.quiet:
                 fractions = ", ".join(f"{k}: {n / seg.pattern_sizes.sum():.1%}" for k, n in enumerate(seg.pattern_sizes))
                 print(f"{file}: {seg.n_patterns} patterns ({fractions}) in {elapsed:.2f} s -> {out}")
+                print(f"  {seg.describe_parameters()}")
         except CommandError as exc:
             failures += 1
             _fail(str(exc))

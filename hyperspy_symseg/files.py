@@ -44,8 +44,45 @@ def _descriptor_classes():
     return {c.__name__: c for c in (TranslationDescriptor, PointSymmetryDescriptor, PowerSpectrumDescriptor)}
 
 
+def _augmented_to_dict(descriptor) -> dict:
+    """An AugmentedDescriptor: its base nested, None stored as 0 / empty arrays (HDF5 has no None)."""
+    shifts = descriptor.lattice_shifts
+    return {
+        "class": "AugmentedDescriptor",
+        "base": descriptor_to_dict(descriptor.base),
+        "background": int(descriptor.background or 0),
+        "background_sigma": float(descriptor.background_sigma),
+        "lattice_shifts": np.zeros((0, 0, 2), np.int64) if shifts is None else np.asarray(shifts),
+        "half_shifts": np.zeros((0, 0, 2), np.int64) if shifts is None else np.asarray(descriptor.half_shifts),
+        "patch": int(descriptor.patch),
+        "extra_channels": list(descriptor.channels) or ["none"],
+        "stats": {k: (np.asarray(v, dtype=np.float64) if isinstance(v, tuple) else float(v))
+                  for k, v in descriptor.stats.items()},
+    }
+
+
+def _augmented_from_dict(d: dict):
+    from .descriptors._augmented import AugmentedDescriptor
+
+    shifts = np.asarray(d["lattice_shifts"], dtype=np.int64)
+    halves = np.asarray(d["half_shifts"], dtype=np.int64)
+    present = shifts.size > 0
+    channels = tuple(str(c) for c in d.get("extra_channels", ()) if str(c) != "none")
+    stats = {k: (tuple(float(x) for x in np.atleast_1d(v)) if np.ndim(v) else float(v))
+             for k, v in dict(d.get("stats", {})).items()}
+    return AugmentedDescriptor(
+        descriptor_from_dict(dict(d["base"])), background=int(d["background"]) or None,
+        background_sigma=float(d["background_sigma"]),
+        lattice_shifts=shifts.reshape(shifts.shape[0], -1, 2) if present else None,
+        half_shifts=halves.reshape(halves.shape[0], -1, 2) if present else None,
+        patch=int(d["patch"]), channels=channels, stats=stats,
+    )
+
+
 def descriptor_to_dict(descriptor) -> dict:
     """Plain-value description of a descriptor object (its class and fields)."""
+    if type(descriptor).__name__ == "AugmentedDescriptor":
+        return _augmented_to_dict(descriptor)
     out = {"class": type(descriptor).__name__}
     for f in dataclasses.fields(descriptor):
         value = getattr(descriptor, f.name)
@@ -57,6 +94,8 @@ def descriptor_from_dict(d: dict):
     """Inverse of :func:`descriptor_to_dict`."""
     classes = _descriptor_classes()
     name = d.get("class")
+    if name == "AugmentedDescriptor":
+        return _augmented_from_dict(d)
     if name not in classes:
         raise ValueError(f"unknown descriptor class {name!r}; known: {', '.join(classes)}.")
     cls = classes[name]

@@ -11,11 +11,12 @@ from ._lazy_fit import refit_descriptors
 from ._pipeline import _eager_labels, _label_all, _reduce
 from ._signal_utils import (
     _check_fits, _check_run_options, _dask_frames, _image_geometry, _label_signal, _lazy_output, _map_signal,
-    _per, _space_units, _threads, _time_units,
+    _per, _pixel_size, _space_units, _threads, _time_units,
 )
+from ._result_crystal import CrystallinityMixin
 from .model import SegmentationModel, count_labels
 
-class SymmetrySegmentation:
+class SymmetrySegmentation(CrystallinityMixin):
     """Result of :func:`symmetry_segmentation`: labels plus the fitted model.
 
     Attributes
@@ -68,6 +69,8 @@ class SymmetrySegmentation:
         self.decomposition_algorithm = parameters.get("decomposition_algorithm", "PCA")
         self.explained_variance_ratio = getattr(model.reducer, "explained_variance_ratio_", None)
         self.pattern_sizes = None if labels._lazy else count_labels(labels.data, model.n_patterns)
+        self._lattice = None
+        self.n_patterns_selection = None
 
     descriptor = property(lambda self: self.model.descriptor)
     stride = property(lambda self: self.model.stride)
@@ -263,8 +266,30 @@ class SymmetrySegmentation:
         _check_run_options(lazy_output, show_progressbar, num_workers)
         _, height, width = _image_geometry(signal)
         _check_fits(self.descriptor, height, width)
+        self._warn_pixel_size(signal)
         labels = _label_all(self.model, signal, lazy_output, show_progressbar, num_workers)
         return _label_signal(signal, labels, self.parameters)
+
+    def _warn_pixel_size(self, signal) -> None:
+        """Warn when ``signal``'s pixel size differs from the fitted image's (sizes are in px)."""
+        import warnings
+
+        fitted, fitted_units = self.parameters.get("pixel_size"), self.parameters.get("pixel_units", "")
+        if fitted is None:
+            return
+        fitted = [float(v) for v in np.asarray(fitted).ravel()]
+        new, units = _pixel_size(signal)
+        if not (fitted_units and units) or fitted_units != units:
+            return
+        ratio = max(abs(new[0] / fitted[0]), abs(new[1] / fitted[1]), abs(fitted[0] / new[0]), abs(fitted[1] / new[1]))
+        if ratio > 1.02:
+            warnings.warn(
+                f"the image's pixel size ({new[1]:.4g} {units}) differs from that of the image the model was fitted "
+                f"on ({fitted[1]:.4g} {units}) by a factor {ratio:.3g}: the descriptor sizes are in pixels, so the "
+                "same lattice looks different to them. Resample the image to the fitted pixel size "
+                "(e.g. signal.rebin(scale=...) or interpolate) or fit a new segmentation on it.",
+                UserWarning, stacklevel=3,
+            )
 
     def confidence_map(self, signal=None, lazy_output: bool | None = None, show_progressbar: bool | None = None,
                        num_workers: int | None = None):
@@ -475,7 +500,7 @@ class SymmetrySegmentation:
         shifts = getattr(self.descriptor, "shifts", None)
         if shifts is None:
             raise ValueError(f"separability_map is for translation descriptors; this is {self.descriptor.name!r}.")
-        values, m_values, n_values = separability_map(self.separability_values(), shifts)
+        values, m_values, n_values = separability_map(self.separability_values()[: len(shifts)], shifts)
         ydict, xdict = self.signal.axes_manager._get_axes_dicts()[-2:]
         axes = []
         for values_, d, name in ((m_values, ydict, "shift y"), (n_values, xdict, "shift x")):

@@ -18,15 +18,17 @@ from typing import Any
 import numpy as np
 
 from . import _validation as check
-from ._lazy_fit import fit_descriptors
+from ._lazy_fit import fit_descriptors, grid_shape
 from ._learn import SubsampledKMeans, nearest_centre
 from ._pipeline import _descriptors_of, _label_all, _reduce
 from ._signal_utils import (
-    _check_fits, _check_run_options, _image_geometry, _label_signal, _lazy_output, _threads,
+    _check_fits, _check_run_options, _image_geometry, _label_signal, _lazy_output, _pixel_size, _threads,
 )
-from .descriptors import make_descriptor, upsample_labels
+from .descriptors import upsample_labels
 from .files import as_model
 from .model import SegmentationModel, label_dtype
+from . import auto
+from ._auto_stage import prepare_descriptor
 from .result import SymmetrySegmentation
 
 
@@ -37,7 +39,9 @@ from .result import SymmetrySegmentation
 #: 5000, 10000 or 20000 grid points gave the same accuracy.
 DEFAULTS: dict[str, Any] = {
     "descriptor": "local_correlation_map",
-    "stride": 4,
+    "stride": "auto",
+    "background": "auto",
+    "intensity_features": False,
     "n_components": 5,
     "n_init": 10,
     "max_samples": 10_000,
@@ -103,8 +107,10 @@ _DESCRIPTOR_PARAMETERS_DOC = """
 def get_symmetry_descriptors(
     signal,
     descriptor: str = DEFAULTS["descriptor"],
-    stride: int = DEFAULTS["stride"],
+    stride: int | str = DEFAULTS["stride"],
     *,
+    background: int | str | None = DEFAULTS["background"],
+    intensity_features: bool = DEFAULTS["intensity_features"],
     show_progressbar: bool | None = None,
     num_workers: int | None = None,
     **parameters,
@@ -143,11 +149,13 @@ def get_symmetry_descriptors(
         unchanged. Lazy input gives a lazy signal.
     """
     _check_run_options(show_progressbar=show_progressbar, num_workers=num_workers)
-    spec = make_descriptor(descriptor, **parameters)
-    stride = check.check_int("stride", stride, 1)
     _, height, width = _image_geometry(signal)
+    spec, stride, info, _ = prepare_descriptor(signal, descriptor, stride, parameters, background,
+                                               intensity_features, reference_frames=[0])
     _check_fits(spec, height, width)
-    return _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=signal._lazy)
+    out = _descriptors_of(signal, spec, stride, show_progressbar, num_workers, lazy=signal._lazy)
+    out.metadata.set_item("SymmetryDescriptors.automatic", info)
+    return out
 
 
 get_symmetry_descriptors.__doc__ %= _DESCRIPTOR_PARAMETERS_DOC
@@ -158,10 +166,13 @@ def symmetry_segmentation(
     signal,
     n_patterns: int = 2,
     descriptor: str = DEFAULTS["descriptor"],
-    stride: int = DEFAULTS["stride"],
+    stride: int | str = DEFAULTS["stride"],
     n_components: int | float | None = None,
     random_state=None,
     *,
+    background: int | str | None = DEFAULTS["background"],
+    intensity_features: bool = DEFAULTS["intensity_features"],
+    max_patterns: int = auto.MAX_PATTERNS,
     n_init: int = DEFAULTS["n_init"],
     max_samples: int = DEFAULTS["max_samples"],
     decomposition_algorithm: str = DEFAULTS["decomposition_algorithm"],
@@ -184,10 +195,15 @@ def symmetry_segmentation(
     ----------
     signal : hyperspy.signals.Signal2D
         Image ``(| y, x)`` or stack ``(t | y, x)``; real-valued; not modified.
-    n_patterns : int
-        Number of patterns (k-means clusters), >= 1 and at most the number of grid points.
+    n_patterns : int or "auto"
+        Number of patterns (k-means clusters), >= 1 and at most the number of grid points;
+        ``"auto"`` chooses it from 1 to ``max_patterns`` (see
+        :func:`hyperspy_symseg.auto.choose_n_patterns`: the gap statistic with a box
+        reference, and patterns must be compact regions); the scores of every k tried
+        are in ``.n_patterns_selection`` and ``plot_n_patterns()`` shows them.
     descriptor, stride
-        See :func:`get_symmetry_descriptors`.
+        See :func:`get_symmetry_descriptors`. ``stride="auto"`` (default) is a quarter of
+        the lattice period.
     n_components : int, float or None
         Components kept: an int in [1, number of operations], or (PCA only) a float in
         (0, 1) for the smallest number of principal components explaining that fraction
@@ -210,6 +226,19 @@ def symmetry_segmentation(
         mixture of pure patterns, e.g. across diffuse interfaces. With NMF and N-FINDR the
         labels come from k-means on the weights/abundances and ``abundance_maps`` holds
         the phase-fraction maps.
+    background : "auto", int or None
+        Before scoring, subtract the image's edge-preserving lattice background (the
+        smoothed morphological mid-range with a square element this many px wide;
+        ``"auto"``: one lattice period), so intensity steps at particle edges, thickness
+        ramps and slowly varying backgrounds do not become patterns. None scores the
+        image as it is (pySTEM's behaviour).
+    intensity_features : bool
+        Append a crystallinity channel and, where the neighbourhood is not crystalline,
+        the local mean and standard deviation (to tell vacuum from amorphous support);
+        off by default (see the user guide: it can hurt when a grain's lattice is not
+        found).
+    max_patterns : int
+        The largest number of patterns ``n_patterns="auto"`` tries.
     reference_frames : int, sequence of int or None
         Flat navigation indices of the frames to fit the model on; every frame is then
         labelled with it. None: all frames for an in-memory stack, the first frame for a
@@ -235,21 +264,35 @@ def symmetry_segmentation(
         descriptor signal with its learning results, the fitted model (``.predict``).
     """
     _check_run_options(lazy_output, show_progressbar, num_workers)
-    n_patterns = check.check_int("n_patterns", n_patterns, 1)
+    automatic_k = auto.is_auto(n_patterns)
+    max_patterns = check.check_int("max_patterns", max_patterns, 1)
+    n_patterns = 1 if automatic_k else check.check_int("n_patterns", n_patterns, 1)
     n_init = check.check_int("n_init", n_init, 1)
     random_state = check.check_random_state(random_state)
-    spec = make_descriptor(descriptor, **parameters)
-    stride = check.check_int("stride", stride, 1)
     nav_shape, height, width = _image_geometry(signal)
-    _check_fits(spec, height, width)
     check.check_choice("decomposition_algorithm", decomposition_algorithm, DECOMPOSITION_ALGORITHMS)
+    n_frames = int(np.prod(nav_shape, dtype=np.int64))
+    if reference_frames is None and signal._lazy:
+        reference_frames = [0]
+    if reference_frames is not None:
+        reference_frames = np.atleast_1d(np.asarray(reference_frames))
+        if reference_frames.dtype.kind not in "iu" or reference_frames.ndim != 1 or reference_frames.size == 0:
+            raise TypeError(f"reference_frames must be a frame index or a sequence of them, got {reference_frames!r}.")
+        if reference_frames.min() < 0 or reference_frames.max() >= n_frames:
+            raise ValueError(
+                f"reference_frames must be flat navigation indices in [0, {n_frames - 1}]; got {reference_frames.tolist()}."
+            )
+    spec, stride, automatic, lattice = prepare_descriptor(signal, descriptor, stride, parameters, background,
+                                                          intensity_features, reference_frames)
+    _check_fits(spec, height, width)
     if spec.n_operations < 2:
         raise ValueError(
             f"segmentation needs at least 2 symmetry operations (descriptor channels); {spec.name!r} with these "
             "parameters has 1. Give more shifts/angles (HyperSpy's decomposition cannot work on one channel)."
         )
     if n_components is None:
-        n_components = n_patterns if decomposition_algorithm != "PCA" else DEFAULTS["n_components"]
+        n_components = (n_patterns if not automatic_k else DEFAULTS["n_components"]) \
+            if decomposition_algorithm != "PCA" else DEFAULTS["n_components"]
         n_components = min(n_components, spec.n_operations)
     n_components = check.check_n_components(n_components, spec.n_operations)
     if decomposition_algorithm != "PCA" and not isinstance(n_components, numbers.Integral):
@@ -262,17 +305,6 @@ def symmetry_segmentation(
             f"decomposition_algorithm='NMF' needs non-negative descriptors such as descriptor='power_spectrum'; "
             f"{spec.name!r} scores can be negative. Use 'PCA' or 'nfindr'."
         )
-    n_frames = int(np.prod(nav_shape, dtype=np.int64))
-    if reference_frames is None and signal._lazy:
-        reference_frames = [0]
-    if reference_frames is not None:
-        reference_frames = np.atleast_1d(np.asarray(reference_frames))
-        if reference_frames.dtype.kind not in "iu" or reference_frames.ndim != 1 or reference_frames.size == 0:
-            raise TypeError(f"reference_frames must be a frame index or a sequence of them, got {reference_frames!r}.")
-        if reference_frames.min() < 0 or reference_frames.max() >= n_frames:
-            raise ValueError(
-                f"reference_frames must be flat navigation indices in [0, {n_frames - 1}]; got {reference_frames.tolist()}."
-            )
     if n_operations is not None:
         n_operations = check.check_int("n_operations", n_operations, 2, spec.n_operations)
     grid = spec.grid((height, width), stride)
@@ -283,12 +315,12 @@ def symmetry_segmentation(
             f"stride={stride} leaves {n_points} descriptor grid point on this {height} x {width} px image; the "
             "decomposition needs at least 2. Use a smaller stride."
         )
-    if n_patterns > n_points:
+    if not automatic_k and n_patterns > n_points:
         raise ValueError(
             f"n_patterns must be an integer in [1, {n_points}] (the number of descriptor grid points "
             f"for this image and stride={stride}); got {n_patterns}."
         )
-    max_samples = check.check_int("max_samples", max_samples, n_patterns)
+    max_samples = check.check_int("max_samples", max_samples, max_patterns if automatic_k else n_patterns)
 
     timings = {}
     clock = time.perf_counter()
@@ -301,6 +333,16 @@ def symmetry_segmentation(
         reducer = _reduce(descriptors, decomposition_algorithm, n_components, random_state)
         timings["reduction"], clock = time.perf_counter() - clock, time.perf_counter()
         k = int(np.asarray(reducer.components_).shape[0])
+        selection = None
+        if automatic_k:
+            features = np.asarray(descriptors.data).reshape(-1, spec.n_operations)
+            ref_grid = grid_shape(descriptors)  # the frames' grids, or a stack of sampled tiles
+            reach = max(getattr(spec, "patch_x", 0), getattr(spec, "radius", 0), auto.feature_patch(spec, 15))
+            selection = auto.choose_n_patterns(np.asarray(reducer.transform(features)), ref_grid, max_patterns,
+                                               random_state, n_init=n_init, max_samples=max_samples,
+                                               band_width=1.0 + reach / stride)
+            n_patterns = selection.pop("n_patterns")
+            selection.pop("labels")
         kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)
         descriptors.cluster_analysis("decomposition", number_of_components=k, preprocessing=None, algorithm=kmeans)
     timings["clustering"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -316,6 +358,7 @@ def symmetry_segmentation(
 
     parameters = {
         "n_patterns": n_patterns,
+        "n_patterns_requested": "auto" if automatic_k else n_patterns,
         "descriptor": spec.name,
         "stride": stride,
         **spec.parameters,
@@ -326,6 +369,9 @@ def symmetry_segmentation(
         "n_init": n_init,
         "max_samples": max_samples,
         "reference_frames": None if reference_frames is None else reference_frames,
+        "automatic": automatic,
+        "pixel_size": _pixel_size(signal)[0],
+        "pixel_units": _pixel_size(signal)[1],
     }
     if reference_frames is None and not _lazy_output(signal, lazy_output):
         # Fitted on every frame: the labels come with the fit.
@@ -341,12 +387,16 @@ def symmetry_segmentation(
         target, _label_signal(target, labels, parameters), descriptors, model, grid_labels, parameters, timings,
         reference_frames,
     )
+    result._lattice = lattice
+    result.n_patterns_selection = selection
     if n_operations is None:
         return result
     result.signal = signal  # select_operations fits on the reference frames of signal
     fast = result.select_operations(n_operations, show_progressbar=show_progressbar, num_workers=num_workers,
                                     lazy_output=lazy_output)
     result.signal = target
+    fast._lattice = lattice
+    fast.n_patterns_selection = selection
     return fast
 
 

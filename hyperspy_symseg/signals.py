@@ -8,7 +8,7 @@ numerics live here.
 
 from hyperspy.signals import LazySignal2D, Signal2D
 
-from . import segmentation
+from . import lattice, segmentation
 
 
 class AtomicResolutionImage(Signal2D):
@@ -29,7 +29,11 @@ class AtomicResolutionImage(Signal2D):
     def symmetry_segment(self, n_patterns=2, **kwargs):
         return segmentation.symmetry_segment(self, n_patterns, **kwargs)
 
+    def estimate_lattice(self, frame=0, **kwargs):
+        return lattice.estimate_lattice(self, frame, **kwargs)
+
     get_symmetry_descriptors.__doc__ = segmentation.get_symmetry_descriptors.__doc__
+    estimate_lattice.__doc__ = lattice.estimate_lattice.__doc__
     symmetry_segmentation.__doc__ = segmentation.symmetry_segmentation.__doc__
     symmetry_segment.__doc__ = segmentation.symmetry_segment.__doc__
 

@@ -43,6 +43,9 @@ def two_grain(shape=(96, 128), boundary=None, period=7.0, angles=(0.0, 30.0), no
 
 SMALL = dict(patch_x=5, patch_y=5, window_x=8, window_y=8, max_num_points=49)
 
+#: The descriptors as the kernels compute them: no lattice background, no extra channels.
+PLAIN = dict(background=None, intensity_features=False)
+
 
 @pytest.fixture
 def small_params():

@@ -18,6 +18,7 @@ import pytest
         "hyperspy_symseg.descriptors._registry",
         "hyperspy_symseg.descriptors._translation_family",
         "hyperspy_symseg._learn",
+        "hyperspy_symseg.lattice",
         "hyperspy_symseg.unmixing",
         "hyperspy_symseg.metrics",
         "hyperspy_symseg.separability",

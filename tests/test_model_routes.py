@@ -188,8 +188,9 @@ def test_sampled_fit_never_loads_a_whole_frame(big, monkeypatch):
     monkeypatch.setattr(tiling, "_read", spy)
     monkeypatch.setattr(_lazy_fit, "_reference_signal", whole_frames)
     lazy = hs.signals.Signal2D(da.from_array(image, chunks=128)).as_lazy()
-    ss.symmetry_segmentation(lazy, 2, stride=2, random_state=0, max_samples=1000, show_progressbar=False, **SMALL)
-    halo = max(SMALL["patch_x"], SMALL["patch_y"]) + max(SMALL["window_x"], SMALL["window_y"])
+    seg = ss.symmetry_segmentation(lazy, 2, stride=2, random_state=0, max_samples=1000, show_progressbar=False,
+                                   **SMALL)
+    halo = seg.descriptor.halo
     assert read and max(h * w for h, w in read) <= (16 * 2 + 2 * halo) ** 2 < image.size
 
 
@@ -209,3 +210,21 @@ def test_constant_image_is_flat_in_every_route(descriptor, params, value):
     assert not np.asarray(seg.descriptors.data).any()
     np.testing.assert_array_equal(np.asarray(seg.predict(_lazy(s, 30)).data.compute()), seg.labels.data)
     assert _tiling().frame_std(da.from_array(image, chunks=30)) == 0.0
+
+
+def test_sampled_fit_with_automatic_number_of_patterns(big, monkeypatch):
+    """n_patterns="auto" checks compactness on the grid: a sample is a stack of equal tiles."""
+    image, truth = big
+    tiling = _tiling()
+    monkeypatch.setattr(tiling, "FIT_BUDGET_BYTES", 4 * 81 * 2000)
+    monkeypatch.setattr(tiling, "TILE_POINTS", 16)
+    lazy = hs.signals.Signal2D(da.from_array(image, chunks=128)).as_lazy()
+    seg = ss.symmetry_segmentation(lazy, "auto", stride=2, random_state=0, max_samples=2000, show_progressbar=False)
+    assert is_sampled(seg.descriptors)
+    from hyperspy_symseg._lazy_fit import grid_shape
+
+    n_tiles, ty, tx = grid_shape(seg.descriptors)
+    assert (ty, tx) == (16, 16) and n_tiles * 256 == np.asarray(seg.grid_labels).size
+    assert seg.n_patterns == 2
+    labels = np.asarray(seg.labels.data.compute())
+    assert max(np.mean(labels == truth), np.mean(labels != truth)) > 0.97

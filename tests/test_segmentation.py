@@ -4,7 +4,7 @@ import hyperspy.api as hs
 import numpy as np
 import pytest
 from _reference import local_correlation_at
-from conftest import SMALL, two_grain
+from conftest import PLAIN, SMALL, two_grain
 
 import hyperspy_symseg
 from hyperspy_symseg import get_symmetry_descriptors, symmetry_segment
@@ -21,7 +21,7 @@ class TestDescriptorSignal:
     @pytest.mark.parametrize("edges", ["shrink", "exclude"])
     def test_axes_calibration_and_values(self, grain_signal, edges):
         s, _ = grain_signal
-        d = s.get_symmetry_descriptors(stride=3, edges=edges, **SMALL)
+        d = s.get_symmetry_descriptors(stride=3, edges=edges, **SMALL, **PLAIN)
         assert isinstance(d, hs.signals.Signal1D) and not isinstance(d, AtomicResolutionImage)
         shifts = d.metadata.SymmetryDescriptors.operations
         assert d.axes_manager.signal_shape == (len(shifts),)
@@ -77,12 +77,12 @@ class TestDescriptorSignal:
         if lazy:
             s = s.as_lazy()
         s.set_signal_type("atomic_resolution")
-        d = s.get_symmetry_descriptors(stride=4, **SMALL)
+        d = s.get_symmetry_descriptors(stride=4, **SMALL, **PLAIN)
         assert d._lazy == lazy
         assert [a.name for a in d.axes_manager.navigation_axes][2] == "t"
         assert d.axes_manager.navigation_axes[2].scale == 0.5
         assert d.axes_manager.navigation_dimension == 3
-        single = get_symmetry_descriptors(hs.signals.Signal2D(frames[2]), stride=4, **SMALL)
+        single = get_symmetry_descriptors(hs.signals.Signal2D(frames[2]), stride=4, **SMALL, **PLAIN)
         np.testing.assert_array_equal(np.asarray(d.inav[:, :, 2].data), single.data)
 
     def test_hyperspy_learning_runs_on_it(self, grain_signal):

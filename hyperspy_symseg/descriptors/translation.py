@@ -142,6 +142,20 @@ def normalized_image(image: np.ndarray, return_variance: bool = False, return_st
     return out
 
 
+def image_std(image: np.ndarray) -> float:
+    """Population standard deviation of an image, free of overflow (power-of-two scaling).
+
+    0 for a constant image, also when rounding makes its values differ (``ROUNDING``).
+    """
+    image = np.asarray(image, dtype=np.float64)
+    peak = float(np.max(np.abs(image))) if image.size else 0.0
+    if not peak > 0:
+        return 0.0
+    exponent = math.frexp(peak)[1]
+    std = float(np.std(np.ldexp(image, -exponent)))
+    return 0.0 if std <= ROUNDING * peak * math.ldexp(1.0, -exponent) else math.ldexp(std, exponent)
+
+
 def flat_variance(std: float, reference_std: float | None) -> float:
     """Variance, in units of an image normalized by its own ``std``, that flatness is judged against.
 

@@ -1,0 +1,144 @@
+"""What the result knows beyond the labels: the lattice, the automatic choices, crystallinity.
+
+A mixin of :class:`hyperspy_symseg.result.SymmetrySegmentation`; the numbers come from the
+descriptor (:class:`hyperspy_symseg.descriptors._augmented.AugmentedDescriptor`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._signal_utils import _check_fits, _frames, _image_geometry, _map_signal
+from .descriptors import upsample_labels
+from .descriptors._augmented import CRYSTALLINITY_WEIGHT, GATE_FRACTION, AugmentedDescriptor
+
+
+class CrystallinityMixin:
+    """Lattice, automatic parameters and the crystal / not-crystal answer of a segmentation."""
+
+    @property
+    def automatic(self) -> dict:
+        """The automatic stage's record: ``period_px``, ``auto_parameters`` (names), ``lattice``."""
+        return dict(self.parameters.get("automatic", {}) or {})
+
+    @property
+    def lattice(self):
+        """The lattice analysis of the (first) fitted frame (a ``LatticeResult``), or None."""
+        return getattr(self, "_lattice", None)
+
+    def describe_parameters(self) -> str:
+        """One line: the lattice found and the parameters chosen from it."""
+        info = self.automatic
+        parts = []
+        lattice = self.lattice
+        if lattice is not None and lattice.found:
+            lengths = ", ".join(f"{v:.3g}" for v in lattice.lengths_px if np.isfinite(v))
+            text = f"lattice |a| = {lengths} px"
+            if lattice.units != "px":
+                text += " (" + ", ".join(f"{v:.4g}" for v in lattice.lengths if np.isfinite(v)) + f" {lattice.units})"
+            if np.isfinite(lattice.angle_deg):
+                text += f" at {lattice.angle_deg:.1f} deg"
+            if len(lattice.lattices) > 1:
+                text += f", {len(lattice.lattices)} lattices"
+            parts.append(text + f", quality {lattice.quality:.2f}")
+        elif lattice is not None:
+            parts.append("no lattice found")
+        chosen = info.get("auto_parameters", [])
+        if chosen:
+            parts.append("automatic: " + ", ".join(f"{name} {info.get(name, '?')}" for name in chosen))
+        parts.append("intensity features " + ("on" if info.get("intensity_features") else "off"))
+        return "; ".join(parts)
+
+    # ------------------------------------------------------------- crystallinity
+    def _crystal_descriptor(self) -> AugmentedDescriptor:
+        spec = self.descriptor
+        if not isinstance(spec, AugmentedDescriptor) or not spec.has_lattice:
+            raise ValueError(
+                "crystallinity needs the lattice translations, which this segmentation does not have: no lattice "
+                "was found in the image, or the sizes, stride and background were all given explicitly with "
+                "background=None."
+            )
+        return spec
+
+    def crystallinity_map(self, signal=None):
+        """How crystalline every pixel's neighbourhood is: ``mean r(t) - mean r(t / 2)``.
+
+        ``r(t)`` is the Pearson correlation of the patch with itself shifted by the lattice
+        translations ``t`` found at fitting (their halves for the reference): about 0.5-1
+        in a crystal (any grain or phase of the lattices found), about 0 in vacuum and
+        amorphous material, below 0 across an intensity step.
+
+        Parameters
+        ----------
+        signal : hyperspy.signals.Signal2D, optional
+            Default: the segmented signal (from the stored descriptors); another image or
+            stack is scored with the fitted descriptor.
+
+        Returns
+        -------
+        hyperspy.signals.Signal2D
+            float32 map (nearest grid point per pixel) with the axes and metadata of the signal.
+        """
+        spec = self._crystal_descriptor()
+        stored = "crystallinity" in spec.channels[: spec.n_extra]
+        if stored:
+            channel = spec.base.n_operations + spec.channels.index("crystallinity")
+            scale = CRYSTALLINITY_WEIGHT * float(spec.stats.get("unit", 1.0))
+        if signal is None and self.descriptors is not None and stored:
+            signal = self.signal
+            grid_values = np.asarray(self.descriptors.data)[..., channel] / scale
+            frames = grid_values.reshape((-1,) + grid_values.shape[-2:])
+            height, width = signal.data.shape[-2:]
+        else:
+            signal = self.signal if signal is None else signal
+            _, height, width = _image_geometry(signal)
+            _check_fits(spec, height, width)
+            frames = []
+            for frame in _frames(signal):
+                image = np.asarray(frame.compute() if hasattr(frame, "compute") else frame, dtype=np.float64)
+                grid = spec.grid(image.shape, self.stride)
+                frames.append(spec.raw_channels(image, spec.prepared(image), grid)[..., 0])
+            frames = np.stack(frames)
+        grid = spec.grid((height, width), self.stride)
+        data = np.stack([upsample_labels(f.astype(np.float32), grid, (height, width)) for f in frames])
+        out = _map_signal(signal, data.reshape(signal.data.shape).astype(np.float32), "Crystallinity", "Crystallinity")
+        out.metadata.set_item("Crystallinity.crystal_level", float(spec.stats.get("crystallinity", np.nan)))
+        return out
+
+    @property
+    def crystallinity(self):
+        """The crystallinity map of the segmented signal (see :meth:`crystallinity_map`)."""
+        return self.crystallinity_map()
+
+    def crystal_labels(self, threshold: float | None = None, signal=None):
+        """Crystal / not-crystal labels: 1 where the neighbourhood is crystalline, 0 elsewhere.
+
+        Vacuum, amorphous support, contamination and strongly disordered areas are 0; every
+        grain and phase of the lattices found is 1, whatever the pattern labels split them into.
+
+        Parameters
+        ----------
+        threshold : float, optional
+            Crystallinity above which a pixel is crystalline. Default: half the crystal's
+            typical crystallinity (its 95th percentile on the fitted frames), where the
+            intensity channels switch off.
+        signal : hyperspy.signals.Signal2D, optional
+            Default: the segmented signal.
+
+        Returns
+        -------
+        hyperspy.signals.Signal2D
+            uint8 labels (0 not crystalline, 1 crystalline) with the signal's axes.
+        """
+        spec = self._crystal_descriptor()
+        if threshold is None:
+            threshold = GATE_FRACTION * float(spec.stats.get("crystallinity", 1.0))
+        if not np.isfinite(threshold):
+            raise ValueError(f"threshold must be a finite crystallinity, got {threshold}.")
+        crystallinity = self.crystallinity_map(signal)
+        labels = (np.asarray(crystallinity.data) >= threshold).astype(np.uint8)
+        target = self.signal if signal is None else signal
+        out = _map_signal(target, labels, "Crystal labels", "Crystalline (1) or not (0)")
+        out.metadata.set_item("Crystallinity.threshold", float(threshold))
+        out.metadata.set_item("Crystallinity.crystal_fraction", float(labels.mean()))
+        return out

@@ -1,0 +1,306 @@
+"""Automatic parameters: descriptor sizes from the lattice, in units of the lattice period.
+
+NumPy only; no HyperSpy. The rule (measured on ``benchmarks/bench_accuracy.py`` at 4-40
+px per period and on the real images of ``benchmarks/bench_real.py``):
+
+* the **period** ``P`` is the longest of the two shortest lattice vectors over all the
+  lattices found (:func:`hyperspy_symseg.lattice.find_lattice`), so a window reaching it
+  reaches a lattice vector of every grain and phase;
+* translations: patch half size ``0.8 P`` and shift window ``1.33 P`` (the shift grid's
+  9 x 9 points then sample the local correlation map about every ``P / 3``); the window
+  reaches at least one lattice vector along both axes;
+* rotations/reflections: radius ``1.33 P``; pooling windows ``1.33 P`` (rotations) and
+  ``0.8 P`` (reflections), pooled every ``P / 5`` px;
+* power spectrum: window half size ``1.33 P`` (a window of ~2.7 periods);
+* stride ``P / 4`` (at least 1, and large enough for at most :data:`MAX_GRID_POINTS`
+  grid points per frame);
+* background: a structuring element ``P`` wide, smoothed by ``P / 4``.
+
+At ``P = 15`` px these are the fixed defaults the package had (patch 12, window 20,
+radius 20, stride 4), which were tuned on scenes of 13-20 px periods; scaling them with
+``P`` keeps their accuracy at every sampling. An explicit number for any parameter wins.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Patch half size, in lattice periods.
+PATCH_FACTOR = 0.8
+#: Shift window (translations), rotation radius, rotation pooling and power-spectrum window, in periods.
+WINDOW_FACTOR = 4.0 / 3.0
+#: Reflection pooling window, in periods.
+REFLECTION_POOL_FACTOR = 0.8
+#: Pooling step, in periods.
+POOL_STEP_FACTOR = 0.2
+#: Stride, in periods.
+STRIDE_FACTOR = 0.25
+#: At most this many descriptor grid points per frame by default (memory: x operations x 4 bytes).
+MAX_GRID_POINTS = 2**18
+#: The period assumed when no lattice is found (the fixed defaults of older versions).
+FALLBACK_PERIOD = 15.0
+
+#: The size parameters of each family that ``"auto"`` resolves.
+SIZE_PARAMETERS = {
+    "local_correlation_map": ("patch_x", "patch_y", "window_x", "window_y"),
+    "preselected_translations": ("patch_x", "patch_y"),
+    "rotational_symmetry_maximum_pooling": ("radius", "window_x", "window_y", "pool_step"),
+    "reflection_symmetry_maximum_pooling": ("radius", "window_x", "window_y", "pool_step"),
+    "power_spectrum": ("window_x", "window_y"),
+}
+
+
+def _round(value: float, minimum: int) -> int:
+    return max(int(minimum), int(round(value)))
+
+
+def sizes_for_period(descriptor: str, period: float) -> dict:
+    """Every size parameter of ``descriptor`` for a lattice period ``period`` (px)."""
+    p = float(period)
+    window = _round(WINDOW_FACTOR * p, 2)
+    if descriptor in ("local_correlation_map", "preselected_translations"):
+        patch = _round(PATCH_FACTOR * p, 2)
+        out = {"patch_x": patch, "patch_y": patch}
+        if descriptor == "local_correlation_map":
+            out.update(window_x=window, window_y=window)
+        return out
+    if descriptor in ("rotational_symmetry_maximum_pooling", "reflection_symmetry_maximum_pooling"):
+        pool = window if descriptor.startswith("rotational") else _round(REFLECTION_POOL_FACTOR * p, 1)
+        return {"radius": _round(WINDOW_FACTOR * p, 3), "window_x": pool, "window_y": pool,
+                "pool_step": _round(POOL_STEP_FACTOR * p, 1)}
+    if descriptor == "power_spectrum":
+        return {"window_x": _round(WINDOW_FACTOR * p, 4), "window_y": _round(WINDOW_FACTOR * p, 4)}
+    raise ValueError(f"no automatic sizes for descriptor {descriptor!r}.")
+
+
+def stride_for_period(period: float, image_shape) -> int:
+    """The automatic stride: ``P / 4``, at least 1, and enough for <= MAX_GRID_POINTS points."""
+    height, width = int(image_shape[-2]), int(image_shape[-1])
+    floor = math.ceil(math.sqrt(height * width / MAX_GRID_POINTS))
+    return max(1, int(round(STRIDE_FACTOR * float(period))), int(floor))
+
+
+def background_for_period(period: float) -> tuple[int, float]:
+    """(structuring element width, smoothing sigma) of the lattice background, px."""
+    return max(3, int(round(float(period)))), max(1.0, float(period) / 4.0)
+
+
+def feature_patch(descriptor, period: float) -> int:
+    """Half size of the box of the extra channels: the translation patch, else ``0.8 P``."""
+    patch = getattr(descriptor, "patch_x", None)
+    if patch is not None:
+        return int(max(patch, getattr(descriptor, "patch_y", patch)))
+    return _round(PATCH_FACTOR * float(period), 2)
+
+
+def is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
+def resolve_sizes(descriptor: str, parameters: dict, period: float) -> tuple[dict, list]:
+    """``parameters`` with every missing or ``"auto"`` size of ``descriptor`` filled in.
+
+    Returns the new parameters and the names that were chosen automatically.
+    """
+    out = dict(parameters)
+    automatic = []
+    sizes = sizes_for_period(descriptor, period)
+    for name in SIZE_PARAMETERS.get(descriptor, ()):
+        if name not in out or is_auto(out[name]):
+            out[name] = sizes[name]
+            automatic.append(name)
+    return out, automatic
+
+
+def lattice_period(lattice) -> float | None:
+    """The period of a :class:`~hyperspy_symseg.lattice.LatticeResult`, or None without a lattice."""
+    if lattice is None or not lattice.found:
+        return None
+    period = float(lattice.period_px)
+    return period if np.isfinite(period) else None
+
+
+# ------------------------------------------------------------- number of patterns
+
+#: Largest number of patterns ``n_patterns="auto"`` tries.
+MAX_PATTERNS = 6
+#: Reference data sets of the gap statistic.
+GAP_REFERENCES = 10
+#: Points on which the gap statistic is computed (a random subsample).
+GAP_SAMPLES = 4000
+#: Smallest gap gain (log within-cluster dispersion, against the uniform reference) for a
+#: second pattern, and for every further one.
+GAIN_FIRST = 0.03
+GAIN_NEXT = 0.25
+#: Largest isoperimetric ratio (perimeter over that of a disk of the same area, on the
+#: descriptor grid) of a pattern: regions are compact, splits along the lattice's own
+#: rows (stripes at the period, the signature of a single crystal forced into two
+#: patterns) and thin bands along boundaries are not.
+MAX_PERIMETER_RATIO = 5.0
+#: Largest share of a new pattern's points within the patch reach of the boundaries of
+#: the labelling with one pattern fewer (a band where patches straddle two regions).
+MAX_BAND_FRACTION = 0.8
+#: Extra k-means runs (other seeds and subsamples) behind the stability figure.
+STABILITY_RUNS = 3
+
+
+def perimeter_ratios(labels: np.ndarray, n_patterns: int) -> np.ndarray:
+    """(n_patterns,) perimeter of each label's region over that of a disk of equal area.
+
+    ``labels`` is an integer grid ``(..., ny, nx)`` (frames first); the perimeter counts
+    4-neighbour pairs with different labels (image edges do not count), summed over the
+    frames, and the area the label's grid points. 0 for an empty label.
+    """
+    labels = np.asarray(labels).reshape((-1,) + np.shape(labels)[-2:])
+    perimeter = np.zeros(n_patterns)
+    for axis in (1, 2):
+        a = np.moveaxis(labels, axis, 0)
+        diff = a[1:] != a[:-1]
+        for lab in (a[1:], a[:-1]):
+            perimeter += np.bincount(lab[diff].ravel(), minlength=n_patterns)[:n_patterns]
+    area = np.bincount(labels.ravel(), minlength=n_patterns)[:n_patterns].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(area > 0, perimeter / (2.0 * np.sqrt(np.pi * area)), 0.0)
+    return ratio
+
+
+def band_fractions(labels: np.ndarray, previous: np.ndarray, n_patterns: int, width: float) -> np.ndarray:
+    """(n_patterns,) share of each label's grid points within ``width`` of a boundary of ``previous``.
+
+    A pattern that appears when one more is allowed and lies almost entirely along the
+    boundaries of the labelling with one pattern fewer is the band where patches
+    straddle two regions, not a region.
+    """
+    labels = np.asarray(labels).reshape((-1,) + np.shape(labels)[-2:])
+    previous = np.asarray(previous).reshape(labels.shape)
+    near = np.zeros(labels.shape, dtype=bool)
+    for f in range(labels.shape[0]):
+        edge = np.zeros(labels.shape[1:], dtype=bool)
+        p = previous[f]
+        edge[1:, :] |= p[1:, :] != p[:-1, :]
+        edge[:-1, :] |= p[1:, :] != p[:-1, :]
+        edge[:, 1:] |= p[:, 1:] != p[:, :-1]
+        edge[:, :-1] |= p[:, 1:] != p[:, :-1]
+        if edge.any():
+            import scipy.ndimage as ndi
+
+            near[f] = ndi.distance_transform_edt(~edge) <= width
+    area = np.bincount(labels.ravel(), minlength=n_patterns)[:n_patterns].astype(np.float64)
+    inside = np.bincount(labels[near].ravel(), minlength=n_patterns)[:n_patterns]
+    return np.where(area > 0, inside / np.maximum(area, 1), 0.0)
+
+
+def _log_dispersion(X: np.ndarray, k: int, rng) -> float:
+    from ._learn import kmeans
+
+    if k == 1:
+        return float(np.log(max(((X - X.mean(axis=0)) ** 2).sum(), 1e-300)))
+    _, inertia = kmeans(X, k, 3, rng)
+    return float(np.log(max(inertia, 1e-300)))
+
+
+def gap_statistic(X: np.ndarray, max_patterns: int = MAX_PATTERNS, n_references: int = GAP_REFERENCES,
+                  random_state=None) -> tuple[np.ndarray, np.ndarray]:
+    """Gap statistic of k-means for k = 1 .. max_patterns (Tibshirani, Walther, Hastie 2001).
+
+    The reference is uniform in the box aligned with the data's principal axes (their
+    "method b"), not along a diagonal line; every k-means has several starts.
+
+    Returns
+    -------
+    gap, s : (max_patterns,) float64 ndarrays
+        ``E*[log W_k] - log W_k`` and the reference's standard error ``sd * sqrt(1 + 1/B)``.
+    """
+    rng = np.random.default_rng(random_state)
+    X = np.asarray(X, dtype=np.float64)
+    centred = X - X.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    z = centred @ vt.T
+    lo, hi = z.min(axis=0), z.max(axis=0)
+    ks = range(1, max_patterns + 1)
+    observed = np.array([_log_dispersion(z, k, rng) for k in ks])
+    reference = np.array([[_log_dispersion(rng.uniform(lo, hi, size=z.shape), k, rng) for k in ks]
+                          for _ in range(n_references)])
+    gap = reference.mean(axis=0) - observed
+    return gap, reference.std(axis=0) * np.sqrt(1.0 + 1.0 / n_references)
+
+
+def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_PATTERNS, random_state=None,
+                      n_init: int = 5, max_samples: int = 10_000, band_width: float = 3.0) -> dict:
+    """The number of patterns of reduced descriptors, from 1 to ``max_patterns``.
+
+    A further pattern is accepted while (1) it makes the clustering clearly better than
+    uniform noise would: the gap statistic grows by at least ``GAIN_FIRST`` for the second
+    pattern and ``GAIN_NEXT`` for each further one, and (2) every pattern of the new
+    labelling is a compact region on the descriptor grid (perimeter ratio at most
+    ``MAX_PERIMETER_RATIO``) and (3) no pattern lies almost entirely (``MAX_BAND_FRACTION``)
+    within ``band_width`` grid points of the previous labelling's boundaries: the band
+    where patches straddle two regions is not a region. Measured on the real images of ``benchmarks/bench_real.py``
+    and the suite of ``benchmarks/bench_accuracy.py``: single crystals forced into two
+    patterns split along lattice rows (ratios 10-100), genuine regions have ratios of
+    0.3-2.
+
+    Parameters
+    ----------
+    features : (n_points, n_components) ndarray
+        Reduced descriptors of the grid points, in grid order.
+    grid_shape : tuple of int
+        ``(..., ny, nx)`` of the grid (frames first).
+
+    Returns
+    -------
+    dict
+        ``n_patterns`` (int), ``stability`` (mean adjusted Rand index between the chosen
+        labelling and k-means runs with other seeds and subsamples; 1 for one pattern),
+        ``tried`` (1..max), ``gap``, ``gap_error``, ``gain``,
+        ``perimeter_ratio`` (largest per k), ``accepted`` (bool per k), and ``labels``
+        ((n_points,) int64 k-means labels for the chosen k, not yet sorted by size).
+    """
+    from ._learn import SubsampledKMeans
+
+    X = np.asarray(features, dtype=np.float64)
+    n = X.shape[0]
+    max_patterns = int(max(1, min(max_patterns, n)))
+    rng = np.random.default_rng(random_state)
+    sample = X[np.sort(rng.choice(n, GAP_SAMPLES, replace=False))] if n > GAP_SAMPLES else X
+    gap, error = gap_statistic(sample, max_patterns, random_state=rng)
+    ratios, bands, labels_by_k = [0.0], [0.0], [np.zeros(n, dtype=np.int64)]
+    for k in range(2, max_patterns + 1):
+        km = SubsampledKMeans(k, n_init=n_init, max_samples=max_samples, random_state=rng).fit(X)
+        labels_by_k.append(km.labels_)
+        grid = km.labels_.reshape(grid_shape)
+        ratios.append(float(perimeter_ratios(grid, k).max()))
+        bands.append(float(band_fractions(grid, labels_by_k[-2].reshape(grid_shape), k, band_width).max())
+                     if k > 2 else 0.0)
+    chosen = 1
+    accepted = [True]
+    for k in range(2, max_patterns + 1):
+        gain = gap[k - 1] - gap[k - 2]
+        ok = (gain >= (GAIN_FIRST if k == 2 else GAIN_NEXT) and ratios[k - 1] <= MAX_PERIMETER_RATIO
+              and bands[k - 1] <= MAX_BAND_FRACTION)
+        accepted.append(bool(ok))
+        if ok and chosen == k - 1:
+            chosen = k
+    stability = 1.0
+    if chosen > 1:
+        from .metrics import adjusted_rand_index
+
+        scores = []
+        for _ in range(STABILITY_RUNS):
+            other = SubsampledKMeans(chosen, n_init=n_init, max_samples=max_samples, random_state=rng).fit(X)
+            scores.append(adjusted_rand_index(other.labels_, labels_by_k[chosen - 1]))
+        stability = float(np.mean(scores))
+    return {
+        "n_patterns": int(chosen),
+        "stability": stability,
+        "tried": np.arange(1, max_patterns + 1),
+        "gap": gap,
+        "gap_error": error,
+        "gain": np.concatenate([[np.nan], np.diff(gap)]),
+        "perimeter_ratio": np.asarray(ratios),
+        "band_fraction": np.asarray(bands),
+        "accepted": np.asarray(accepted),
+        "labels": labels_by_k[chosen - 1],
+    }

@@ -1,0 +1,302 @@
+"""Descriptors that see the lattice, not the intensity steps: background removal and extra channels.
+
+:class:`AugmentedDescriptor` wraps any descriptor family. Before the family's scores
+it subtracts the edge-preserving lattice background of
+:mod:`hyperspy_symseg.descriptors._preprocess`, and after them it appends channels that
+give the clustering what a Pearson score throws away:
+
+* ``crystallinity``: how much better the patch correlates at lattice translations
+  ``t`` than at their halves, ``mean r(t) - mean r(t / 2)``: about 0.5-1 in a crystal,
+  about 0 in vacuum or amorphous material and for a smooth ramp (a shifted ramp
+  correlates equally at every shift), below 0 across a step. The maximum over the
+  lattices found is taken, so every grain and phase counts as crystalline.
+* ``local mean`` and ``local std`` of the image over the patch, scaled to [0, 1] by
+  their 1st-99th percentiles on the fitted frames and *gated* by
+  ``1 - g(crystallinity)``: they act only where the patch is not crystalline, so vacuum,
+  amorphous carbon and contamination separate by intensity while a thickness ramp
+  across a crystal cannot split it.
+
+Weights (``CRYSTALLINITY_WEIGHT``, ``INTENSITY_WEIGHT``) are in units of one Pearson
+channel and were chosen on the accuracy suite (``benchmarks/bench_accuracy.py``; the
+user guide's page on automatic parameters lists the measurements). The statistics the
+scaling needs (crystallinity of the crystal, intensity percentiles) are measured once
+on the frames a model is fitted on and stored in the descriptor, so every later image,
+tile and chunk is scored with the same numbers: the route to the labels does not change
+them.
+
+NumPy in, NumPy out; no HyperSpy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ._grid import DescriptorGrid
+from ._preprocess import background_support, box_mean_std, lattice_background
+from .translation import local_correlation_map
+
+#: Weight of the crystallinity channel, in units of a Pearson channel.
+CRYSTALLINITY_WEIGHT = 1.5
+#: Weight of each of the two (gated) intensity channels, in units of a Pearson channel.
+INTENSITY_WEIGHT = 8.0
+#: Crystallinity at which a patch counts as fully crystalline, as a fraction of the
+#: crystal's typical crystallinity (``stats["crystallinity"]``).
+GATE_FRACTION = 0.5
+#: Percentile of the crystallinity over the fitted grid taken as the crystal's.
+CRYSTAL_PERCENTILE = 90.0
+#: Extra channels in their order.
+EXTRA_CHANNELS = ("crystallinity", "local mean", "local std")
+
+
+def lattice_translations(vectors: np.ndarray, count: int = 4, reach: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Integer lattice translations close to true lattice vectors, and their halves.
+
+    Among ``h a1 + k a2`` (``|h|, |k| <= 3``, not both 0, one of each +-pair) no longer
+    than ``reach`` (default ``2.5 max |a|``), the ``count`` with the smallest rounding
+    error ``|round(t) - t|`` (ties: the shortest). A 1D periodicity uses multiples of
+    ``a1``.
+
+    Returns
+    -------
+    shifts, halves : (count, 2) int64 ndarrays
+        ``round(t)`` and ``round(t / 2)``, rows ``(dy, dx)``.
+    """
+    a = np.asarray(vectors, dtype=np.float64)
+    rows = [v for v in a if np.all(np.isfinite(v))]
+    if reach is None:
+        reach = 2.5 * max(float(np.linalg.norm(v)) for v in rows)
+    candidates = []
+    for h in range(-3, 4):
+        for k in range(-3, 4) if len(rows) == 2 else [0]:
+            if (h, k) <= (0, 0) and (h, k) != (0, 0) and (-h, -k) > (0, 0):
+                continue
+            if h == 0 and k == 0:
+                continue
+            t = h * rows[0] + (k * rows[1] if len(rows) == 2 else 0.0)
+            length = float(np.linalg.norm(t))
+            if length > reach or length < 2.0:
+                continue
+            error = float(np.linalg.norm(np.rint(t) - t))
+            candidates.append((round(error, 6), length, tuple(np.rint(t).astype(int)), tuple(np.rint(t / 2).astype(int))))
+    candidates.sort()
+    chosen, seen = [], set()
+    for _, _, t, half in candidates:
+        if t in seen or tuple(-np.array(t)) in seen or not any(half):
+            continue
+        seen.add(t)
+        chosen.append((t, half))
+        if len(chosen) == count:
+            break
+    shifts = np.array([c[0] for c in chosen], dtype=np.int64).reshape(-1, 2)
+    halves = np.array([c[1] for c in chosen], dtype=np.int64).reshape(-1, 2)
+    return shifts, halves
+
+
+@dataclass(frozen=True, eq=False)
+class AugmentedDescriptor:
+    """A descriptor family's scores on the background-free image, plus extra channels.
+
+    Parameters
+    ----------
+    base : descriptor object
+        Any family of :mod:`hyperspy_symseg.descriptors`; its operations come first.
+    background : int or None
+        Width (px) of the structuring element of the lattice background (about one
+        period); None scores the image as it is.
+    background_sigma : float
+        Smoothing (px) of the background.
+    lattice_shifts, half_shifts : (n_lattices, M, 2) int64 ndarrays or None
+        Translations of each lattice and their halves for the crystallinity channel;
+        None: no extra channels.
+    patch : int
+        Half size (px) of the box over which crystallinity and local statistics are taken.
+    channels : tuple of str
+        The extra channels kept (a subset of :data:`EXTRA_CHANNELS`, in that order).
+    stats : dict
+        Measured on the fitted frames by :meth:`fitted`: ``crystallinity`` (the
+        crystal's), ``mean_range`` and ``std_range`` (1st and 99th percentiles) and
+        ``unit`` (the base scores' scale relative to a Pearson channel).
+    """
+
+    base: object
+    background: int | None = None
+    background_sigma: float = 1.0
+    lattice_shifts: np.ndarray | None = None
+    half_shifts: np.ndarray | None = None
+    patch: int = 8
+    channels: tuple = EXTRA_CHANNELS
+    stats: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        extras = ", ".join(self.channels[: self.n_extra]) or "none"
+        return (f"<AugmentedDescriptor of {self.base.name} ({self.base.n_operations} operations): "
+                f"background {self.background or 'none'}, extra channels: {extras}>")
+
+    # ---------------------------------------------------------------- protocol
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def quantity(self) -> str:
+        return self.base.quantity
+
+    @property
+    def nonnegative(self) -> bool:
+        return bool(self.base.nonnegative)
+
+    @property
+    def n_extra(self) -> int:
+        return len(self.channels) if self.lattice_shifts is not None else 0
+
+    @property
+    def has_lattice(self) -> bool:
+        """Whether lattice translations are known (for crystallinity maps, with or without channels)."""
+        return self.lattice_shifts is not None
+
+    @property
+    def n_operations(self) -> int:
+        return int(self.base.n_operations) + self.n_extra
+
+    @property
+    def parameters(self) -> dict:
+        return {**self.base.parameters, "background": self.background, "intensity_features": self.n_extra > 0}
+
+    @property
+    def min_shape(self):
+        return self.base.min_shape
+
+    @property
+    def size_hint(self) -> str:
+        return self.base.size_hint
+
+    @property
+    def reach(self) -> int:
+        """Pixels around a grid point the extra channels depend on (before the background)."""
+        if not self.n_extra:
+            return 0
+        return int(self.patch + np.abs(self.lattice_shifts).max())
+
+    @property
+    def halo(self) -> int:
+        extra = background_support(self.background, self.background_sigma) if self.background else 0
+        return int(max(self.base.halo, self.reach) + extra)
+
+    def grid(self, shape, stride: int) -> DescriptorGrid:
+        return self.base.grid(shape, stride)
+
+    def __getattr__(self, item):
+        # Family-specific attributes (shifts, patch_x, radius, ...) are the base's.
+        if item.startswith("__") or item == "base":
+            raise AttributeError(item)
+        return getattr(self.base, item)
+
+    # ------------------------------------------------------------------ scores
+    def prepared(self, image: np.ndarray) -> np.ndarray:
+        """The image with its lattice background removed (float64), what the scores see."""
+        image = np.asarray(image, dtype=np.float64)
+        if not self.background:
+            return image
+        return image - lattice_background(image, self.background, self.background_sigma)
+
+    def raw_channels(self, image: np.ndarray, prepared: np.ndarray, grid: DescriptorGrid) -> np.ndarray:
+        """(ny, nx, 3) crystallinity, local mean and local std at the grid points (unscaled)."""
+        pad = int(self.patch + np.abs(self.lattice_shifts).max())
+        padded = np.pad(prepared, pad, mode="reflect") if pad else prepared
+        sub = DescriptorGrid(grid.y0 + pad, grid.x0 + pad, grid.ny, grid.nx, grid.stride)
+        n_lat, m = self.lattice_shifts.shape[:2]
+        shifts = np.concatenate([self.lattice_shifts.reshape(-1, 2), self.half_shifts.reshape(-1, 2)])
+        scores, _ = local_correlation_map(padded, shifts, self.patch, self.patch, grid.stride, grid=sub)
+        scores = scores.astype(np.float64).reshape(grid.ny, grid.nx, 2, n_lat, m)
+        crystallinity = (scores[:, :, 0].mean(axis=-1) - scores[:, :, 1].mean(axis=-1)).max(axis=-1)
+        mean, std = box_mean_std(image, grid.rows(), grid.cols(), self.patch)
+        return np.stack([crystallinity, mean, std], axis=-1)
+
+    def scale_channels(self, raw: np.ndarray) -> np.ndarray:
+        """The extra channels as the clustering sees them, from :meth:`raw_channels`."""
+        s = self.stats
+        unit = float(s.get("unit", 1.0))
+        crystallinity = raw[..., 0]
+        reference = max(float(s.get("crystallinity", 1.0)), 1e-6)
+        gate = np.clip(crystallinity / (GATE_FRACTION * reference), 0.0, 1.0)
+        out = []
+        if "crystallinity" in self.channels:
+            c = np.maximum(crystallinity, 0.0) if self.nonnegative else crystallinity
+            out.append(CRYSTALLINITY_WEIGHT * unit * c)
+        for k, name, key in ((1, "local mean", "mean_range"), (2, "local std", "std_range")):
+            if name in self.channels:
+                lo, hi = s.get(key, (0.0, 1.0))
+                scaled = (raw[..., k] - lo) / max(hi - lo, 1e-300)
+                if self.nonnegative:
+                    scaled = np.clip(scaled, 0.0, None)
+                out.append(INTENSITY_WEIGHT * unit * (1.0 - gate) * scaled)
+        return np.stack(out, axis=-1)
+
+    def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0)):
+        """(ny, nx, n_operations) float32: the base's scores on the prepared image, then the extras."""
+        image = np.asarray(image, dtype=np.float64)
+        if grid is None:
+            grid = self.grid(image.shape, stride)
+        prepared = self.prepared(image)
+        n_base = int(self.base.n_operations)
+        if out is None:
+            out = np.empty(grid.shape + (self.n_operations,), dtype=np.float32)
+        base = self.base.compute(prepared, stride, fft_workers=fft_workers, progress=progress, grid=grid, origin=origin)
+        out[..., :n_base] = base
+        if self.n_extra:
+            out[..., n_base:] = self.scale_channels(self.raw_channels(image, prepared, grid))
+        return out
+
+    # ------------------------------------------------------------- fitting, subsets
+    def fitted(self, frames) -> "AugmentedDescriptor":
+        """A copy whose scaling statistics are measured on ``frames`` ((F, H, W) or a list of images)."""
+        if not self.has_lattice:
+            return self
+        raws, base_std = [], []
+        for frame in frames:
+            image = np.asarray(frame, dtype=np.float64)
+            grid = self.grid(image.shape, max(1, self._stats_stride(image.shape)))
+            prepared = self.prepared(image)
+            raws.append(self.raw_channels(image, prepared, grid).reshape(-1, 3))
+            if self.n_extra and self.base.quantity != "Pearson correlation":
+                base = self.base.compute(prepared, grid.stride, grid=grid).reshape(-1, self.base.n_operations)
+                base_std.append(float(np.mean(base.std(axis=0))))
+        raw = np.concatenate(raws)
+        stats = {
+            "crystallinity": float(np.percentile(raw[:, 0], CRYSTAL_PERCENTILE)),
+            "mean_range": tuple(float(v) for v in np.percentile(raw[:, 1], [1.0, 99.0])),
+            "std_range": tuple(float(v) for v in np.percentile(raw[:, 2], [1.0, 99.0])),
+            # A Pearson channel varies by ~0.3 between patterns: other families are scaled to it.
+            "unit": float(np.mean(base_std) / 0.3) if base_std else 1.0,
+        }
+        return replace(self, stats=stats)
+
+    def _stats_stride(self, shape) -> int:
+        # About 20 000 grid points are plenty for percentiles.
+        return int(math.ceil(math.sqrt(shape[0] * shape[1] / 20000.0)))
+
+    def subset(self, indices) -> "AugmentedDescriptor":
+        """The same descriptor restricted to some operations (base operations and extra channels)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        n_base = int(self.base.n_operations)
+        base_idx = indices[indices < n_base]
+        extra = [self.channels[i - n_base] for i in sorted(indices[indices >= n_base])]
+        if base_idx.size == 0:
+            raise ValueError("a subset must keep at least one operation of the descriptor family.")
+        kept = tuple(c for c in EXTRA_CHANNELS if c in extra)
+        return replace(self, base=self.base.subset(base_idx), channels=kept)
+
+    def operation_names(self) -> list[str]:
+        return list(self.base.operation_names()) + list(self.channels[: self.n_extra])
+
+    def metadata(self) -> dict:
+        out = dict(self.base.metadata())
+        out.update(background=self.background if self.background else "none",
+                   extra_channels=list(self.channels[: self.n_extra]) or "none")
+        if self.has_lattice:
+            out["crystallinity_shifts"] = np.asarray(self.lattice_shifts).reshape(-1, 2)
+            out.update({f"stats_{k}": (np.asarray(v) if isinstance(v, tuple) else v) for k, v in self.stats.items()})
+        return out

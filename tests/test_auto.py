@@ -1,0 +1,256 @@
+"""The automatic stage: sizes from the lattice, the lattice background, crystallinity, n_patterns="auto"."""
+
+import warnings
+
+import hyperspy.api as hs
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from hyperspy_symseg import auto, metrics, simulate, symmetry_segmentation
+from hyperspy_symseg.descriptors._augmented import AugmentedDescriptor, lattice_translations
+from hyperspy_symseg.descriptors._preprocess import background_support, box_mean_std, lattice_background
+
+
+def quiet(**kwargs):
+    return dict(random_state=0, show_progressbar=False, **kwargs)
+
+
+# ------------------------------------------------------------------ the rules
+
+
+def test_rule_at_15_px_gives_the_former_fixed_defaults():
+    assert auto.sizes_for_period("local_correlation_map", 15) == dict(patch_x=12, patch_y=12, window_x=20, window_y=20)
+    assert auto.sizes_for_period("rotational_symmetry_maximum_pooling", 15)["radius"] == 20
+    assert auto.sizes_for_period("reflection_symmetry_maximum_pooling", 15)["window_x"] == 12
+    assert auto.sizes_for_period("power_spectrum", 15) == dict(window_x=20, window_y=20)
+    assert auto.stride_for_period(15, (512, 512)) == 4
+    # the window reaches a lattice vector at every period
+    for period in (4, 8, 25, 40):
+        assert auto.sizes_for_period("local_correlation_map", period)["window_x"] >= period
+    # a huge image keeps the grid bounded
+    assert auto.stride_for_period(4, (8192, 8192)) * 1 >= 16
+
+
+def test_explicit_numbers_win_and_the_choices_are_recorded():
+    sim = simulate.two_grain_image((192, 192), random_state=0, period_px=10)
+    seg = symmetry_segmentation(sim.image, 2, patch_x=6, patch_y=6, **quiet())
+    spec = seg.descriptor.base
+    assert (spec.patch_x, spec.patch_y) == (6, 6)
+    info = seg.automatic
+    assert info["auto_parameters"] == ["window_x", "window_y", "stride", "background"]
+    assert info["window_x"] == round(info["period_px"] * 4 / 3)
+    assert info["stride"] == auto.stride_for_period(info["period_px"], (192, 192))
+    assert info["period_px"] == pytest.approx(10, rel=0.01)
+    assert seg.labels.metadata.SymmetrySegmentation.automatic.period_px == pytest.approx(10, rel=0.01)
+    text = seg.describe_parameters()
+    assert "lattice |a| = 10, 10 px" in text and "window_x 13" in text and "background 10" in text
+
+
+@pytest.mark.parametrize("period", [5, 30])
+def test_accuracy_does_not_depend_on_the_sampling(period):
+    """Only n_patterns given: the same bicrystal sampled at 5 or 30 px per period."""
+    shape = (192, 192) if period == 5 else (448, 448)
+    sim = simulate.two_grain_image(shape, random_state=1, period_px=period)
+    seg = symmetry_segmentation(sim.image, 2, **quiet())
+    assert metrics.matched_accuracy(seg.labels, sim.labels) > 0.96
+
+
+def test_no_lattice_warns_and_falls_back():
+    rng = np.random.default_rng(0)
+    s = hs.signals.Signal2D(rng.normal(size=(96, 96)).astype(np.float32))
+    with pytest.warns(UserWarning, match="no lattice was found"):
+        seg = symmetry_segmentation(s, 2, **quiet())
+    assert seg.automatic["period_px"] == auto.FALLBACK_PERIOD
+    with pytest.raises(ValueError, match="crystallinity needs the lattice"):
+        seg.crystal_labels()
+
+
+# ------------------------------------------------------------ the background
+
+
+def _slow_mid_range(image, size):
+    """Grey opening and closing with explicit windows (the obvious, slow reference)."""
+    pad = size // 2
+    padded = np.pad(image, pad, mode="symmetric")
+    h, w = image.shape
+
+    def window_op(a, op):
+        out = np.empty_like(image)
+        for i in range(h):
+            for j in range(w):
+                out[i, j] = op(a[i:i + size, j:j + size])
+        return out
+
+    def erode(a):
+        return window_op(np.pad(a, pad, mode="symmetric"), np.min)
+
+    def dilate(a):
+        return window_op(np.pad(a, pad, mode="symmetric"), np.max)
+
+    del padded
+    return 0.5 * (dilate(erode(image)) + erode(dilate(image)))
+
+
+def test_lattice_background_matches_a_slow_reference():
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(24, 27)) + np.linspace(0, 3, 27)[None, :]
+    size, sigma = 5, 1.5
+    smooth = ndi.gaussian_filter(image, 1.0, mode="reflect")
+    expected = ndi.gaussian_filter(_slow_mid_range(smooth, size), sigma, mode="reflect")
+    np.testing.assert_allclose(lattice_background(image, size, sigma), expected, atol=1e-12)
+    assert background_support(5, 1.5) >= 5 + 6
+
+
+def test_lattice_background_removes_a_step_but_keeps_the_lattice():
+    """A lattice on a strong step: after subtraction the step is gone, the columns stay."""
+    y, x = np.mgrid[:128, :160].astype(float)
+    lattice = np.exp(-(((x % 10) - 5) ** 2 + ((y % 10) - 5) ** 2) / (2 * 1.5**2))
+    step = np.where(x >= 80, 3.0, 0.0)
+    image = lattice * (x >= 80) + step
+    prepared = image - lattice_background(image, 10, 2.5)
+    # the step (3x the column height) is gone: both sides sit at the same level, and the
+    # residual along the edge is confined to a few pixels (a Gaussian high-pass of one
+    # period leaves a ridge spread over two periods, with 2.5 times the residual)
+    assert abs(prepared[:, 20:60].mean()) < 0.05 and abs(prepared[:, 100:140].mean()) < 0.4
+    gaussian = image - ndi.gaussian_filter(image, 10)
+    residual = np.abs(prepared[:, 60:100].mean(axis=0)).sum()
+    assert residual < 0.4 * np.abs(gaussian[:, 60:100].mean(axis=0)).sum()
+    assert np.abs(prepared[:, 60:74].mean(axis=0)).max() < 0.2
+    # the columns keep most of their contrast
+    assert prepared[:, 100:140].std() > 0.8 * lattice[:, 100:140].std()
+
+
+def test_box_mean_std_matches_brute_force():
+    rng = np.random.default_rng(2)
+    image = rng.normal(size=(30, 41)) * 5 + 100
+    rows, cols, half = np.array([0, 7, 29]), np.array([0, 20, 40]), 3
+    mean, std = box_mean_std(image, rows, cols, half)
+    for a, r in enumerate(rows):
+        for b, c in enumerate(cols):
+            box = image[max(r - half, 0):r + half + 1, max(c - half, 0):c + half + 1]
+            assert mean[a, b] == pytest.approx(box.mean(), rel=1e-10)
+            assert std[a, b] == pytest.approx(box.std(), rel=1e-8)
+
+
+def test_lattice_translations_prefer_small_rounding_errors():
+    vectors = np.array([[0.0, 4.5], [3.9, 2.25]])
+    shifts, halves = lattice_translations(vectors)
+    assert len(shifts) == 4
+    errors = [min(np.linalg.norm(s - (h * vectors[0] + k * vectors[1])) for h in range(-3, 4) for k in range(-3, 4))
+              for s in shifts]
+    assert max(errors) < 0.35
+    assert np.abs(halves - shifts / 2).max() <= 1.0
+    assert all(np.any(h) for h in halves)
+
+
+# ------------------------------------------------------------- the real traps
+
+
+def test_particle_on_vacuum_with_a_strong_step_gives_particle_and_vacuum():
+    """Without the background the band along the particle edge becomes a pattern of its own."""
+    sim = simulate.nanoparticle((256, 256), random_state=2, period_px=9)
+    truth = sim.labels
+    good = symmetry_segmentation(sim.image, 2, **quiet())
+    raw = symmetry_segmentation(sim.image, 2, **quiet(background=None))
+    assert metrics.matched_accuracy(good.labels, truth) > 0.95
+    assert metrics.matched_accuracy(good.labels, truth) > metrics.matched_accuracy(raw.labels, truth)
+    crystal = good.crystal_labels()
+    assert metrics.matched_accuracy(crystal, truth) > 0.93
+    assert crystal.metadata.Crystallinity.crystal_fraction == pytest.approx(np.mean(truth.data == 1), abs=0.08)
+
+
+def test_crystallinity_is_high_in_crystal_low_in_amorphous():
+    sim = simulate.crystal_and_amorphous((192, 192), random_state=0, period_px=12)
+    seg = symmetry_segmentation(sim.image, 2, **quiet())
+    c = np.asarray(seg.crystallinity.data)
+    truth = sim.labels.data
+    assert c[truth == 0].mean() > 0.4 and c[truth == 1].mean() < 0.15
+    again = seg.crystallinity_map(sim.image)
+    np.testing.assert_allclose(again.data, c, atol=1e-6)
+
+
+def test_intensity_features_switch_and_route_equality():
+    """With the extra channels on, every route (fit, predict, lazy tiles, saved model) gives the same labels."""
+    from hyperspy_symseg import load_model, segment_with_model
+
+    sim = simulate.particle_on_vacuum((160, 200), random_state=0, period_px=9)
+    seg = symmetry_segmentation(sim.image, 2, **quiet(intensity_features=True))
+    assert isinstance(seg.descriptor, AugmentedDescriptor) and seg.descriptor.n_extra == 3
+    assert seg.descriptor.operation_names()[-3:] == ["crystallinity", "local mean", "local std"]
+    np.testing.assert_array_equal(seg.predict(sim.image, show_progressbar=False).data, seg.labels.data)
+    lazy = sim.image.as_lazy()
+    lazy.data = lazy.data.rechunk((64, 80))
+    tiled = seg.predict(lazy, show_progressbar=False)
+    tiled.compute()
+    np.testing.assert_array_equal(np.asarray(tiled.data), seg.labels.data)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.hspy"
+        seg.save_model(path)
+        again = segment_with_model(sim.image, load_model(path), show_progressbar=False)
+    np.testing.assert_array_equal(again.data, seg.labels.data)
+    explicit = dict(patch_x=7, patch_y=7, window_x=12, window_y=12, stride=3)
+    plain = symmetry_segmentation(sim.image, 2, **quiet(intensity_features=False, background=None, **explicit))
+    assert not isinstance(plain.descriptor, AugmentedDescriptor) and plain.lattice is None
+
+
+def test_predict_warns_for_another_pixel_size():
+    sim = simulate.two_grain_image((128, 128), random_state=0, period_px=10)
+    seg = symmetry_segmentation(sim.image, 2, **quiet())
+    other = sim.image.deepcopy()
+    for axis in other.axes_manager.signal_axes:
+        axis.scale *= 2
+    with pytest.warns(UserWarning, match="pixel size"):
+        seg.predict(other, show_progressbar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seg.predict(sim.image, show_progressbar=False)
+
+
+# ------------------------------------------------------------- n_patterns auto
+
+
+def test_perimeter_ratio_matches_brute_force():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((2, 9, 11)) > 0.6).astype(int)
+    labels[1, 2:6, 3:8] = 2
+    ratios = auto.perimeter_ratios(labels, 3)
+    for k in range(3):
+        perimeter = 0
+        for f, i, j in np.ndindex(labels.shape):
+            for di, dj in ((1, 0), (0, 1)):
+                if i + di < labels.shape[1] and j + dj < labels.shape[2]:
+                    a, b = labels[f, i, j], labels[f, i + di, j + dj]
+                    perimeter += (a != b) and (a == k or b == k)
+        area = (labels == k).sum()
+        assert ratios[k] == pytest.approx(perimeter / (2 * np.sqrt(np.pi * area)))
+
+
+def test_gap_statistic_sees_two_blobs_and_not_one():
+    rng = np.random.default_rng(0)
+    one = rng.normal(size=(2000, 3))
+    two = np.concatenate([one[:1000], one[1000:] + [6, 0, 0]])
+    gap1, _ = auto.gap_statistic(one, 4, random_state=0)
+    gap2, _ = auto.gap_statistic(two, 4, random_state=0)
+    assert gap1[1] - gap1[0] < auto.GAIN_FIRST
+    assert gap2[1] - gap2[0] > 0.3
+
+
+@pytest.mark.parametrize("factory,expected", [
+    (lambda: simulate.single_crystal((192, 192), random_state=0, period_px=12), 1),
+    (lambda: simulate.two_grain_image((192, 192), random_state=0, period_px=10), 2),
+    (lambda: simulate.triple_junction((256, 256), random_state=0, period_px=12), 3),
+])
+def test_auto_number_of_patterns(factory, expected):
+    sim = factory()
+    seg = symmetry_segmentation(sim.image, "auto", **quiet())
+    assert seg.n_patterns == expected
+    sel = seg.n_patterns_selection
+    assert list(sel["tried"]) == list(range(1, auto.MAX_PATTERNS + 1))
+    assert sel["accepted"][expected - 1] and 0 <= sel["stability"] <= 1
+    assert seg.labels.metadata.SymmetrySegmentation.n_patterns_requested == "auto"
+    if expected > 1:
+        assert metrics.matched_accuracy(seg.labels, sim.labels) > 0.93

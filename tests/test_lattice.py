@@ -1,0 +1,226 @@
+"""Lattice analysis against the forward model's known lattices, brute-force references and bad input."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from hyperspy_symseg import simulate as S
+from hyperspy_symseg.lattice import estimate_lattice, find_lattice, lagrange_reduce, power_spectrum
+
+from conftest import shared_file
+
+
+def primitive_vectors(lattice: S.Lattice, pixel_size: float) -> np.ndarray:
+    """The true primitive cell in px, from the lattice's sites: the shortest translations
+    that map the set of (site, intensity) onto itself."""
+    vectors = lattice.vectors / pixel_size
+    basis = lattice.basis
+    candidates = [vectors[0], vectors[1]]
+    # Centring translations: differences of sites with equal intensity that map the basis onto itself.
+    for i, j in itertools.permutations(range(lattice.n_sites), 2):
+        d = basis[j] - basis[i]
+        shifted = (basis + d) % 1.0
+        same = all(
+            any(np.allclose(p, q, atol=1e-9) and np.isclose(a, b) for q, b in zip(basis % 1.0, lattice.intensities))
+            for p, a in zip(shifted, lattice.intensities)
+        )
+        if same:
+            candidates.append(d @ vectors)
+    best = None
+    for a, b in itertools.combinations(candidates, 2):
+        area = abs(np.linalg.det(np.array([a, b])))
+        if area > 1e-9 and (best is None or area < best[0] - 1e-9):
+            best = (area, np.array([a, b]))
+    return lagrange_reduce(best[1])
+
+
+def same_lattice_errors(found: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """(max relative length error, max angle error in degrees) between two reduced bases,
+    after matching each found vector to the nearest lattice vector of the same length."""
+    length_error, angle_error = 0.0, 0.0
+    for v in found:
+        best = None
+        for m, n in itertools.product(range(-2, 3), repeat=2):
+            t = m * true[0] + n * true[1]
+            if not np.any(t):
+                continue
+            for sign in (1, -1):
+                d = np.linalg.norm(v - sign * t)
+                if best is None or d < best[0]:
+                    best = (d, sign * t)
+        t = best[1]
+        length_error = max(length_error, abs(np.linalg.norm(v) / np.linalg.norm(t) - 1))
+        cos = np.clip(v @ t / (np.linalg.norm(v) * np.linalg.norm(t)), -1, 1)
+        angle_error = max(angle_error, math.degrees(math.acos(cos)))
+    return length_error, angle_error
+
+
+LATTICES = {
+    "square": lambda: S.Lattice.square(0.36, rotation=7.0),
+    "rectangular": lambda: S.Lattice.rectangular(0.30, 0.42, rotation=-12.0),
+    "hexagonal": lambda: S.Lattice.hexagonal(0.30, rotation=10.0),
+    "honeycomb": lambda: S.Lattice.honeycomb(0.246, rotation=3.0, intensities=(1.0, 1.0)),
+    "perovskite": lambda: S.Lattice.perovskite_001(0.39, rotation=20.0),
+    "dumbbell": lambda: S.Lattice.dumbbell_110(0.543, rotation=5.0),
+}
+
+
+def crystal(lattice, period_px, counts=30.0, shape=(384, 384), seed=1, negate=False):
+    """A single crystal with the longer primitive vector ``period_px`` long, at ``counts``."""
+    true_nm = primitive_vectors(lattice, 1.0)
+    pixel_size = float(np.linalg.norm(true_nm, axis=1).max()) / period_px
+    probe = S.GaussianProbe(fwhm=0.35 * lattice.nearest_neighbour_distance())
+    scene = S.Scene(shape, pixel_size, [S.Region(lattice)])
+    sim = S.simulate_image(scene, probe, peak_counts=counts, scan_noise=S.ScanNoise(sigma=0.2 * pixel_size),
+                           background=[S.ConstantBackground(0.05)], random_state=seed)
+    image = sim.image.data.astype(np.float64)
+    return (-image if negate else image), primitive_vectors(lattice, pixel_size), lattice.nearest_neighbour_distance() / pixel_size
+
+
+@pytest.mark.parametrize("name", sorted(LATTICES))
+@pytest.mark.parametrize("period", [4, 8, 15, 25, 40])
+def test_known_lattices_at_30_counts(name, period):
+    shape = (512, 512) if period >= 25 else (256, 256) if period <= 8 else (384, 384)
+    image, true, _ = crystal(LATTICES[name](), period, shape=shape)
+    result = find_lattice(image)
+    assert result.found and len(result.lattices) == 1
+    length_error, angle_error = same_lattice_errors(result.vectors, true)
+    assert length_error <= 0.01, (result.vectors, true)
+    assert angle_error <= 1.0
+    assert 60.0 - 1e-6 <= result.angle_deg <= 90.0 + 1e-6
+    assert result.quality > 0.3
+
+
+@pytest.mark.parametrize("name", ["hexagonal", "perovskite"])
+def test_hrtem_contrast_and_8_counts(name):
+    """Contrast reversal (dark columns) and 8 counts at a column peak give the same lattice."""
+    image, true, _ = crystal(LATTICES[name](), 12, counts=8.0, negate=True)
+    result = find_lattice(image)
+    length_error, angle_error = same_lattice_errors(result.vectors, true)
+    assert length_error <= 0.01 and angle_error <= 1.0
+
+
+def test_radial_peak_is_a_d_spacing_not_the_lattice_vector():
+    """Hexagonal a = 14 px: the strongest FFT ring is at d = 12.1 px, the lattice vector is 14 px."""
+    lattice = S.Lattice.hexagonal(0.28)
+    scene = S.Scene((256, 256), 0.02, [S.Region(lattice)])
+    sim = S.simulate_image(scene, S.GaussianProbe(0.09), random_state=0)
+    result = find_lattice(sim.image.data)
+    np.testing.assert_allclose(result.lengths_px, [14.0, 14.0], rtol=2e-3)
+    spectrum = power_spectrum(sim.image.data)
+    ky, kx = np.fft.fftfreq(256), np.fft.fftfreq(256)
+    k = np.hypot(ky[:, None], kx[None, :])
+    spectrum[k < 0.02] = 0
+    assert 1 / k.ravel()[np.argmax(spectrum)] == pytest.approx(14 * math.sqrt(3) / 2, rel=0.03)
+
+
+@pytest.mark.parametrize("name,expected", [("honeycomb", 1 / math.sqrt(3)), ("perovskite", 1 / math.sqrt(2))])
+def test_min_separation_is_shorter_than_the_cell(name, expected):
+    image, true, nn = crystal(LATTICES[name](), 20, counts=100.0)
+    result = find_lattice(image)
+    a = np.linalg.norm(true, axis=1).min()
+    assert result.min_separation_px == pytest.approx(expected * a, rel=0.06)
+    assert result.min_separation_px == pytest.approx(nn, rel=0.06)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_no_lattice_in_noise_vacuum_or_amorphous(seed):
+    rng = np.random.default_rng(seed)
+    assert not find_lattice(rng.normal(size=(384, 384))).found
+    assert not find_lattice(rng.poisson(2.0, size=(384, 384)).astype(float)).found
+    scene = S.Scene((384, 384), 0.02, [S.Region(S.Amorphous())])
+    amorphous = S.simulate_image(scene, S.GaussianProbe(0.09), peak_counts=30, random_state=seed).image.data
+    result = find_lattice(amorphous)
+    assert not result.found and result.quality < 0.02
+    with pytest.raises(ValueError, match="no lattice was found"):
+        result.vectors
+
+
+def test_two_grains_give_two_lattices_and_vacuum_the_particle():
+    sim = S.two_grain_image(random_state=0)  # hexagonal a = 0.3 nm, rotated 5 and 27 degrees
+    result = estimate_lattice(sim.image)
+    assert len(result.lattices) == 2
+    assert sorted(round(lat.share, 1) for lat in result.lattices) == [0.5, 0.5]
+    orientations = sorted(lat.orientation_deg % 60 for lat in result.lattices)
+    np.testing.assert_allclose(orientations, [5.0, 27.0], atol=0.5)
+    np.testing.assert_allclose(result.lengths, [0.3, 0.3], rtol=2e-3)
+    assert result.units == "nm"
+    particle = estimate_lattice(S.particle_on_vacuum(random_state=0, peak_counts=8).image)
+    assert len(particle.lattices) == 1
+    np.testing.assert_allclose(particle.lengths, [0.28, 0.28], rtol=3e-3)
+
+
+def test_one_dimensional_fringes():
+    y, x = np.mgrid[:256, :256]
+    fringes = np.cos(2 * np.pi * (x * math.cos(0.3) + y * math.sin(0.3)) / 9.0)
+    fringes += 0.2 * np.random.default_rng(0).normal(size=fringes.shape)
+    result = find_lattice(fringes)
+    assert len(result.lattices) == 1 and not result.lattices[0].is_2d
+    assert result.lattices[0].lengths_px[0] == pytest.approx(9.0, rel=5e-3)
+    assert math.isnan(result.angle_deg)
+
+
+def test_lagrange_reduce_matches_brute_force():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        angle = rng.uniform(0, 2 * np.pi)
+        opening = rng.uniform(np.pi / 3, np.pi / 2)
+        lengths = sorted(rng.uniform(2, 10, 2))
+        basis = np.array([[np.sin(angle), np.cos(angle)], [np.sin(angle + opening), np.cos(angle + opening)]])
+        basis = basis * np.array(lengths)[:, None]
+        skew = np.array([[1, rng.integers(-4, 5)], [0, 1]]) @ np.array([[1, 0], [rng.integers(-4, 5), 1]])
+        vectors = skew @ basis
+        reduced = lagrange_reduce(vectors)
+        # Brute force: the shortest lattice vector and the shortest one independent of it.
+        points = [m * basis[0] + n * basis[1] for m, n in itertools.product(range(-30, 31), repeat=2) if m or n]
+        lengths = sorted(np.linalg.norm(p) for p in points)
+        assert np.linalg.norm(reduced[0]) == pytest.approx(lengths[0])
+        first = reduced[0] / np.linalg.norm(reduced[0])
+        second = min(np.linalg.norm(p) for p in points if abs(first[0] * p[1] - first[1] * p[0]) > 1e-9 * np.linalg.norm(p))
+        assert np.linalg.norm(reduced[1]) == pytest.approx(second)
+        assert abs(np.linalg.det(reduced)) == pytest.approx(abs(np.linalg.det(basis)))
+        assert reduced[0] @ reduced[1] >= -1e-9
+
+
+def test_bad_input_and_the_input_is_not_modified():
+    image, _, _ = crystal(LATTICES["square"](), 10, shape=(128, 128))
+    before = image.copy()
+    find_lattice(image)
+    np.testing.assert_array_equal(image, before)
+    with pytest.raises(ValueError, match="at least 32 x 32"):
+        find_lattice(np.zeros((16, 200)))
+    with pytest.raises(ValueError, match="2D array"):
+        find_lattice(np.zeros((3, 64, 64)))
+    with pytest.raises(ValueError, match="NaN"):
+        find_lattice(np.full((64, 64), np.nan))
+    with pytest.raises(TypeError, match="real numbers"):
+        find_lattice(np.zeros((64, 64), dtype=complex))
+
+
+def test_estimate_lattice_on_a_stack_frame_and_lazy():
+    import hyperspy.api as hs
+
+    image, true, _ = crystal(LATTICES["hexagonal"](), 12, shape=(128, 128))
+    stack = hs.signals.Signal2D(np.stack([np.zeros_like(image) + 1.0, image]))
+    assert not estimate_lattice(stack, frame=0).found
+    assert estimate_lattice(stack, frame=1).found
+    lazy = estimate_lattice(stack.as_lazy(), frame=1)
+    np.testing.assert_allclose(lazy.vectors, estimate_lattice(stack, frame=1).vectors)
+    assert lazy.units == "px"
+    with pytest.raises(ValueError, match=r"frame must be an integer in \[0, 1\]"):
+        estimate_lattice(stack, frame=2)
+
+
+def test_real_single_crystal_srtio3():
+    """SrTiO3 [001] HAADF at 0.01 nm/px: a = 0.3905 nm, B-site column at the cell centre."""
+    import hyperspy.api as hs
+
+    s = hs.load(shared_file("real/openncem_16_STOimage.emi"))
+    s = s[0] if isinstance(s, list) else s
+    result = estimate_lattice(s)
+    assert len(result.lattices) == 1
+    np.testing.assert_allclose(result.lengths, [0.3905, 0.3905], rtol=0.04)
+    assert result.angle_deg == pytest.approx(90.0, abs=2.0)
+    assert result.min_separation_px == pytest.approx(np.mean(result.lengths_px) / math.sqrt(2), rel=0.05)
