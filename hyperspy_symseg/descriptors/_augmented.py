@@ -36,7 +36,7 @@ import numpy as np
 
 from ._grid import DescriptorGrid
 from ._preprocess import background_support, box_mean_std, lattice_background
-from .translation import local_correlation_map
+from .translation import image_std, local_correlation_map
 
 #: Weight of the crystallinity channel, in units of a Pearson channel.
 CRYSTALLINITY_WEIGHT = 1.5
@@ -235,16 +235,25 @@ class AugmentedDescriptor:
                 out.append(INTENSITY_WEIGHT * unit * (1.0 - gate) * scaled)
         return np.stack(out, axis=-1)
 
-    def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0)):
-        """(ny, nx, n_operations) float32: the base's scores on the prepared image, then the extras."""
+    def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0),
+                reference_std=None):
+        """(ny, nx, n_operations) float32: the base's scores on the prepared image, then the extras.
+
+        Flat patches are judged against the standard deviation of the whole (raw) image:
+        ``reference_std`` for a tile of a larger image, else this image's own, so tiles
+        and the whole image agree.
+        """
         image = np.asarray(image, dtype=np.float64)
         if grid is None:
             grid = self.grid(image.shape, stride)
+        if reference_std is None:
+            reference_std = image_std(image)
         prepared = self.prepared(image)
         n_base = int(self.base.n_operations)
         if out is None:
             out = np.empty(grid.shape + (self.n_operations,), dtype=np.float32)
-        base = self.base.compute(prepared, stride, fft_workers=fft_workers, progress=progress, grid=grid, origin=origin)
+        base = self.base.compute(prepared, stride, fft_workers=fft_workers, progress=progress, grid=grid, origin=origin,
+                                 reference_std=reference_std)
         out[..., :n_base] = base
         if self.n_extra:
             out[..., n_base:] = self.scale_channels(self.raw_channels(image, prepared, grid))
