@@ -40,6 +40,8 @@ import numba
 import numpy as np
 import scipy.ndimage
 
+from ._threading import serialised
+
 #: Largest tile (px) of the spectrum estimate; larger images are averaged over tiles.
 TILE = 512
 #: A Bragg peak must stand this many times above the azimuthal median (3 x 3 mean).
@@ -305,6 +307,7 @@ def _ring_medians(ring, values, n_rings, exclude):
     return medians
 
 
+@serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _box3(a):
     """3 x 3 box sum with periodic boundaries."""
@@ -588,6 +591,11 @@ def lagrange_reduce(vectors: np.ndarray) -> np.ndarray:
     return np.array([a, b])
 
 
+def _invertible(m: np.ndarray) -> bool:
+    """Whether a 2 x 2 basis spans two dimensions (not collinear to rounding)."""
+    return bool(np.all(np.isfinite(m)) and abs(np.linalg.det(m)) > 1e-9 * np.prod(np.linalg.norm(m, axis=1)))
+
+
 def _refine(peaks_k, weights, basis, tolerance):
     """Least-squares reciprocal basis over all peaks it indexes; (basis, hk, indexed)."""
     for _ in range(3):
@@ -596,8 +604,8 @@ def _refine(peaks_k, weights, basis, tolerance):
             break
         sw = np.sqrt(weights[ok])[:, None]
         solution, *_ = np.linalg.lstsq(hk[ok] * sw, peaks_k[ok] * sw, rcond=None)
-        if np.linalg.matrix_rank(hk[ok]) < 2:
-            break
+        if np.linalg.matrix_rank(hk[ok]) < 2 or not _invertible(solution):
+            break  # keep the last basis that indexes (a collinear fit cannot be inverted)
         basis = solution
     hk, ok = _index(peaks_k, basis, tolerance)
     return basis, hk, ok
@@ -715,6 +723,9 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
         raise TypeError(f"image must hold real numbers, got dtype {image.dtype}.")
     if not np.all(np.isfinite(image)):
         raise ValueError("image contains NaN or infinite pixels; replace them first.")
+    peak = float(np.max(np.abs(image)))
+    if peak > 1e100 or 0 < peak < 1e-100:  # squares would over/underflow: an exact power-of-two rescale
+        image = np.ldexp(np.asarray(image, dtype=np.float64), -math.frexp(peak)[1])
     spectrum = power_spectrum(image, tile)
     corners, tile_shape = _tiles(image.shape, tile)
     if max_period is None:

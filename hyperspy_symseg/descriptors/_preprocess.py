@@ -65,6 +65,11 @@ def box_mean_std(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, half: in
     float64 arrays.
     """
     image = np.asarray(image, dtype=np.float64)
+    peak = float(np.max(np.abs(image))) if image.size else 0.0
+    if peak > 1e100 or 0 < peak < 1e-100:  # squares would over/underflow: exact power-of-two rescale
+        exponent = math.frexp(peak)[1]
+        mean, std = box_mean_std(np.ldexp(image, -exponent), rows, cols, half)
+        return np.ldexp(mean, exponent), np.ldexp(std, exponent)
     height, width = image.shape
     offset = float(np.mean(image))
     ii1, ii2 = integral_images(image - offset)
