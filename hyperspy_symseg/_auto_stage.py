@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _validation as check
 from . import auto
-from ._signal_utils import _frames
+from ._signal_utils import _check_fits, _frames
 from .descriptors import descriptor_names, make_descriptor
 from .descriptors._augmented import EXTRA_CHANNELS, AugmentedDescriptor, lattice_translations
 from .lattice import find_lattice
@@ -24,10 +24,18 @@ from .lattice import find_lattice
 #: Frames (at most) on which the extra channels' scaling is measured.
 STATS_FRAMES = 4
 
+#: A lazy frame larger than this (px per side) is analysed on its central crop of this
+#: size, so the automatic stage never loads a whole large lazy image (memory stays
+#: bounded); in-memory frames are analysed whole.
+LAZY_CROP = 2048
+
 
 def _frame_array(signal, index: int) -> np.ndarray:
     frame = _frames(signal)[int(index)]
-    frame = frame.compute() if hasattr(frame, "compute") else frame
+    if hasattr(frame, "compute"):
+        height, width = frame.shape[-2:]
+        y0, x0 = max(0, (height - LAZY_CROP) // 2), max(0, (width - LAZY_CROP) // 2)
+        frame = frame[y0 : y0 + LAZY_CROP, x0 : x0 + LAZY_CROP].compute()
     return np.asarray(frame)
 
 
@@ -116,6 +124,7 @@ def prepare_descriptor(signal, descriptor: str, stride, parameters: dict, backgr
     stride = check.check_int("stride", stride, 1)
     info["auto_parameters"] = chosen
     spec = make_descriptor(descriptor, **resolved)
+    _check_fits(spec, *signal.data.shape[-2:])  # before any score is computed with it
     if auto.is_auto(background):
         background = auto.background_for_period(p)[0] if period is not None else None
         if background is not None:
