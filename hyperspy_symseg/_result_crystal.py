@@ -142,3 +142,33 @@ class CrystallinityMixin:
         out.metadata.set_item("Crystallinity.threshold", float(threshold))
         out.metadata.set_item("Crystallinity.crystal_fraction", float(labels.mean()))
         return out
+
+    # ----------------------------------------------------------- number of patterns
+    def plot_n_patterns(self, ax=None):
+        """The scores behind ``n_patterns="auto"``: gap statistic and region compactness per k.
+
+        Returns the matplotlib Axes: the gap statistic (with its reference error) against
+        k, the chosen k marked, and on a second axis the largest perimeter ratio of the
+        patterns (compact regions are below the dashed limit).
+        """
+        import matplotlib.pyplot as plt
+
+        from . import auto
+
+        sel = self.n_patterns_selection
+        if sel is None:
+            raise ValueError('plot_n_patterns needs a segmentation made with n_patterns="auto".')
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        k = np.asarray(sel["tried"])
+        ax.errorbar(k, sel["gap"], yerr=sel["gap_error"], marker="o", color="tab:blue", label="gap statistic")
+        ax.axvline(self.n_patterns, color="tab:green", ls=":", label=f"chosen: {self.n_patterns}")
+        ax.set_xlabel("number of patterns k")
+        ax.set_ylabel("gap statistic")
+        twin = ax.twinx()
+        twin.plot(k, sel["perimeter_ratio"], "s--", color="tab:orange", label="perimeter ratio")
+        twin.axhline(auto.MAX_PERIMETER_RATIO, color="tab:orange", lw=0.8, ls="--")
+        twin.set_ylabel("largest perimeter ratio", color="tab:orange")
+        ax.set_title(f"n_patterns='auto' (stability {sel['stability']:.2f})", fontsize="medium")
+        ax.legend(loc="lower right", fontsize="small")
+        return ax
