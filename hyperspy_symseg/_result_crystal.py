@@ -83,9 +83,9 @@ class CrystallinityMixin:
             float32 map (nearest grid point per pixel) with the axes and metadata of the signal.
         """
         spec = self._crystal_descriptor()
-        stored = "crystallinity" in spec.channels[: spec.n_extra]
+        stored = "crystallinity" in spec.extras[: spec.n_extra]
         if stored:
-            channel = spec.base.n_operations + spec.channels.index("crystallinity")
+            channel = spec.base.n_operations + spec.extras.index("crystallinity")
             scale = CRYSTALLINITY_WEIGHT * float(spec.stats.get("unit", 1.0))
         if signal is None and self.descriptors is not None and stored:
             signal = self.signal
