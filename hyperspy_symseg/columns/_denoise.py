@@ -10,8 +10,8 @@ is needed. A vacancy, a dopant or a boundary makes its patches unlike their
 translated copies: they get no weight, and the defect keeps its contrast instead of
 being painted over with the lattice average.
 
-Translations come from the autocorrelation of the image (its strongest peaks, which
-for a multi-grain image include every grain's lattice) or from given lattice vectors.
+Translations are the integer combinations of the lattice vectors of every lattice the
+lattice analysis finds (each grain of a multi-grain image brings its own).
 Translated copies are resampled with the cubic convolution kernel (Keys, a = -1/2),
 whose support is 4 px, so tiles with enough overlap give exactly the full-image result.
 """
@@ -22,9 +22,6 @@ import math
 
 import numba
 import numpy as np
-from scipy import ndimage
-
-from ._acf import autocorrelation
 
 
 def anscombe(x: np.ndarray) -> np.ndarray:
@@ -181,71 +178,18 @@ def lattice_nlm(
     return num / den
 
 
-def translations_from_autocorrelation(
-    image: np.ndarray, n_max: int = 48, max_radius: float | None = None, min_value: float = 0.25,
-    min_radius: float | None = None,
-) -> np.ndarray:
-    """Shifts (both signs) at the strongest autocorrelation peaks, sub-pixel.
-
-    Parameters
-    ----------
-    image : (H, W) ndarray
-    n_max : int
-        At most this many translations (an even number: pairs +-t).
-    max_radius : float, optional
-        Largest shift in px; default a quarter of the smaller image side.
-    min_value : float
-        Peaks below ``min_value`` times the strongest peak are ignored.
-    min_radius : float, optional
-        Smallest shift considered, px (default: end of the central lobe).
-
-    Returns
-    -------
-    (T, 2) float64 ndarray of (dy, dx), sorted by decreasing peak height.
-    """
-    acf = autocorrelation(image)
-    hgt, wid = acf.shape
-    cy, cx = hgt // 2, wid // 2
-    yy, xx = np.mgrid[:hgt, :wid]
-    r = np.hypot(yy - cy, xx - cx)
-    if max_radius is None:
-        max_radius = min(hgt, wid) / 4.0
-    if min_radius is None:
-        rb = np.rint(r).astype(int)
-        prof = np.bincount(rb.ravel(), acf.ravel()) / np.maximum(np.bincount(rb.ravel()), 1)
-        min_radius = 1.0
-        for k in range(1, len(prof) - 1):
-            if prof[k] <= prof[k + 1]:
-                min_radius = float(k)
-                break
-    peaks = (acf == ndimage.maximum_filter(acf, size=3)) & (r > min_radius) & (r <= max_radius) & (acf > 0)
-    peaks[0, :] = peaks[-1, :] = peaks[:, 0] = peaks[:, -1] = False
-    peaks &= (yy > cy) | ((yy == cy) & (xx > cx))
-    iy, ix = np.nonzero(peaks)
-    if len(iy) == 0:
-        return np.zeros((0, 2))
-    vals = acf[iy, ix]
-    keep = vals >= min_value * vals.max()
-    iy, ix, vals = iy[keep], ix[keep], vals[keep]
-    order = np.argsort(-vals, kind="stable")[: max(1, n_max // 2)]
-    out = []
-    for k in order:
-        i, j = iy[k], ix[k]
-        oy = _vertex(acf[i - 1, j], acf[i, j], acf[i + 1, j])
-        ox = _vertex(acf[i, j - 1], acf[i, j], acf[i, j + 1])
-        out.append((i - cy + oy, j - cx + ox))
-    t = np.array(out, dtype=np.float64)
-    return np.concatenate([t, -t])
-
-
-def _vertex(m: float, c: float, p: float) -> float:
-    d = m - 2.0 * c + p
-    return 0.0 if d >= 0 else float(np.clip(0.5 * (m - p) / d, -0.5, 0.5))
-
-
 def translations_from_vectors(vectors: np.ndarray, max_radius: float, n_max: int = 48) -> np.ndarray:
-    """All lattice translations ``n1 v1 + n2 v2`` (not 0) within ``max_radius``, shortest first."""
+    """The ``n_max`` shortest lattice translations ``n1 v1 + n2 v2`` (not 0) within ``max_radius``.
+
+    Both signs of every translation are included (``n_max`` is rounded down to even).
+    A NaN second vector (one-dimensional periodicity) gives the multiples of ``v1``.
+    """
     v = np.asarray(vectors, dtype=np.float64).reshape(2, 2)
+    if not np.all(np.isfinite(v[1])):
+        m = int(max_radius // max(np.hypot(*v[0]), 1e-9))
+        k = np.arange(1, m + 1)
+        t = (k[:, None] * v[0][None, :])[: max(1, n_max // 2)]
+        return np.concatenate([t, -t])
     shortest = min(np.hypot(*v[0]), np.hypot(*v[1]))
     m = int(math.ceil(max_radius / max(shortest * 0.5, 1e-9))) + 1
     n1, n2 = np.meshgrid(np.arange(-m, m + 1), np.arange(-m, m + 1), indexing="ij")
@@ -253,5 +197,5 @@ def translations_from_vectors(vectors: np.ndarray, max_radius: float, n_max: int
     length = np.hypot(t[:, 0], t[:, 1])
     sel = (length > 1e-9) & (length <= max_radius)
     t, length = t[sel], length[sel]
-    order = np.argsort(length, kind="stable")[:n_max]
+    order = np.argsort(np.round(length, 6), kind="stable")[: 2 * (n_max // 2)]
     return t[order]
