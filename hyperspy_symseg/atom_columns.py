@@ -182,12 +182,11 @@ class AtomColumns:
         return self.table["label"]
 
     def to_csv(self, path) -> None:
-        """Write the table to ``path`` as CSV (a header row of field names, ``#`` comment lines)."""
-        units = self.axes["units"]
-        header = (f"hyperspy_symseg atom columns: {len(self)} columns; y, x in {units[0]}, {units[1]}; "
-                  f"min_separation {self.parameters.get('min_separation', float('nan')):.6g} px; "
-                  f"noise model {self.parameters.get('noise', '')}")
-        _table.write_csv(self.table, path, header)
+        """Write the table to ``path`` as CSV: a header row of the field names, one row per column.
+
+        ``y`` and ``x`` are in the axes' units (``self.axes["units"]``), ``*_px`` in pixels.
+        """
+        _table.write_csv(self.table, path)
 
     def to_markers(self, color: Any = None, sizes: float = 6, **kwargs: Any):
         """The columns as one calibrated :class:`hyperspy.api.plot.markers.Points`.

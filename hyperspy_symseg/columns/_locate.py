@@ -19,6 +19,8 @@ from . import _detect, _refine
 MIN_SNR = 5.0
 #: Default allowed widths relative to the median column width.
 WIDTH_RANGE = (0.5, 2.0)
+#: Within 2 sigma of the image border the minor width must be at least this times sigma.
+EDGE_MIN_WIDTH = 0.75
 
 
 def is_count_data(image: np.ndarray) -> bool:
@@ -213,13 +215,17 @@ def _accept(
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = params[:, 2] / info[:, 2]
     moved = np.hypot(params[:, 0] - com[:, 0], params[:, 1] - com[:, 1])
+    # Near the border a column outside the image shows only its rising flank, which a
+    # narrow Gaussian centred just inside fits well: there the width must be a column's.
+    edge = np.minimum.reduce([params[:, 0], params[:, 1], shape[0] - 1 - params[:, 0], shape[1] - 1 - params[:, 1]])
+    min_width = np.where(edge < 2.0 * sigma, max(width_range[0], EDGE_MIN_WIDTH), width_range[0]) * sigma
     good = (
         keep
         & (info[:, 7] != _refine.STATUS_FAILED)
         & np.isfinite(snr)
         & (snr >= min_snr)
         & (smaj <= width_range[1] * sigma)
-        & (smin >= width_range[0] * sigma)
+        & (smin >= min_width)
         & (moved <= 0.5 * min_separation)
         # centres inside the image (a pixel covers +-0.5 px around its centre)
         & (params[:, 0] >= -0.5) & (params[:, 0] < shape[0] - 0.5)

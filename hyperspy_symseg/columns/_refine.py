@@ -441,6 +441,7 @@ def fit_columns(
     sweeps = 0
     centres = params[:, :2].copy()
     todo = active.copy()
+    last_step = np.zeros_like(params)
     for sweeps in range(1, max_sweeps + 1):
         if sweeps <= 2:
             # windows follow the columns for two sweeps, then stay put so that every
@@ -455,6 +456,15 @@ def fit_columns(
         out = np.empty_like(params)
         _sweep(image, params, centres, ptr, idx, float(radius), poisson, bool(elliptical), int(max_iter), float(tol),
                min_prec, max_prec, float(max_shift), todo, out, info)
+        # Strongly overlapping neighbours make the Jacobi sweeps oscillate (each column
+        # over-corrects for the other's last move): a column whose step reverses
+        # direction takes half a step, which removes that mode.
+        step = out - params
+        flip = np.einsum("ij,ij->i", step[:, :2], last_step[:, :2]) < 0
+        if flip.any():
+            out[flip] = params[flip] + 0.5 * step[flip]
+            step[flip] *= 0.5
+        last_step = step
         # what changed enough to matter for the column itself or its neighbours
         moved = np.abs(out[:, :2] - params[:, :2]).max(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -185,7 +185,11 @@ def lattice_vectors_of_points(points: np.ndarray, label: int = -1, min_support: 
             break
     if v2 is None:
         return _nan_lattice(label, n)
-    vec = np.array([_canonical(v1[0]), _canonical(v2[0])])
+    a1 = _canonical(v1[0])
+    a2 = np.asarray(v2[0], dtype=np.float64)
+    if a1 @ a2 < 0:  # the reduced cell: 60-90 degrees between a1 and a2
+        a2 = -a2
+    vec = np.array([a1, a2])
     spread = np.array([v1[1], v2[1]])
     return PatternLattice(label, n, vec, spread, np.array([v1[2], v2[2]]))
 
