@@ -44,11 +44,30 @@ def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
-    """Rolling floor of a smoothed image: grey opening-like minimum, smoothed."""
-    size = max(3, int(round(1.2 * min_separation)) | 1)
-    low = ndimage.minimum_filter(smoothed, size=size, mode="reflect")
+    """Rolling floor of a smoothed image: a grey opening (minimum then maximum filter over
+    1.2 column separations) that removes the columns and keeps ramps, smoothed.
+
+    The floor varies on the scale of the separation, so it is computed on blocks of
+    ``separation / 6`` px (block minima) and interpolated back.
+    """
+    h, w = smoothed.shape
+    step = max(1, int(min_separation // 6))
+    if step > 1:
+        hb, wb = -(-h // step), -(-w // step)
+        pad = np.pad(smoothed, ((0, hb * step - h), (0, wb * step - w)), mode="edge")
+        small = pad.reshape(hb, step, wb, step).min(axis=(1, 3))
+    else:
+        small = smoothed
+    size = max(3, int(round(1.2 * min_separation / step)) | 1)
+    low = ndimage.minimum_filter(small, size=size, mode="reflect")
     low = ndimage.maximum_filter(low, size=size, mode="reflect")  # opening: removes peaks, keeps ramps
-    return ndimage.uniform_filter(low, size=size, mode="reflect")
+    low = ndimage.uniform_filter(low, size=size, mode="reflect")
+    if step == 1:
+        return low
+    # block centres at (k + 0.5) step - 0.5 px: interpolate linearly back to every pixel
+    yi = np.clip((np.arange(h) + 0.5) / step - 0.5, 0, low.shape[0] - 1)
+    xi = np.clip((np.arange(w) + 0.5) / step - 0.5, 0, low.shape[1] - 1)
+    return ndimage.map_coordinates(low, np.meshgrid(yi, xi, indexing="ij"), order=1, mode="nearest")
 
 
 def disk(radius: float) -> np.ndarray:
