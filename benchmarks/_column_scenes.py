@@ -153,16 +153,17 @@ def defect_image(counts: float, seed: int, *, shape=(384, 384), period: float = 
     cols = scene.columns(margin=1.0)
     pos = cols.positions
     ppx = pos / PIXEL
-    inner = np.flatnonzero((ppx[:, 0] > 3 * period) & (ppx[:, 0] < shape[0] - 3 * period)
-                           & (ppx[:, 1] > 3 * period) & (ppx[:, 1] < shape[1] - 3 * period))
+    inner = np.flatnonzero((ppx[:, 0] > 2 * period) & (ppx[:, 0] < shape[0] - 2 * period)
+                           & (ppx[:, 1] > 2 * period) & (ppx[:, 1] < shape[1] - 2 * period))
     # well separated defect sites
     chosen: list[int] = []
     for k in rng.permutation(inner):
-        if all(np.hypot(*(ppx[k] - ppx[c])) > 3.5 * period for c in chosen):
+        if all(np.hypot(*(ppx[k] - ppx[c])) > 2.5 * period for c in chosen):
             chosen.append(int(k))
         if len(chosen) == n_vacancies + n_dopants:
             break
-    vac, dop = np.array(chosen[:n_vacancies]), np.array(chosen[n_vacancies:])
+    vac = np.array(chosen[:n_vacancies], dtype=np.int64)
+    dop = np.array(chosen[n_vacancies:], dtype=np.int64)
     inten = np.ones(len(pos))
     inten[dop] = dopant
     keep = np.ones(len(pos), bool)

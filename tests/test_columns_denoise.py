@@ -22,8 +22,8 @@ def keys(x):
     return 0.0
 
 
-def reference_nlm(data, translations, r, h):
-    """Obviously-correct loops: cubic resampling, patch distances, weights."""
+def reference_nlm(data, translations, r, h, mf_sigma=0.0, c=4.0):
+    """Obviously-correct loops: cubic resampling, patch distances, matched filter, weights."""
     g = _denoise.anscombe(data)
     ny, nx = data.shape
     num = data.astype(float).copy()
@@ -45,6 +45,14 @@ def reference_nlm(data, translations, r, h):
                         vg += w * g[si - 1 + a, sj - 1 + b]
                         vd += w * data[si - 1 + a, sj - 1 + b]
                 sg[i, j], sd[i, j] = vg, vd
+        e = np.nan_to_num(g - sg, nan=0.0)
+        if mf_sigma > 0:
+            rm = int(math.ceil(3 * mf_sigma))
+            k1 = np.exp(-0.5 * (np.arange(-rm, rm + 1) / mf_sigma) ** 2)
+            k2 = np.outer(k1 / k1.sum(), k1 / k1.sum())
+            ep = np.pad(e, rm)
+            m = np.array([[np.sum(k2 * ep[i:i + 2 * rm + 1, j:j + 2 * rm + 1]) for j in range(nx)] for i in range(ny)])
+            m /= math.sqrt(2 * np.sum(k2**2))
         for i in range(ny):
             for j in range(nx):
                 if not np.isfinite(sd[i, j]) or i < r or j < r or i >= ny - r or j >= nx - r:
@@ -53,6 +61,8 @@ def reference_nlm(data, translations, r, h):
                 if not np.all(np.isfinite(dg)):
                     continue
                 w = math.exp(-max(dg.mean() - 2.0, 0.0) / h**2)
+                if mf_sigma > 0:
+                    w *= math.exp(-max(m[i, j] ** 2 - c, 0.0))
                 num[i, j] += w * sd[i, j]
                 den[i, j] += w
     return num / den
@@ -64,6 +74,10 @@ def test_kernel_equals_brute_force():
     t = np.array([[2.3, -1.6], [-2.3, 1.6], [0.0, 3.0], [4.0, 0.0]])
     got = _denoise.lattice_nlm(data, t, patch_radius=2, h=0.8)
     np.testing.assert_allclose(got, reference_nlm(data, t, 2, 0.8), rtol=1e-12, atol=1e-12)
+    got = _denoise.lattice_nlm(data, t, patch_radius=2, h=0.8, column_sigma=1.2, mf_threshold=1.0)
+    ref = reference_nlm(data, t, 2, 0.8, mf_sigma=1.2, c=1.0)
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    assert np.abs(ref - reference_nlm(data, t, 2, 0.8)).max() > 1e-3  # the matched filter matters here
 
 
 def test_translations_from_vectors():
