@@ -46,7 +46,7 @@ def _keys(t):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _accumulate(guide, data, ty, tx, radius, inv_h2, offset, mf, mf_threshold, num, den):
+def _accumulate(guide, data, ty, tx, radius, inv_h2, offset, mf, mf_threshold, num, den, work, valid, hbad):
     """Add the weighted translated copy ``data(p + t)`` to ``num`` and its weights to ``den``.
 
     ``mf`` holds the normalised 1D weights of the column-shaped (Gaussian) matched filter
@@ -57,12 +57,19 @@ def _accumulate(guide, data, ty, tx, radius, inv_h2, offset, mf, mf_threshold, n
     ix0 = int(math.floor(tx))
     wy = _keys(ty - iy0)
     wx = _keys(tx - ix0)
-    diff = np.zeros((ny, nx))
-    signed = np.zeros((ny, nx))
-    valid = np.zeros((ny, nx), dtype=np.uint8)
-    shifted = np.zeros((ny, nx))
+    # work buffers (reused across translations): diff, signed, shifted, hsum, hm, mstat
+    diff = work[0]
+    signed = work[1]
+    shifted = work[2]
+    hsum = work[3]
+    hm = work[4]
+    mstat = work[5]
     for i in numba.prange(ny):
         si = i + iy0
+        for j in range(nx):
+            valid[i, j] = 0
+            diff[i, j] = 0.0
+            signed[i, j] = 0.0
         if si - 1 < 0 or si + 2 > ny - 1:
             continue
         for j in range(nx):
@@ -87,8 +94,6 @@ def _accumulate(guide, data, ty, tx, radius, inv_h2, offset, mf, mf_threshold, n
             shifted[i, j] = d
             valid[i, j] = 1
     # horizontal then vertical patch sums (direct sums: tiles reproduce them exactly)
-    hsum = np.zeros((ny, nx))
-    hbad = np.zeros((ny, nx), dtype=np.int32)
     for i in numba.prange(ny):
         for j in range(nx):
             s = 0.0
@@ -103,14 +108,12 @@ def _accumulate(guide, data, ty, tx, radius, inv_h2, offset, mf, mf_threshold, n
     # matched filter of the signed difference (invalid pixels count as 0)
     nm = mf.shape[0]
     rm = nm // 2
-    mstat = np.zeros((ny, nx))
     if nm > 0:
         mnorm = 0.0
         for a in range(nm):
             for b in range(nm):
                 mnorm += (mf[a] * mf[b]) ** 2
         mnorm = 1.0 / math.sqrt(2.0 * mnorm)  # difference of two unit-variance images
-        hm = np.zeros((ny, nx))
         for i in numba.prange(ny):
             for j in range(nx):
                 s = 0.0
@@ -235,9 +238,12 @@ def lattice_nlm(
     offset = 2.0 * var
     inv_h2 = 1.0 / (h * h * max(var, 1e-12))
     mf = matched_filter_weights(column_sigma)
+    work = np.zeros((6,) + y.shape)
+    valid = np.zeros(y.shape, dtype=np.uint8)
+    hbad = np.zeros(y.shape, dtype=np.int32)
     for ty, tx in np.asarray(translations, dtype=np.float64).reshape(-1, 2):
         _accumulate(guide, y, float(ty), float(tx), int(patch_radius), inv_h2, offset, mf, float(mf_threshold),
-                    num, den)
+                    num, den, work, valid, hbad)
     return num / den
 
 
