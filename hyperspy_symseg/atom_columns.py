@@ -204,7 +204,7 @@ class AtomColumns:
         --------
         >>> from hyperspy_symseg import simulate
         >>> from hyperspy_symseg.atom_columns import find_atom_columns
-        >>> sim = simulate.two_grain_image(shape=(128, 128), random_state=0)
+        >>> sim = simulate.two_grain_image(shape=(192, 192), random_state=0)
         >>> cols = find_atom_columns(sim.image)
         >>> sim.image.plot()  # doctest: +SKIP
         >>> sim.image.add_marker(cols.to_markers())  # doctest: +SKIP
@@ -302,7 +302,9 @@ def find_atom_columns(
     window : float, optional
         Fit window radius in px; default 3 sigma.
     fit : bool
-        False stops after the centre of mass (fast; no widths or errors).
+        False stops after the centre of mass (fast): every candidate above the
+        detection threshold is returned without the significance test, and the fitted
+        fields (widths, errors, amplitude, ...) are NaN.
     min_lattice_quality : float
         Lattice quality threshold in [0, 1] for the automatic ``min_separation``.
 
@@ -328,7 +330,7 @@ def find_atom_columns(
     --------
     >>> from hyperspy_symseg import simulate
     >>> from hyperspy_symseg.atom_columns import find_atom_columns
-    >>> sim = simulate.two_grain_image(shape=(128, 128), random_state=0)
+    >>> sim = simulate.two_grain_image(shape=(192, 192), random_state=0)
     >>> cols = find_atom_columns(sim.image)
     >>> len(cols) > 50
     True
@@ -453,10 +455,10 @@ def denoise(
     --------
     >>> from hyperspy_symseg import simulate
     >>> from hyperspy_symseg.atom_columns import denoise
-    >>> sim = simulate.two_grain_image(shape=(128, 128), peak_counts=10, random_state=0)
+    >>> sim = simulate.two_grain_image(shape=(192, 192), peak_counts=10, random_state=0)
     >>> clean = denoise(sim.image)
     >>> clean.data.shape
-    (128, 128)
+    (192, 192)
     """
     check.check_choice("method", method, DENOISE_METHODS)
     check.check_choice("noise", noise, ("auto", "poisson", "gaussian"))

@@ -97,7 +97,8 @@ def locate_columns(
     threshold : float
         Candidate threshold (see :func:`_detect.find_candidates`).
     fit : bool
-        False stops after the centre of mass (the fitted fields are NaN).
+        False stops after the centre of mass: every candidate above the detection
+        threshold is returned (no significance test), the fitted fields are NaN.
 
     Returns
     -------
@@ -169,6 +170,8 @@ def locate_columns(
         if not refit.any():
             break
     _fill(out, params, info)
+    if not elliptical:
+        out["angle"][:] = np.nan  # a circle has no orientation
     meta["n_sweeps"] = total_sweeps
     return _select(out, keep) | meta
 
