@@ -44,9 +44,11 @@ _MIN_MU = 1e-12
 
 
 @numba.njit(cache=True, nogil=True)
-def _cholesky_solve(h, g, n, out):
-    """Solve ``h x = g`` for symmetric positive definite ``h[:n, :n]``; False if not SPD."""
-    lmat = np.zeros((7, 7))
+def _cholesky_solve(h, g, n, out, lmat, tmp):
+    """Solve ``h x = g`` for symmetric positive definite ``h[:n, :n]``; False if not SPD.
+
+    ``lmat`` (7, 7) and ``tmp`` (7,) are scratch arrays.
+    """
     for i in range(n):
         for j in range(i + 1):
             s = h[i, j]
@@ -58,7 +60,6 @@ def _cholesky_solve(h, g, n, out):
                 lmat[i, i] = math.sqrt(s)
             else:
                 lmat[i, j] = s / lmat[j, j]
-    tmp = np.zeros(7)
     for i in range(n):
         s = g[i]
         for k in range(i):
@@ -104,7 +105,7 @@ def _valid(p, min_prec, max_prec):
 
 @numba.njit(cache=True, nogil=True)
 def _cost_and_normal(
-    py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, want_normal
+    py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, want_normal, d
 ):
     """Cost and (optionally) the normal equations ``h``, ``g`` at parameters ``p``.
 
@@ -119,7 +120,6 @@ def _cost_and_normal(
             g[i] = 0.0
             for j in range(npar):
                 h[i, j] = 0.0
-    d = np.empty(7)
     for k in range(n):
         dy = py[k] - y0
         dx = px[k] - x0
@@ -181,6 +181,9 @@ def _fit_one(
     g = np.zeros(7)
     g2 = np.zeros(7)
     h2 = np.zeros((7, 7))
+    dvec = np.empty(7)
+    lmat = np.zeros((7, 7))
+    tmp = np.zeros(7)
     for i in range(7):
         p_out[i] = p0[i]
     for i in range(8):
@@ -195,12 +198,12 @@ def _fit_one(
         info[7] = STATUS_FAILED
         info[5] = 0
         return
-    cost, chi2 = _cost_and_normal(py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, True)
+    cost, chi2 = _cost_and_normal(py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, True, dvec)
     if not math.isfinite(cost):
         # start from a positive background so that the Poisson mean is positive
         theta[3] = max(theta[3], 1e-3 * (abs(theta[2]) + 1e-3))
         _expand(theta, elliptical, p)
-        cost, chi2 = _cost_and_normal(py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, True)
+        cost, chi2 = _cost_and_normal(py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, True, dvec)
         if not math.isfinite(cost):
             info[7] = STATUS_FAILED
             info[5] = 0
@@ -214,7 +217,7 @@ def _fit_one(
             for j in range(npar):
                 hd[i, j] = h[i, j]
             hd[i, i] = h[i, i] * (1.0 + lam) + 1e-12
-        if not _cholesky_solve(hd, g, npar, step):
+        if not _cholesky_solve(hd, g, npar, step, lmat, tmp):
             lam *= 10.0
             if lam > 1e12:
                 status = STATUS_FAILED
@@ -230,7 +233,7 @@ def _fit_one(
         )
         if ok:
             c_new, chi_new = _cost_and_normal(
-                py, px, vals, nb, n, ptrial, poisson, elliptical, npar, h2, g2, True
+                py, px, vals, nb, n, ptrial, poisson, elliptical, npar, h2, g2, True, dvec
             )
             ok = c_new <= cost
         if ok:
@@ -269,7 +272,7 @@ def _fit_one(
         for i in range(npar):
             e[i] = 0.0
         e[k] = 1.0
-        if _cholesky_solve(h, e, npar, col):
+        if _cholesky_solve(h, e, npar, col, lmat, tmp):
             info[k] = math.sqrt(max(col[k] * disp, 0.0))
         else:
             info[7] = STATUS_FAILED
