@@ -34,6 +34,7 @@ from _common import print_table  # noqa: E402
 
 from hyperspy_symseg import simulate as sm  # noqa: E402
 from hyperspy_symseg.columns import gaussian_column_crlb, locate_columns  # noqa: E402
+from hyperspy_symseg.atom_columns import _min_separation  # noqa: E402
 from hyperspy_symseg.lattice import find_lattice  # noqa: E402
 
 DOSES = (8, 30, 100, 1000)
@@ -48,11 +49,11 @@ def detection_table(doses, scan_sigma: float) -> None:
             img = sim.image.data
             lat = find_lattice(img)
             t0 = time.perf_counter()
-            res = locate_columns(img, lat.min_separation_px)
+            res = locate_columns(img, _min_separation(lat))
             dt = time.perf_counter() - t0
             found = np.column_stack([res["y"], res["x"]])
             s = detection_scores(found, sim.positions / PIXEL, spec.period / 3)
-            rows.append([spec.name, counts, f"{lat.min_separation_px:.2f}", len(sim.positions), len(found),
+            rows.append([spec.name, counts, f"{_min_separation(lat):.2f}", len(sim.positions), len(found),
                          f"{s['precision']:.4f}", f"{s['recall']:.4f}", f"{s['f1']:.4f}", f"{s['rms']:.3f}",
                          f"{dt:.2f}"])
     print_table(["scene", "counts", "min sep (px)", "true", "found", "precision", "recall", "F1", "RMS (px)",
@@ -105,7 +106,7 @@ def speed_table(shape) -> None:
     rows = []
     for run in ("first call in this process", "warm"):
         t0 = time.perf_counter()
-        res = locate_columns(img, lat.min_separation_px)
+        res = locate_columns(img, _min_separation(lat))
         dt = time.perf_counter() - t0
         found = np.column_stack([res["y"], res["x"]])
         s = detection_scores(found, sim.positions / PIXEL, 17.0 / 3)

@@ -44,6 +44,25 @@ def _find_lattice(image: np.ndarray):
     return find_lattice(image)
 
 
+#: Lattices with a smaller share of the Bragg power do not set the column separation
+#: (a weak spurious lattice of 2 px would make every pixel a candidate).
+MIN_LATTICE_SHARE = 0.1
+
+
+def _significant_lattices(lattice) -> list:
+    lats = list(getattr(lattice, "lattices", []))
+    keep = [li for k, li in enumerate(lats) if k == 0 or getattr(li, "share", 1.0) >= MIN_LATTICE_SHARE]
+    return keep
+
+
+def _min_separation(lattice) -> float:
+    """Shortest column separation (px) over the significant lattices."""
+    lats = _significant_lattices(lattice)
+    if not lats:
+        return float(lattice.min_separation_px)
+    return float(min(li.min_separation_px for li in lats))
+
+
 def _no_lattice_error(quality: float, threshold: float, what: str) -> ValueError:
     return ValueError(
         f"the image holds no lattice (lattice quality {quality:.3f} < min_lattice_quality={threshold:g}): "
@@ -354,7 +373,7 @@ def find_atom_columns(
         lattice = _find_lattice(image)
         if not (lattice.found and lattice.quality >= min_lattice_quality):
             raise _no_lattice_error(lattice.quality, min_lattice_quality, "a column search")
-        min_separation = float(lattice.min_separation_px)
+        min_separation = _min_separation(lattice)
     min_separation = _real("min_separation", min_separation, 1.0, half, open_low=False)
     if sigma is not None:
         sigma = _real("sigma", sigma, 0.0, min_separation)
@@ -511,12 +530,12 @@ def denoise(
             raise _no_lattice_error(lat.quality, min_lattice_quality, "lattice averaging")
         # every lattice found (grains, phases) brings its own translations
         t = np.concatenate([_denoise.translations_from_vectors(li.vectors, max_shift, n_translations)
-                            for li in lat.lattices])
+                            for li in _significant_lattices(lat)])
         if len(t) == 0:
             raise ValueError(f"no lattice translation is shorter than max_shift={max_shift:g} px.")
     if column_sigma is None:
         if translations is None and lattice_vectors is None:
-            column_sigma = 0.125 * float(lat.min_separation_px)
+            column_sigma = 0.125 * _min_separation(lat)
         else:
             column_sigma = 0.125 * float(np.hypot(t[:, 0], t[:, 1]).min())
     column_sigma = _real("column_sigma", column_sigma, 0.0, 20.0, open_low=False)
