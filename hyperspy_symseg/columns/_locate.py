@@ -150,7 +150,7 @@ def locate_columns(
         idx = np.flatnonzero(keep)
         params_k, info_k, sweeps = _refine.fit_columns(
             img, params[idx], radius=window, noise=noise, elliptical=elliptical, max_sweeps=max_sweeps,
-            sigma_range=sig_range, max_shift=0.5 * min_separation, active=refit[idx], sweep_tol=SWEEP_TOL,
+            sigma_range=sig_range, max_shift=0.5 * min_separation, active=refit[idx], sweep_tol=SWEEP_TOL, tol=1e-5,
         )
         total_sweeps += sweeps
         params = params.copy()

@@ -248,7 +248,7 @@ def _fit_one(
             cost = c_new
             chi2 = chi_new
             lam = max(lam * 0.1, 1e-9)
-            if moved < tol and rel < 1e-10:
+            if moved < tol and rel < 1e-9:
                 status = STATUS_CONVERGED
                 break
         else:
@@ -470,9 +470,16 @@ def fit_columns(
         last_step = step
         # what changed enough to matter for the column itself or its neighbours
         moved = np.abs(out[:, :2] - params[:, :2]).max(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.abs(out[:, 2:] - params[:, 2:]) / (np.abs(params[:, 2:]) + 1e-12)
-        changed = todo & ((moved >= sweep_tol) | (np.nanmax(rel, axis=1) >= sweep_tol))
+        # amplitude and background relative to the amplitude, the shape relative to the
+        # precision's scale (a background or an off-diagonal term near 0 has no scale of its own)
+        amp_scale = np.abs(params[:, 2]) + 1e-12
+        prec_scale = np.maximum(np.abs(params[:, 4]), np.abs(params[:, 6])) + 1e-12
+        with np.errstate(invalid="ignore"):
+            rel = np.maximum(
+                np.abs(out[:, 2:4] - params[:, 2:4]).max(axis=1) / amp_scale,
+                np.abs(out[:, 4:7] - params[:, 4:7]).max(axis=1) / prec_scale,
+            )
+        changed = todo & ((moved >= sweep_tol) | (rel >= sweep_tol))
         changed &= np.isfinite(moved)
         params = out
         if not changed.any() or ptr[-1] == 0:
