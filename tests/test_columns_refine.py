@@ -154,3 +154,22 @@ def test_crlb_bad_input():
         gaussian_column_crlb(10.0, 0.0)
     with pytest.raises(ValueError, match="background must be a finite number >= 0"):
         gaussian_column_crlb(10.0, 2.0, -1.0)
+
+
+def test_fixed_width_equals_scipy(noisy):
+    """The second-chance fit: circular width held at the start value, 4 free parameters."""
+    p0 = start(noisy)
+    p0[0, 4] = p0[0, 6] = 1 / 2.3**2
+    p0[0, 5] = 0.0
+    p, info, _ = _refine.fit_columns(noisy, p0, radius=8.0, noise="gaussian", fixed_width=True, elliptical=False)
+    assert p[0, 4] == p0[0, 4] and p[0, 6] == p0[0, 6] and p[0, 5] == 0.0
+    m = window_mask(p0, 8.0)
+
+    def res(th):
+        return (noisy - model((th[0], th[1], th[2], th[3], p0[0, 4], 0.0, p0[0, 4])))[m]
+
+    ref = least_squares(res, p0[0, :4], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(p[0, :4], ref.x, atol=1e-5)
+    s2 = np.sum(ref.fun**2) / (m.sum() - 4)
+    se = np.sqrt(np.diag(s2 * np.linalg.inv(ref.jac.T @ ref.jac)))
+    np.testing.assert_allclose(info[0, :4], se, rtol=1e-3)

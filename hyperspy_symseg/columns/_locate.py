@@ -72,6 +72,7 @@ def locate_columns(
     smoothing: float | None = None,
     max_sweeps: int = 8,
     fit: bool = True,
+    second_chance: bool = True,
 ) -> dict[str, np.ndarray]:
     """Find and refine the atom columns of one image.
 
@@ -99,6 +100,10 @@ def locate_columns(
     fit : bool
         False stops after the centre of mass: every candidate above the detection
         threshold is returned (no significance test), the fitted fields are NaN.
+    second_chance : bool
+        Candidates rejected as too faint or of the wrong width are fitted again with
+        the width fixed at the median (4 parameters: more significance for faint columns
+        in thin regions) and kept when significant; ``width_fixed`` marks them.
 
     Returns
     -------
@@ -169,7 +174,13 @@ def locate_columns(
         refit[np.flatnonzero(keep)[near > 0]] = True
         if not refit.any():
             break
+    if second_chance and n:
+        keep, params, info, fixed = _second_chance(
+            img, params, info, com, keep, sigma, window, min_separation, min_snr, noise, elliptical, sig_range)
+    else:
+        fixed = np.zeros(n, dtype=bool)
     _fill(out, params, info)
+    out["width_fixed"] = fixed.astype(np.float64)
     if not elliptical:
         out["angle"][:] = np.nan  # a circle has no orientation
     meta["n_sweeps"] = total_sweeps
@@ -179,8 +190,81 @@ def locate_columns(
 FIELDS = (
     "y", "x", "com_y", "com_x", "y_err", "x_err", "amplitude", "amplitude_err", "background", "background_err",
     "sigma_major", "sigma_minor", "angle", "integrated_intensity", "snr", "chi2", "n_iter", "n_pixels", "status",
-    "a", "b", "c",
+    "a", "b", "c", "width_fixed",
 )
+
+
+def _second_chance(img, params, info, com, keep, sigma, window, min_separation, min_snr, noise, elliptical,
+                   sig_range):
+    """Refit rejected faint candidates with the width fixed at ``sigma``; keep the significant ones."""
+    n = len(params)
+    fixed = np.zeros(n, dtype=bool)
+    ny, nx = img.shape
+    # not near the border: with a fixed width the flank of a column outside the image
+    # fits as well as a faint column inside
+    m = 2.0 * sigma
+    inside = (com[:, 0] >= m) & (com[:, 0] <= ny - 1 - m) & (com[:, 1] >= m) & (com[:, 1] <= nx - 1 - m)
+    retry = ~keep & inside
+    if keep.any() and retry.any():
+        d, _ = cKDTree(params[keep, :2]).query(com[retry])
+        idx = np.flatnonzero(retry)
+        retry[idx[d < 0.5 * min_separation]] = False  # already a column there
+    if not retry.any():
+        return keep, params, info, fixed
+    trial = params.copy()
+    r = np.flatnonzero(retry)
+    trial[r, :2] = com[r]
+    trial[r, 4] = trial[r, 6] = 1.0 / sigma**2
+    trial[r, 5] = 0.0
+    trial[r, 2] = np.where(np.isfinite(trial[r, 2]) & (trial[r, 2] > 0), trial[r, 2], 1e-3)
+    sel = np.flatnonzero(keep | retry)
+    p_k, i_k, _ = _refine.fit_columns(
+        img, trial[sel], radius=window, noise=noise, elliptical=False, fixed_width=True, max_sweeps=4,
+        sigma_range=sig_range, max_shift=0.5 * min_separation, active=retry[sel], sweep_tol=SWEEP_TOL, tol=1e-5)
+    got = retry[sel]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = p_k[:, 2] / i_k[:, 2]
+    moved = np.hypot(p_k[:, 0] - com[sel, 0], p_k[:, 1] - com[sel, 1])
+    ok = got & (i_k[:, 7] != _refine.STATUS_FAILED) & np.isfinite(snr) & (snr >= min_snr) \
+        & (moved <= 0.5 * min_separation) & (p_k[:, 0] >= -0.5) & (p_k[:, 0] < ny - 0.5) \
+        & (p_k[:, 1] >= -0.5) & (p_k[:, 1] < nx - 0.5)
+    new = sel[ok]
+    if len(new) == 0:
+        return keep, params, info, fixed
+    # not on top of a kept column or of each other
+    order = new[np.argsort(-snr[ok], kind="stable")]
+    chosen: list[int] = []
+    kept_tree = cKDTree(params[keep, :2]) if keep.any() else None
+    pos = dict(zip(sel, p_k[:, :2]))
+    for k in order:
+        if kept_tree is not None and kept_tree.query(pos[k])[0] < 0.5 * min_separation:
+            continue
+        if any(np.hypot(*(pos[k] - pos[c])) < 0.5 * min_separation for c in chosen):
+            continue
+        chosen.append(int(k))
+    if not chosen:
+        return keep, params, info, fixed
+    params = params.copy()
+    info = info.copy()
+    where = {int(k): j for j, k in enumerate(sel)}
+    for k in chosen:
+        params[k] = p_k[where[k]]
+        info[k] = i_k[where[k]]
+    keep = keep.copy()
+    keep[chosen] = True
+    fixed[chosen] = True
+    # the kept columns next to the new ones now have a new neighbour: refit them
+    near = cKDTree(params[chosen, :2]).query_ball_point(params[:, :2], window + 4.0 * sigma, return_length=True)
+    again = keep & ~fixed & (near > 0)
+    if again.any():
+        sel = np.flatnonzero(keep)
+        p_k, i_k, _ = _refine.fit_columns(
+            img, params[sel], radius=window, noise=noise, elliptical=elliptical, max_sweeps=4,
+            sigma_range=sig_range, max_shift=0.5 * min_separation, active=again[sel], sweep_tol=SWEEP_TOL, tol=1e-5)
+        upd = again[sel]
+        params[sel[upd]] = p_k[upd]
+        info[sel[upd]] = i_k[upd]
+    return keep, params, info, fixed
 
 
 def _dedupe(points: np.ndarray, radius: float) -> np.ndarray:

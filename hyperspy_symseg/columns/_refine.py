@@ -164,11 +164,14 @@ def _cost_and_normal(
 
 @numba.njit(cache=True, nogil=True)
 def _fit_one(
-    py, px, vals, nb, n, p0, poisson, elliptical, max_iter, tol, min_prec, max_prec, cy, cx, max_shift,
-    p_out, info
+    py, px, vals, nb, n, p0, poisson, elliptical, fixed_width, max_iter, tol, min_prec, max_prec, cy, cx,
+    max_shift, p_out, info
 ):
-    """Levenberg-Marquardt fit of one column on its window pixels; writes p_out, info."""
-    npar = 7 if elliptical else 5
+    """Levenberg-Marquardt fit of one column on its window pixels; writes p_out, info.
+
+    ``fixed_width`` keeps the circular width of ``p0`` (4 free parameters).
+    """
+    npar = 4 if fixed_width else (7 if elliptical else 5)
     theta = np.empty(7)
     for i in range(7):
         theta[i] = p0[i]
@@ -302,8 +305,8 @@ def _window(image, cy, cx, radius, py, px, vals):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _sweep(
-    image, params, centres, nb_ptr, nb_idx, radius, poisson, elliptical, max_iter, tol, min_prec, max_prec,
-    max_shift, active, out, info,
+    image, params, centres, nb_ptr, nb_idx, radius, poisson, elliptical, fixed_width, max_iter, tol, min_prec,
+    max_prec, max_shift, active, out, info,
 ):
     n_col = params.shape[0]
     m = int(2 * math.ceil(radius) + 1)
@@ -330,8 +333,8 @@ def _sweep(
                 q = pa * dy * dy + 2.0 * pb * dy * dx + pc * dx * dx
                 if q < 60.0:
                     nb[k] += aj * math.exp(-0.5 * q)
-        _fit_one(py, px, vals, nb, n, params[i], poisson, elliptical, max_iter, tol, min_prec, max_prec,
-                 centres[i, 0], centres[i, 1], max_shift, out[i], info[i])
+        _fit_one(py, px, vals, nb, n, params[i], poisson, elliptical, fixed_width, max_iter, tol, min_prec,
+                 max_prec, centres[i, 0], centres[i, 1], max_shift, out[i], info[i])
 
 
 def neighbour_lists(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
@@ -393,6 +396,7 @@ def fit_columns(
     sigma_range: tuple[float, float] = (0.3, 50.0),
     active: np.ndarray | None = None,
     max_shift: float | None = None,
+    fixed_width: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Fit every column, neighbours subtracted, until positions move less than ``sweep_tol``.
 
@@ -417,6 +421,8 @@ def fit_columns(
     max_shift : float, optional
         A column may not move further than this (px) from its window centre in one
         sweep; default ``radius``.
+    fixed_width : bool
+        Keep each column's width (circular, ``a`` of ``params``; 4 free parameters).
 
     Returns
     -------
@@ -457,8 +463,8 @@ def fit_columns(
             reach = float(neighbour_reach)
         ptr, idx = neighbour_lists(params[:, :2], reach)
         out = np.empty_like(params)
-        _sweep(image, params, centres, ptr, idx, float(radius), poisson, bool(elliptical), int(max_iter), float(tol),
-               min_prec, max_prec, float(max_shift), todo, out, info)
+        _sweep(image, params, centres, ptr, idx, float(radius), poisson, bool(elliptical) and not fixed_width,
+               bool(fixed_width), int(max_iter), float(tol), min_prec, max_prec, float(max_shift), todo, out, info)
         # Strongly overlapping neighbours make the Jacobi sweeps oscillate (each column
         # over-corrects for the other's last move): a column whose step reverses
         # direction takes half a step, which removes that mode.
