@@ -3,7 +3,6 @@
 import argparse
 
 import numpy as np
-import pytest
 
 from hyperspy_symseg import simulate as S
 from hyperspy_symseg._cli_columns import add_columns_parser
