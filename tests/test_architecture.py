@@ -25,6 +25,13 @@ import pytest
         "hyperspy_symseg.analysis",
         "hyperspy_symseg.model",
         "hyperspy_symseg.files",
+        "hyperspy_symseg.columns",
+        "hyperspy_symseg.columns._detect",
+        "hyperspy_symseg.columns._refine",
+        "hyperspy_symseg.columns._locate",
+        "hyperspy_symseg.columns._crlb",
+        "hyperspy_symseg.columns._denoise",
+        "hyperspy_symseg.columns._table",
     ],
 )
 def test_kernel_modules_do_not_import_hyperspy(module):
