@@ -141,7 +141,7 @@ def prepare_descriptor(signal, descriptor: str, stride, parameters: dict, backgr
         channels = EXTRA_CHANNELS if intensity_features else ()
         spec = AugmentedDescriptor(spec, background=background or None, background_sigma=sigma,
                                    lattice_shifts=shifts, half_shifts=halves, patch=auto.feature_patch(spec, p),
-                                   channels=channels)
+                                   extras=channels)
         if shifts is not None:
             step = max(1, len(frames) // STATS_FRAMES)
             spec = spec.fitted(_frame_array(signal, i) for i in frames[::step][:STATS_FRAMES])

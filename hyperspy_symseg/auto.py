@@ -7,8 +7,9 @@ px per period and on the real images of ``benchmarks/bench_real.py``):
   lattices found (:func:`hyperspy_symseg.lattice.find_lattice`), so a window reaching it
   reaches a lattice vector of every grain and phase;
 * translations: patch half size ``0.8 P`` and shift window ``1.33 P`` (the shift grid's
-  9 x 9 points then sample the local correlation map about every ``P / 3``); the window
-  reaches at least one lattice vector along both axes;
+  9 x 9 points then sample the local correlation map about every ``P / 3``), at least
+  ``MIN_PATCH`` and ``MIN_WINDOW`` px; the window reaches at least one lattice vector
+  along both axes;
 * rotations/reflections: radius ``1.33 P``; pooling windows ``1.33 P`` (rotations) and
   ``0.8 P`` (reflections), pooled every ``P / 5`` px;
 * power spectrum: window half size ``1.33 P`` (a window of ~2.7 periods);
@@ -39,6 +40,12 @@ POOL_STEP_FACTOR = 0.2
 STRIDE_FACTOR = 0.25
 #: At most this many descriptor grid points per frame by default (memory: x operations x 4 bytes).
 MAX_GRID_POINTS = 2**18
+#: Smallest automatic patch half size and window (px): a Pearson score over fewer pixels
+#: is too noisy at low dose (at 4 px per period a 0.8-period patch holds 7 x 7 pixels; on
+#: the suite's HRTEM crystal/amorphous scene at 8 counts that gave 0.60 accuracy, with
+#: patch 6 and window 8 0.995).
+MIN_PATCH = 6
+MIN_WINDOW = 8
 #: The period assumed when no lattice is found (the fixed defaults of older versions).
 FALLBACK_PERIOD = 15.0
 
@@ -59,19 +66,19 @@ def _round(value: float, minimum: int) -> int:
 def sizes_for_period(descriptor: str, period: float) -> dict:
     """Every size parameter of ``descriptor`` for a lattice period ``period`` (px)."""
     p = float(period)
-    window = _round(WINDOW_FACTOR * p, 2)
+    window = _round(WINDOW_FACTOR * p, MIN_WINDOW)
     if descriptor in ("local_correlation_map", "preselected_translations"):
-        patch = _round(PATCH_FACTOR * p, 2)
+        patch = _round(PATCH_FACTOR * p, MIN_PATCH)
         out = {"patch_x": patch, "patch_y": patch}
         if descriptor == "local_correlation_map":
             out.update(window_x=window, window_y=window)
         return out
     if descriptor in ("rotational_symmetry_maximum_pooling", "reflection_symmetry_maximum_pooling"):
-        pool = window if descriptor.startswith("rotational") else _round(REFLECTION_POOL_FACTOR * p, 1)
-        return {"radius": _round(WINDOW_FACTOR * p, 3), "window_x": pool, "window_y": pool,
+        pool = window if descriptor.startswith("rotational") else _round(REFLECTION_POOL_FACTOR * p, MIN_PATCH)
+        return {"radius": _round(WINDOW_FACTOR * p, MIN_WINDOW), "window_x": pool, "window_y": pool,
                 "pool_step": _round(POOL_STEP_FACTOR * p, 1)}
     if descriptor == "power_spectrum":
-        return {"window_x": _round(WINDOW_FACTOR * p, 4), "window_y": _round(WINDOW_FACTOR * p, 4)}
+        return {"window_x": _round(WINDOW_FACTOR * p, MIN_WINDOW), "window_y": _round(WINDOW_FACTOR * p, MIN_WINDOW)}
     raise ValueError(f"no automatic sizes for descriptor {descriptor!r}.")
 
 
@@ -92,7 +99,7 @@ def feature_patch(descriptor, period: float) -> int:
     patch = getattr(descriptor, "patch_x", None)
     if patch is not None:
         return int(max(patch, getattr(descriptor, "patch_y", patch)))
-    return _round(PATCH_FACTOR * float(period), 2)
+    return _round(PATCH_FACTOR * float(period), MIN_PATCH)
 
 
 def is_auto(value) -> bool:

@@ -55,7 +55,7 @@ def _augmented_to_dict(descriptor) -> dict:
         "lattice_shifts": np.zeros((0, 0, 2), np.int64) if shifts is None else np.asarray(shifts),
         "half_shifts": np.zeros((0, 0, 2), np.int64) if shifts is None else np.asarray(descriptor.half_shifts),
         "patch": int(descriptor.patch),
-        "extra_channels": list(descriptor.channels) or ["none"],
+        "extra_channels": list(descriptor.extras) or ["none"],
         "stats": {k: (np.asarray(v, dtype=np.float64) if isinstance(v, tuple) else float(v))
                   for k, v in descriptor.stats.items()},
     }
@@ -75,7 +75,7 @@ def _augmented_from_dict(d: dict):
         background_sigma=float(d["background_sigma"]),
         lattice_shifts=shifts.reshape(shifts.shape[0], -1, 2) if present else None,
         half_shifts=halves.reshape(halves.shape[0], -1, 2) if present else None,
-        patch=int(d["patch"]), channels=channels, stats=stats,
+        patch=int(d["patch"]), extras=channels, stats=stats,
     )
 
 

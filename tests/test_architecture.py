@@ -28,6 +28,13 @@ import pytest
         "hyperspy_symseg._threading",
         "hyperspy_symseg._tiling",
         "hyperspy_symseg._validation",
+        "hyperspy_symseg.columns",
+        "hyperspy_symseg.columns._detect",
+        "hyperspy_symseg.columns._refine",
+        "hyperspy_symseg.columns._locate",
+        "hyperspy_symseg.columns._crlb",
+        "hyperspy_symseg.columns._denoise",
+        "hyperspy_symseg.columns._table",
     ],
 )
 def test_kernel_modules_do_not_import_hyperspy(module):

@@ -85,11 +85,12 @@ def test_every_parallel_kernel_is_serialised():
     package = ROOT / "hyperspy_symseg"
     missing = []
     for path in package.rglob("*.py"):
-        if path.parts[-2] in ("simulate", "columns") or path.name == "simulate.py":
-            continue  # other owners; see the report
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef):
                 names = [ast.unparse(d) for d in node.decorator_list]
                 if any("parallel=True" in n for n in names) and "serialised" not in names:
                     missing.append(f"{path.relative_to(ROOT)}::{node.name}")
-    assert not missing, missing
+    # Kernels of the columns package, to be wrapped by its owner (one decorator each).
+    pending = {"hyperspy_symseg/columns/_denoise.py::_accumulate", "hyperspy_symseg/columns/_detect.py::_centre_of_mass",
+               "hyperspy_symseg/columns/_refine.py::_sweep"}
+    assert set(missing) <= pending, sorted(set(missing) - pending)

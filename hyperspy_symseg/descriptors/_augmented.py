@@ -113,7 +113,7 @@ class AugmentedDescriptor:
         None: no extra channels.
     patch : int
         Half size (px) of the box over which crystallinity and local statistics are taken.
-    channels : tuple of str
+    extras : tuple of str
         The extra channels kept (a subset of :data:`EXTRA_CHANNELS`, in that order).
     stats : dict
         Measured on the fitted frames by :meth:`fitted`: ``crystallinity`` (the
@@ -127,11 +127,11 @@ class AugmentedDescriptor:
     lattice_shifts: np.ndarray | None = None
     half_shifts: np.ndarray | None = None
     patch: int = 8
-    channels: tuple = EXTRA_CHANNELS
+    extras: tuple = EXTRA_CHANNELS
     stats: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        extras = ", ".join(self.channels[: self.n_extra]) or "none"
+        extras = ", ".join(self.extras[: self.n_extra]) or "none"
         return (f"<AugmentedDescriptor of {self.base.name} ({self.base.n_operations} operations): "
                 f"background {self.background or 'none'}, extra channels: {extras}>")
 
@@ -150,7 +150,7 @@ class AugmentedDescriptor:
 
     @property
     def n_extra(self) -> int:
-        return len(self.channels) if self.lattice_shifts is not None else 0
+        return len(self.extras) if self.lattice_shifts is not None else 0
 
     @property
     def has_lattice(self) -> bool:
@@ -223,11 +223,11 @@ class AugmentedDescriptor:
         reference = max(float(s.get("crystallinity", 1.0)), 1e-6)
         gate = np.clip(crystallinity / (GATE_FRACTION * reference), 0.0, 1.0)
         out = []
-        if "crystallinity" in self.channels:
+        if "crystallinity" in self.extras:
             c = np.maximum(crystallinity, 0.0) if self.nonnegative else crystallinity
             out.append(CRYSTALLINITY_WEIGHT * unit * c)
         for k, name, key in ((1, "local mean", "mean_range"), (2, "local std", "std_range")):
-            if name in self.channels:
+            if name in self.extras:
                 lo, hi = s.get(key, (0.0, 1.0))
                 scaled = (raw[..., k] - lo) / max(hi - lo, 1e-300)
                 if self.nonnegative:
@@ -292,19 +292,19 @@ class AugmentedDescriptor:
         indices = np.asarray(indices, dtype=np.int64)
         n_base = int(self.base.n_operations)
         base_idx = indices[indices < n_base]
-        extra = [self.channels[i - n_base] for i in sorted(indices[indices >= n_base])]
+        extra = [self.extras[i - n_base] for i in sorted(indices[indices >= n_base])]
         if base_idx.size == 0:
             raise ValueError("a subset must keep at least one operation of the descriptor family.")
         kept = tuple(c for c in EXTRA_CHANNELS if c in extra)
-        return replace(self, base=self.base.subset(base_idx), channels=kept)
+        return replace(self, base=self.base.subset(base_idx), extras=kept)
 
     def operation_names(self) -> list[str]:
-        return list(self.base.operation_names()) + list(self.channels[: self.n_extra])
+        return list(self.base.operation_names()) + list(self.extras[: self.n_extra])
 
     def metadata(self) -> dict:
         out = dict(self.base.metadata())
         out.update(background=self.background if self.background else "none",
-                   extra_channels=list(self.channels[: self.n_extra]) or "none")
+                   extra_channels=list(self.extras[: self.n_extra]) or "none")
         if self.has_lattice:
             out["crystallinity_shifts"] = np.asarray(self.lattice_shifts).reshape(-1, 2)
             out.update({f"stats_{k}": (np.asarray(v) if isinstance(v, tuple) else v) for k, v in self.stats.items()})

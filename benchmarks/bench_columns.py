@@ -1,0 +1,195 @@
+"""Atom columns: detection, precision against the Cramer-Rao bound, speed, and atomap side by side.
+
+    python benchmarks/bench_columns.py [--quick] [--no-atomap]
+
+Forward-model images (hyperspy_symseg.simulate) with known column positions:
+periods 8-25 px, column widths 1.6-3 px, doses 8/30/100/1000 counts at a column peak,
+thickness ramps (columns fading to 25 %), vacuum regions, honeycomb and dumbbell
+cells, two grains. Detection: precision / recall / F1 with a match within a third of
+the nearest-neighbour distance (whole image, no border excluded). Precision: RMS error
+of one coordinate against the Cramer-Rao lower bound of an isolated Gaussian column.
+atomap (optional) runs in its own virtual environment (/work/venv-atomap or
+$ATOMAP_PYTHON): ``get_atom_positions`` + ``refine_atom_positions_using_2d_gaussian``
+on the same image. Times are warm (numba kernels compiled and cached) unless marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _column_scenes import (  # noqa: E402
+    DETECTION_SCENES, PIXEL, PRECISION_SCENE, SceneSpec, detection_scores, simulate,
+)
+from _common import print_table  # noqa: E402
+
+from hyperspy_symseg import simulate as sm  # noqa: E402
+from hyperspy_symseg.columns import gaussian_column_crlb, locate_columns  # noqa: E402
+from hyperspy_symseg.atom_columns import _min_separation  # noqa: E402
+from hyperspy_symseg.lattice import find_lattice  # noqa: E402
+
+DOSES = (8, 30, 100, 1000)
+ATOMAP_PYTHON = os.environ.get("ATOMAP_PYTHON", "/work/venv-atomap/bin/python")
+
+
+def detection_table(doses, scan_sigma: float) -> None:
+    rows = []
+    for spec in DETECTION_SCENES:
+        for counts in doses:
+            sim = simulate(spec, counts, seed=counts, scan_sigma=scan_sigma)
+            img = sim.image.data
+            lat = find_lattice(img)
+            t0 = time.perf_counter()
+            res = locate_columns(img, _min_separation(lat))
+            dt = time.perf_counter() - t0
+            found = np.column_stack([res["y"], res["x"]])
+            s = detection_scores(found, sim.positions / PIXEL, spec.period / 3)
+            rows.append([spec.name, counts, f"{_min_separation(lat):.2f}", len(sim.positions), len(found),
+                         f"{s['precision']:.4f}", f"{s['recall']:.4f}", f"{s['f1']:.4f}", f"{s['rms']:.3f}",
+                         f"{dt:.2f}"])
+    print_table(["scene", "counts", "min sep (px)", "true", "found", "precision", "recall", "F1", "RMS (px)",
+                 "time (s)"], rows,
+                title=f"Detection, 384 x 384 px, registered scan noise sigma = {scan_sigma:g} nm "
+                      f"({scan_sigma / PIXEL:g} px); min separation from hyperspy_symseg.lattice")
+
+
+def precision_table(doses, shape) -> None:
+    spec = PRECISION_SCENE
+    rows = []
+    for scan in (0.0, 0.002, 0.01):
+        for counts in doses:
+            sim = simulate(spec, counts, seed=100 + counts, scan_sigma=scan, shape=shape)
+            img = sim.image.data
+            truth = sim.positions / PIXEL
+            ml = locate_columns(img, spec.period)
+            ls = locate_columns(img, spec.period, noise="gaussian", elliptical=False)
+            crlb = gaussian_column_crlb(counts, spec.sigma, 0.1 * counts)["position"]
+
+            margin = 3 * spec.sigma + 1  # columns whose fit window lies inside the image
+
+            def rms(res, which=("y", "x")):
+                f = np.column_stack([res[which[0]], res[which[1]]])
+                m = detection_scores(f, truth, spec.period / 3)["matches"]
+                t = truth[m[:, 1]]
+                inner = np.all((t >= margin) & (t <= np.array(img.shape) - 1 - margin), axis=1)
+                err = f[m[inner, 0]] - t[inner]
+                return float(np.sqrt(np.mean(err**2)))
+
+            r_ml, r_ls, r_com = rms(ml), rms(ls), rms(ml, ("com_y", "com_x"))
+            rows.append([f"{scan:g}", counts, f"{crlb:.4f}", f"{r_ml:.4f}", f"{r_ml / crlb:.2f}", f"{r_ls:.4f}",
+                         f"{r_ls / crlb:.2f}", f"{r_com:.4f}", f"{np.median(ml['x_err']):.4f}"])
+    print_table(["scan noise (nm)", "counts", "CRLB (px)", "Poisson ML elliptical", "/ CRLB",
+                 "least squares circular", "/ CRLB", "centre of mass", "median reported x_err"], rows,
+                title=f"Precision: {spec.name}, background 0.1 of a column peak, {shape[0]} x {shape[1]} px "
+                      "(RMS of one coordinate over the columns at least 3 sigma + 1 px inside the image, px)")
+
+
+def big_image(counts: float = 30, shape=(2048, 2048)):
+    return sm.two_grain_image(shape=shape, lattice=sm.Lattice.hexagonal(0.34), peak_counts=counts, random_state=0)
+
+
+def speed_table(shape) -> None:
+    sim = big_image(shape=shape)
+    img = sim.image.data
+    t0 = time.perf_counter()
+    lat = find_lattice(img)
+    t_lat = time.perf_counter() - t0
+    rows = []
+    for run in ("first call in this process", "warm"):
+        t0 = time.perf_counter()
+        res = locate_columns(img, _min_separation(lat))
+        dt = time.perf_counter() - t0
+        found = np.column_stack([res["y"], res["x"]])
+        s = detection_scores(found, sim.positions / PIXEL, 17.0 / 3)
+        rows.append([f"{shape[0]} x {shape[1]}", run, len(sim.positions), len(found), f"{s['f1']:.4f}",
+                     f"{t_lat:.2f}", f"{dt:.2f}", f"{len(found) / dt:.0f}"])
+    print_table(["image", "run", "true columns", "found", "F1", "lattice (s)", "find + refine (s)", "columns / s"],
+                rows, title="Speed: two grains, hexagonal 17 px, 30 counts, 2 cores (numba cache on disk)")
+
+
+def atomap_table(shape, big_shape) -> None:
+    if not Path(ATOMAP_PYTHON).exists():
+        print(f"\natomap: skipped ({ATOMAP_PYTHON} not found; create it with "
+              "`python -m venv /work/venv-atomap && /work/venv-atomap/bin/pip install atomap`)")
+        return
+    rows = []
+    specs = [(SceneSpec("square p18 s2.5", "square", 18.0, 2.5), 100, shape),
+             (SceneSpec("hexagonal p15 s1.9 ramp", "hexagonal", 15.0, 1.9, ramp=True), 30, shape),
+             (SceneSpec("two grains hexagonal p17 s1.9", "two_grain", 17.0, 1.9), 30, big_shape)]
+    for spec, counts, shp in specs:
+        if spec.lattice == "two_grain":
+            sim = big_image(counts, shp)
+        else:
+            sim = simulate(spec, counts, seed=7, shape=shp)
+        img = sim.image.data.astype(np.float64)
+        truth = sim.positions / PIXEL
+        t_ours = np.inf
+        for _ in range(3):  # best of 3 (the machine is shared)
+            t0 = time.perf_counter()
+            res = locate_columns(img, spec.period)
+            t_ours = min(t_ours, time.perf_counter() - t0)
+        ours = detection_scores(np.column_stack([res["y"], res["x"]]), truth, spec.period / 3)
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(Path(tmp) / "img.npy", img)
+            # separation: atomap's minimum distance between peaks, a bit under the period
+            sep = 0.8 * spec.period
+            t0 = time.perf_counter()
+            proc = subprocess.run([ATOMAP_PYTHON, str(Path(__file__).with_name("_atomap_worker.py")),
+                                   str(Path(tmp) / "img.npy"), str(sep), str(Path(tmp) / "out.npz")],
+                                  capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0:
+                print(f"\natomap failed on {spec.name}: {proc.stderr[-800:]}")
+                continue
+            out = np.load(Path(tmp) / "out.npz")
+            t_atomap = float(out["t_find"] + out["t_com"] + out["t_gauss"])
+            theirs = detection_scores(out["positions"], truth, spec.period / 3)
+        rows.append([f"{spec.name} ({shp[0]} px)", counts, len(truth), f"{ours['f1']:.4f}", f"{theirs['f1']:.4f}", f"{ours['rms']:.4f}",
+                     f"{theirs['rms']:.4f}", f"{t_ours:.2f}", f"{t_atomap:.1f} ({wall:.0f} wall)",
+                     f"{1e3 * t_ours / max(len(res['x']), 1):.2f}",
+                     f"{1e3 * t_atomap / max(len(out['positions']), 1):.0f}", f"{t_atomap / t_ours:.0f}x",
+                     f"{(t_atomap / max(len(out['positions']), 1)) / (t_ours / max(len(res['x']), 1)):.0f}x"])
+    print_table(["scene", "counts", "columns", "F1 ours", "F1 atomap", "RMS ours (px)", "RMS atomap (px)",
+                 "time ours (s)", "time atomap (s)", "ours ms / column", "atomap ms / column", "speed-up (image)",
+                  "speed-up (per column)"], rows,
+                title=f"Side by side with atomap {_atomap_version()} on the same images "
+                      "(atomap: get_atom_positions + centre of mass + refine_atom_positions_using_2d_gaussian)")
+
+
+def _atomap_version() -> str:
+    try:
+        out = subprocess.run([ATOMAP_PYTHON, "-c", "import importlib.metadata as m; print(m.version(\"atomap\"))"], capture_output=True,
+                             text=True, timeout=120)
+        return out.stdout.strip()
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="doses 30 and 1000, smaller images")
+    parser.add_argument("--no-atomap", action="store_true")
+    args = parser.parse_args()
+    doses = (30, 1000) if args.quick else DOSES
+    # compile / load the numba kernels once so that the tables show warm times
+    warm = simulate(PRECISION_SCENE, 30, seed=0, shape=(96, 96))
+    locate_columns(warm.image.data, 18.0)
+    detection_table(doses, scan_sigma=0.002)
+    precision_table(doses, (256, 256) if args.quick else (512, 512))
+    speed_table((1024, 1024) if args.quick else (2048, 2048))
+    if not args.no_atomap:
+        atomap_table((256, 256) if args.quick else (384, 384), (512, 512) if args.quick else (1024, 1024))
+    print(json.dumps({"python": sys.version.split()[0], "numpy": np.__version__}))
+
+
+if __name__ == "__main__":
+    main()

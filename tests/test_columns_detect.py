@@ -1,0 +1,116 @@
+"""Column detection on the forward model: known positions, thickness ramps, vacuum, noise."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from hyperspy_symseg import simulate as S
+from hyperspy_symseg.columns import _detect, gaussian_column_crlb, locate_columns
+
+PX = 0.02
+
+
+def scene_image(lattice, counts, seed, shape=(160, 160), sigma_px=2.0, regions=None, background=0.1, scene_cls=None):
+    fwhm = sigma_px * PX * 2 * math.sqrt(2 * math.log(2))
+    regions = regions or [S.Region(lattice)]
+    scene = S.Scene(shape, PX, regions)
+    return S.simulate_image(scene, S.GaussianProbe(fwhm=fwhm), peak_counts=counts, background=background,
+                            random_state=seed)
+
+
+def f1_and_rms(found, truth, tol):
+    d, j = cKDTree(truth).query(found, distance_upper_bound=tol)
+    ok = np.isfinite(d)
+    tp = len(set(j[ok].tolist()))
+    precision, recall = tp / max(len(found), 1), tp / max(len(truth), 1)
+    err = found[ok] - truth[j[ok]]
+    return 2 * precision * recall / max(precision + recall, 1e-12), float(np.sqrt(np.mean(err**2)))
+
+
+def test_known_positions_at_the_cramer_rao_bound():
+    """Isolated columns (sigma 2.5 px, 18 px apart) at 100 counts: every column, RMS within 1.2 x CRLB."""
+    sim = scene_image(S.Lattice.square(18 * PX, rotation=5.0), 100, seed=3, sigma_px=2.5)
+    res = locate_columns(sim.image.data, 18.0)
+    found = np.column_stack([res["y"], res["x"]])
+    truth = sim.positions / PX
+    f1, rms = f1_and_rms(found, truth, 6.0)
+    crlb = gaussian_column_crlb(100.0, 2.5, 10.0)["position"]
+    assert f1 == 1.0
+    assert rms < 1.2 * crlb
+    assert res["noise"] == "poisson"
+    assert res["sigma"] == pytest.approx(2.5, rel=0.05)
+    # the reported errors are the bound's size
+    assert np.median(res["x_err"]) == pytest.approx(crlb, rel=0.25)
+
+
+def test_noise_free_image_is_exact():
+    sim = scene_image(S.Lattice.hexagonal(14 * PX, rotation=11.0), None, seed=1, sigma_px=2.0)
+    res = locate_columns(sim.image.data * 1000, 14.0)
+    found = np.column_stack([res["y"], res["x"]])
+    f1, rms = f1_and_rms(found, sim.positions / PX, 4.0)
+    assert res["noise"] == "gaussian"
+    assert f1 == 1.0 and rms < 1e-3
+
+
+def test_thickness_ramp_and_vacuum():
+    """Columns fading to 25 % across the image, a vacuum third: all columns, none in vacuum."""
+
+    class Ramp(S.Scene):
+        def resolved(self, random_state=None):
+            base = super().resolved(random_state)
+            return Ramp(base.shape, base.pixel_size, base.regions, base.min_separation)
+
+        def columns(self, margin=0.0, shift=(0.0, 0.0)):
+            c = super().columns(margin, shift)
+            u = np.clip(c.positions[:, 1] / ((self.shape[1] - 1) * self.pixel_size), 0, 1)
+            return S.ColumnSet(c.positions, c.regions, c.intensities * (0.25 + 0.75 * u), c.sites)
+
+    lat = S.Lattice.hexagonal(15 * PX, rotation=7.0)
+    scene = Ramp((192, 192), PX, [S.Region(lat), S.Region(None, S.HalfPlane(270.0, 0.2 * 192 * PX))])
+    sim = S.simulate_image(scene, S.GaussianProbe(fwhm=1.9 * PX * 2.3548), peak_counts=30,
+                           background=[S.ConstantBackground(0.1), S.LinearBackground(0.0, (0.0, 0.03))],
+                           random_state=4)
+    res = locate_columns(sim.image.data, 15.0)
+    found = np.column_stack([res["y"], res["x"]])
+    truth = sim.positions / PX
+    inner = lambda p: (p[:, 0] > 2) & (p[:, 0] < 189) & (p[:, 1] > 2) & (p[:, 1] < 189)  # noqa: E731
+    f1, _ = f1_and_rms(found[inner(found)], truth[inner(truth)], 5.0)
+    assert f1 >= 0.99
+    vacuum_x = (192 - 1) / 2 - 0.2 * 192  # left of this column is vacuum
+    assert not np.any(found[:, 1] < vacuum_x - 3.0)
+
+
+def test_vacuum_and_noise_give_no_columns():
+    rng = np.random.default_rng(0)
+    for image in (rng.poisson(3.0, (128, 128)).astype(float), rng.normal(0, 1, (128, 128))):
+        res = locate_columns(image, 12.0)
+        assert len(res["y"]) == 0
+
+
+def test_centre_of_mass_matches_brute_force():
+    rng = np.random.default_rng(5)
+    img = rng.uniform(0, 1, (40, 40))
+    floor = np.full_like(img, 0.3)
+    starts = np.array([[12.0, 15.0], [25.3, 20.7]])
+    got = _detect.centre_of_mass(img, floor, starts, 4.0, n_iter=1)
+    yy, xx = np.mgrid[:40, :40]
+    for s, g in zip(starts, got):
+        m = (yy - s[0]) ** 2 + (xx - s[1]) ** 2 <= 16.0
+        w = np.clip(img - floor, 0, None) * m
+        np.testing.assert_allclose(g, [(w * yy).sum() / w.sum(), (w * xx).sum() / w.sum()], atol=1e-12)
+
+
+def test_robust_noise_sigma():
+    rng = np.random.default_rng(6)
+    assert _detect.robust_noise_sigma(rng.normal(0, 2.0, (200, 200))) == pytest.approx(2.0, rel=0.03)
+
+
+def test_same_input_same_result_and_input_untouched():
+    sim = scene_image(S.Lattice.square(12 * PX), 30, seed=8, shape=(96, 96))
+    img = sim.image.data.copy()
+    a = locate_columns(img, 12.0)
+    b = locate_columns(img, 12.0)
+    np.testing.assert_array_equal(img, sim.image.data)
+    np.testing.assert_array_equal(a["x"], b["x"])

@@ -1,0 +1,175 @@
+"""Batched Gaussian refinement against SciPy references; neighbours; widths; Cramer-Rao bound."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import least_squares, minimize
+
+from hyperspy_symseg.columns import _refine
+from hyperspy_symseg.columns._crlb import gaussian_column_crlb
+
+H = W = 41
+YY, XX = np.mgrid[:H, :W].astype(float)
+
+
+def model(p, yy=YY, xx=XX):
+    y0, x0, amp, bg, a, b, c = p
+    dy, dx = yy - y0, xx - x0
+    return bg + amp * np.exp(-0.5 * (a * dy * dy + 2 * b * dy * dx + c * dx * dx))
+
+
+TRUE = (20.3, 19.6, 30.0, 2.0, 1 / 2.5**2, 0.02, 1 / 2.0**2)
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    rng = np.random.default_rng(0)
+    return rng.poisson(model(TRUE)).astype(float)
+
+
+def start(image):
+    return _refine.initial_params(np.array([[20.0, 20.0]]), image, 2.2, 2.0)
+
+
+def window_mask(p0, radius):
+    return (YY - p0[0, 0]) ** 2 + (XX - p0[0, 1]) ** 2 <= radius**2
+
+
+def test_least_squares_equals_scipy(noisy):
+    p0 = start(noisy)
+    p, info, _ = _refine.fit_columns(noisy, p0, radius=8.0, noise="gaussian")
+    m = window_mask(p0, 8.0)
+    ref = least_squares(lambda th: (noisy - model(th))[m], p0[0], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    assert info[0, 7] == _refine.STATUS_CONVERGED
+    np.testing.assert_allclose(p[0, :2], ref.x[:2], atol=1e-4)
+    np.testing.assert_allclose(p[0], ref.x, rtol=1e-4, atol=1e-6)
+    # standard errors: s^2 (J^T J)^-1 with s^2 = RSS / (n - p)
+    jac = ref.jac
+    s2 = np.sum(ref.fun**2) / (m.sum() - 7)
+    se = np.sqrt(np.diag(s2 * np.linalg.inv(jac.T @ jac)))
+    np.testing.assert_allclose(info[0, :4], se[:4], rtol=1e-3)
+
+
+def test_poisson_likelihood_equals_scipy(noisy):
+    p0 = start(noisy)
+    p, info, _ = _refine.fit_columns(noisy, p0, radius=8.0, noise="poisson")
+    m = window_mask(p0, 8.0)
+    y = noisy[m]
+
+    def nll(th):
+        mu = model(th)[m]
+        return np.inf if np.any(mu <= 0) else float(np.sum(mu - y * np.log(mu)))
+
+    ref = minimize(nll, p[0] + np.array([0.05, -0.05, 0.3, 0.05, 0.002, 0.001, 0.002]), method="Nelder-Mead",
+                   options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 40000, "maxfev": 40000})
+    assert nll(p[0]) <= ref.fun + 1e-7
+    np.testing.assert_allclose(p[0, :2], ref.x[:2], atol=1e-4)
+    # the least-squares and likelihood estimates differ (the test can fail)
+    p_ls, _, _ = _refine.fit_columns(noisy, p0, radius=8.0, noise="gaussian")
+    assert np.abs(p_ls[0, :2] - p[0, :2]).max() > 1e-3
+
+
+def test_circular_fit_recovers_noise_free_column():
+    truth = (20.4, 19.7, 50.0, 3.0, 1 / 2.2**2, 0.0, 1 / 2.2**2)
+    img = model(truth)
+    p, info, _ = _refine.fit_columns(img, start(img), radius=8.0, elliptical=False)
+    np.testing.assert_allclose(p[0], truth, atol=1e-6)
+
+
+def test_overlapping_pair_needs_the_neighbour():
+    """Two columns 3 sigma apart, windows reaching into each other: with the neighbour
+    subtracted the pair is exact; fitted alone each is pulled towards the other."""
+    yy, xx = np.mgrid[:40, :48].astype(float)
+    pa = (20.2, 21.7, 40.0, 1.0, 0.25, 0.0, 0.25)
+    pb = (20.9, 27.6, 25.0, 1.0, 0.25, 0.0, 0.25)
+    img = model(pa, yy, xx) + model(pb, yy, xx) - 1.0
+    p0 = _refine.initial_params(np.array([[20.0, 22.0], [21.0, 27.0]]), img, 1.8, 1.0)
+    p, info, sweeps = _refine.fit_columns(img, p0, radius=6.0, max_sweeps=60, sweep_tol=1e-9)
+    np.testing.assert_allclose(p[0, :2], pa[:2], atol=1e-4)
+    np.testing.assert_allclose(p[1, :2], pb[:2], atol=1e-4)
+    np.testing.assert_allclose(p[:, 2], [pa[2], pb[2]], rtol=1e-4)
+    assert sweeps > 1
+    alone, _, _ = _refine.fit_columns(img, p0, radius=6.0, neighbour_reach=0.0)
+    assert np.abs(alone[0, 1] - pa[1]) > 0.05  # without the neighbour the fit is biased
+
+
+def test_fixed_columns_are_not_moved():
+    img = model(TRUE)
+    p0 = start(img)
+    p, info, _ = _refine.fit_columns(img, p0, radius=8.0, active=np.array([False]))
+    np.testing.assert_array_equal(p, p0)
+
+
+def test_neighbour_lists_brute_force():
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(0, 50, (80, 2))
+    ptr, idx = _refine.neighbour_lists(pts, 7.5)
+    d = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    for i in range(len(pts)):
+        expected = set(np.flatnonzero((d[i] <= 7.5) & (np.arange(len(pts)) != i)))
+        assert set(idx[ptr[i]:ptr[i + 1]].tolist()) == expected
+
+
+def test_shape_from_precision_matches_eigendecomposition():
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        s1, s2 = rng.uniform(1, 4, 2)
+        theta = rng.uniform(-89, 89)
+        t = math.radians(theta)
+        u = np.array([-math.sin(t), math.cos(t)])  # (dy, dx) of the major axis
+        v = np.array([math.cos(t), math.sin(t)])
+        major, minor = max(s1, s2), min(s1, s2)
+        cov = major**2 * np.outer(u, u) + minor**2 * np.outer(v, v)
+        prec = np.linalg.inv(cov)
+        smaj, smin, ang = _refine.shape_from_precision(prec[0, 0], prec[0, 1], prec[1, 1])
+        assert smaj == pytest.approx(major) and smin == pytest.approx(minor)
+        assert (ang - theta + 90) % 180 - 90 == pytest.approx(0, abs=1e-6)
+
+
+def test_crlb_equals_finite_difference_fisher():
+    amp, sigma, bg = 40.0, 2.1, 3.0
+    got = gaussian_column_crlb(amp, sigma, bg, n_offsets=1)
+    g = np.arange(-14, 15, dtype=float)
+    yy, xx = np.meshgrid(g, g, indexing="ij")
+
+    def mu(th):
+        y0, x0, a, b, s = th
+        return b + a * np.exp(-((yy - y0) ** 2 + (xx - x0) ** 2) / (2 * s * s))
+
+    th = np.array([0.0, 0.0, amp, bg, sigma])
+    eps = 1e-6
+    jac = np.stack([(mu(th + eps * e) - mu(th - eps * e)).ravel() / (2 * eps) for e in np.eye(5)], axis=1)
+    fisher = jac.T @ (jac / mu(th).ravel()[:, None])
+    var = np.diag(np.linalg.inv(fisher))
+    assert got["position"] == pytest.approx(math.sqrt(var[0]), rel=1e-5)
+    assert got["amplitude"] == pytest.approx(math.sqrt(var[2]), rel=1e-5)
+    # the textbook limit: no background, only the position unknown -> sigma / sqrt(2 pi A)... with
+    # all nuisance parameters free the bound is larger
+    assert got["position"] > 1.0 / math.sqrt(2 * math.pi * amp)
+
+
+def test_crlb_bad_input():
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        gaussian_column_crlb(10.0, 0.0)
+    with pytest.raises(ValueError, match="background must be a finite number >= 0"):
+        gaussian_column_crlb(10.0, 2.0, -1.0)
+
+
+def test_fixed_width_equals_scipy(noisy):
+    """The second-chance fit: circular width held at the start value, 4 free parameters."""
+    p0 = start(noisy)
+    p0[0, 4] = p0[0, 6] = 1 / 2.3**2
+    p0[0, 5] = 0.0
+    p, info, _ = _refine.fit_columns(noisy, p0, radius=8.0, noise="gaussian", fixed_width=True, elliptical=False)
+    assert p[0, 4] == p0[0, 4] and p[0, 6] == p0[0, 6] and p[0, 5] == 0.0
+    m = window_mask(p0, 8.0)
+
+    def res(th):
+        return (noisy - model((th[0], th[1], th[2], th[3], p0[0, 4], 0.0, p0[0, 4])))[m]
+
+    ref = least_squares(res, p0[0, :4], xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(p[0, :4], ref.x, atol=1e-5)
+    s2 = np.sum(ref.fun**2) / (m.sum() - 4)
+    se = np.sqrt(np.diag(s2 * np.linalg.inv(ref.jac.T @ ref.jac)))
+    np.testing.assert_allclose(info[0, :4], se, rtol=1e-3)
