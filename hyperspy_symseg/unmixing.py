@@ -436,6 +436,12 @@ class NFINDR(TransformerMixin, BaseEstimator):
             n = int(self.n_components)
         else:
             raise TypeError(f"n_components must be an integer >= 1, got {self.n_components!r}.")
+        if not 1 <= n <= min(len(X), X.shape[1] + 1):
+            raise ValueError(
+                f"n_components must be an integer in [1, {min(len(X), X.shape[1] + 1)}] for N-FINDR here (at most the "
+                f"{len(X)} samples (grid points) and the {X.shape[1]} features + 1); got {n}. Use fewer components "
+                "or a smaller stride."
+            )
         try:
             idx = nfindr(X, n, random_state=self.random_state, max_iter=self.max_iter)
         except ValueError as error:

@@ -160,9 +160,11 @@ def test_clear_error_or_valid_labels(image, kwargs):
         seg = _segment(image, kwargs)
     except (ValueError, TypeError) as error:
         assert _named(str(error)), f"{type(error).__name__} names no parameter: {error}"
+        hypothesis.event("clear error")
         return
     finally:
         np.testing.assert_array_equal(image, before)  # the input is never modified
+    hypothesis.event("labels")
     labels = seg.labels.data
     assert labels.shape == image.shape
     assert np.issubdtype(labels.dtype, np.integer)

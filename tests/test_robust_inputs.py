@@ -296,3 +296,10 @@ def test_numpy_booleans_are_booleans(signal):
 def test_label_dtype_holds_every_label(n, dtype):
     assert label_dtype(n) is dtype
     assert np.iinfo(label_dtype(n)).max >= n - 1
+
+
+def test_nfindr_with_more_components_than_grid_points(signal):
+    """Found by the fuzz suite: the message named n_endmembers, which the user never gave."""
+    with pytest.raises(ValueError, match=r"n_components must be an integer in \[1, 4\] for N-FINDR here"):
+        symmetry_segmentation(signal, 1, stride=60, n_components=5, decomposition_algorithm="nfindr",
+                              show_progressbar=False, **SMALL)
