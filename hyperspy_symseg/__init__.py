@@ -17,6 +17,7 @@ __version__ = "0.1.0.dev0"
 
 from .files import load_model, save_model  # noqa: E402
 from .lattice import estimate_lattice  # noqa: E402
+from .atom_columns import AtomColumns, denoise, find_atom_columns  # noqa: E402
 from .result import load_segmentation  # noqa: E402
 from .spectra import labels_on_si_grid, navigation_mask, segment_spectra  # noqa: E402
 from .segmentation import (  # noqa: E402
@@ -29,10 +30,13 @@ from .segmentation import (  # noqa: E402
 )
 
 __all__ = [
+    "AtomColumns",
     "DEFAULTS",
     "SymmetrySegmentation",
     "__version__",
+    "denoise",
     "estimate_lattice",
+    "find_atom_columns",
     "get_symmetry_descriptors",
     "labels_on_si_grid",
     "load_model",

@@ -1,7 +1,8 @@
 """The ``symseg columns`` subcommand: atom columns of an image file -> CSV (+ overlay PNG).
 
-Wire it into the main parser with ``add_columns_parser(subparsers)``; it sets
-``func=cmd_columns`` and reports bad input as ``CommandError`` (exit code 1).
+Wire it into the main parser with ``add_columns_parser(subparsers, load_image, error)``:
+the main CLI passes its file loader and its one-line error class, so this module never
+imports the CLI back; bad input is reported as that error (exit code 1).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 
-def add_columns_parser(subparsers) -> None:
+def add_columns_parser(subparsers, load_image, error) -> None:
     """Add ``columns FILE --csv out.csv [--png overlay.png] ...`` to an argparse subparsers object."""
     p = subparsers.add_parser(
         "columns", help="find and refine the atom columns of an image file; table as CSV, overlay as PNG"
@@ -27,15 +28,25 @@ def add_columns_parser(subparsers) -> None:
     p.add_argument("--min-snr", type=float, default=None, help="minimum amplitude / standard error (default: 5)")
     p.add_argument("--denoise", action="store_true", help="denoise (lattice non-local means) before the search")
     p.add_argument("--signal-index", type=int, default=None, help="which signal of a multi-signal file")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary")
-    p.set_defaults(func=cmd_columns)
+    p.set_defaults(func=lambda args: cmd_columns(args, load_image, error))
 
 
-def cmd_columns(args) -> int:
+def _writable(path: Path, args, error) -> Path:
+    """``path`` if it may be written: never the input, an existing file only with --overwrite."""
+    if path.resolve() == Path(args.file).resolve():
+        raise error(f"{path}: refusing to overwrite the input file")
+    if path.exists() and not args.overwrite:
+        raise error(f"{path} exists; pass --overwrite to replace it")
+    return path
+
+
+def cmd_columns(args, load_image, error) -> int:
     from .atom_columns import denoise, find_atom_columns
-    from .cli import CommandError, _load_image
 
-    image = _load_image(args.file, args.signal_index)
+    CommandError = error
+    image = load_image(args.file, args.signal_index)
     if image.axes_manager.navigation_dimension:
         image = image.inav[(0,) * image.axes_manager.navigation_dimension]
     kwargs = {"min_separation": args.min_separation, "sigma": args.sigma, "noise": args.noise,
@@ -50,6 +61,9 @@ def cmd_columns(args) -> int:
         raise CommandError(f"{args.file}: {exc}") from exc
     elapsed = time.perf_counter() - start
     csv_path = Path(args.csv) if args.csv else Path(args.file).with_name(Path(args.file).stem + "_columns.csv")
+    _writable(csv_path, args, error)
+    if args.png:
+        _writable(Path(args.png), args, error)
     cols.to_csv(csv_path)
     if args.png:
         _save_overlay(image, cols, args.png)

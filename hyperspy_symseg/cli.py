@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--png", default="symseg_demo.png", help="overlay image to write (default: symseg_demo.png)")
     demo.add_argument("--random-state", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
+
+    from ._cli_columns import add_columns_parser
+
+    add_columns_parser(sub, _load_image, CommandError)
     return parser
 
 

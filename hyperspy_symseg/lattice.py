@@ -401,12 +401,15 @@ def find_bragg_peaks(spectrum: np.ndarray, threshold: float = THRESHOLD, min_per
                 if di or dj:
                     keep &= centre >= ratio[(rows + di) % h, (cols + dj) % w]
         rows, cols = rows[keep], cols[keep]
-        # Compact: the ratio falls by COMPACTNESS 3 bins away in all 8 directions.
-        for di in (-3, 0, 3):
-            for dj in (-3, 0, 3):
-                if di or dj:
-                    keep = ratio[rows, cols] >= COMPACTNESS * ratio[(rows + di) % h, (cols + dj) % w]
-                    rows, cols = rows[keep], cols[keep]
+        # Compact: along no axis does the ratio stay within a factor COMPACTNESS of the peak
+        # 3 bins away on *both* sides, as it does along a streak (a neighbouring peak, e.g.
+        # of another grain in a small image, raises one side only).
+        for di, dj in ((3, 0), (0, 3), (3, 3), (3, -3)):
+            centre = ratio[rows, cols]
+            plus = ratio[(rows + di) % h, (cols + dj) % w]
+            minus = ratio[(rows - di) % h, (cols - dj) % w]
+            keep = (centre >= COMPACTNESS * plus) | (centre >= COMPACTNESS * minus)
+            rows, cols = rows[keep], cols[keep]
         rows, cols = _climb(spectrum - background, rows, cols)
         unique = np.unique(rows * w + cols, return_index=True)[1]
         rows, cols = rows[unique], cols[unique]

@@ -8,7 +8,7 @@ numerics live here.
 
 from hyperspy.signals import LazySignal2D, Signal2D
 
-from . import lattice, segmentation
+from . import atom_columns, lattice, segmentation
 
 
 class AtomicResolutionImage(Signal2D):
@@ -32,6 +32,14 @@ class AtomicResolutionImage(Signal2D):
     def estimate_lattice(self, frame=0, **kwargs):
         return lattice.estimate_lattice(self, frame, **kwargs)
 
+    def find_atom_columns(self, **kwargs):
+        return atom_columns.find_atom_columns(self, **kwargs)
+
+    def denoise(self, method="lattice_nlm", **kwargs):
+        return atom_columns.denoise(self, method, **kwargs)
+
+    find_atom_columns.__doc__ = atom_columns.find_atom_columns.__doc__
+    denoise.__doc__ = atom_columns.denoise.__doc__
     get_symmetry_descriptors.__doc__ = segmentation.get_symmetry_descriptors.__doc__
     estimate_lattice.__doc__ = lattice.estimate_lattice.__doc__
     symmetry_segmentation.__doc__ = segmentation.symmetry_segmentation.__doc__

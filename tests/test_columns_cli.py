@@ -9,10 +9,10 @@ from hyperspy_symseg._cli_columns import add_columns_parser
 
 
 def run(argv):
-    from hyperspy_symseg.cli import CommandError
+    from hyperspy_symseg.cli import CommandError, _load_image
 
     parser = argparse.ArgumentParser(prog="symseg")
-    add_columns_parser(parser.add_subparsers(dest="command", required=True))
+    add_columns_parser(parser.add_subparsers(dest="command", required=True), _load_image, CommandError)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -40,3 +40,26 @@ def test_columns_command_reports_bad_input(tmp_path):
     noise = tmp_path / "noise.hspy"
     hs.signals.Signal2D(np.random.default_rng(0).poisson(4.0, (96, 96)).astype(float)).save(noise)
     assert "holds no lattice" in run(["columns", str(noise), "-q"])
+
+
+def test_columns_command_never_overwrites_without_asking(tmp_path):
+    sim = S.two_grain_image(shape=(128, 128), random_state=0)
+    path = tmp_path / "grains.hspy"
+    sim.image.save(path)
+    csv = tmp_path / "out.csv"
+    csv.write_text("keep me")
+    assert "exists; pass --overwrite" in run(["columns", str(path), "--csv", str(csv), "-q"])
+    assert csv.read_text() == "keep me"
+    assert "refusing to overwrite the input" in run(["columns", str(path), "--csv", str(path), "-q", "--overwrite"])
+    assert run(["columns", str(path), "--csv", str(csv), "-q", "--overwrite"]) == 0
+    assert csv.read_text() != "keep me"
+
+
+def test_columns_is_a_subcommand_of_symseg(tmp_path):
+    from hyperspy_symseg import cli
+
+    sim = S.two_grain_image(shape=(128, 128), random_state=0)
+    path = tmp_path / "grains.hspy"
+    sim.image.save(path)
+    assert cli.main(["columns", str(path), "-q"]) == 0
+    assert (tmp_path / "grains_columns.csv").exists()
