@@ -48,6 +48,15 @@ def count_labels(labels: np.ndarray, n_patterns: int) -> np.ndarray:
     return parts.sum(axis=0)
 
 
+def _chunks_at_least(length: int, size: int, minimum: int) -> tuple[int, ...]:
+    """Chunks of ``size`` along an axis of ``length``, the last merged into its neighbour if below ``minimum``."""
+    chunks = [size] * (length // size) + ([length % size] if length % size else [])
+    if len(chunks) > 1 and chunks[-1] < minimum:
+        last = chunks.pop()
+        chunks[-1] += last
+    return tuple(chunks)
+
+
 class SegmentationModel:
     """Descriptor + stride + dimension reduction + cluster centres.
 
@@ -182,6 +191,10 @@ class SegmentationModel:
         import dask.array as da
 
         height, width = data.shape[-2:]
+        small = [ax for ax in (-2, -1) if min(data.chunks[ax]) < self.halo and len(data.chunks[ax]) > 1]
+        if small:  # overlaps need every chunk at least as large as the halo (dask would rechunk on its own)
+            data = data.rechunk({data.ndim + ax: _chunks_at_least(data.shape[ax], max(self.halo, 256), self.halo)
+                                 for ax in small})
         tiled = len(data.chunks[-2]) > 1 or len(data.chunks[-1]) > 1
         stds = frame_std(data) if tiled else None
         lead_starts = [np.cumsum((0,) + c) for c in data.chunks[:-2]]
