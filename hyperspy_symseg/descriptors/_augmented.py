@@ -202,14 +202,20 @@ class AugmentedDescriptor:
             return image
         return image - lattice_background(image, self.background, self.background_sigma)
 
-    def raw_channels(self, image: np.ndarray, prepared: np.ndarray, grid: DescriptorGrid) -> np.ndarray:
-        """(ny, nx, 3) crystallinity, local mean and local std at the grid points (unscaled)."""
+    def raw_channels(self, image: np.ndarray, prepared: np.ndarray, grid: DescriptorGrid,
+                     reference_std: float | None = None) -> np.ndarray:
+        """(ny, nx, 3) crystallinity, local mean and local std at the grid points (unscaled).
+
+        ``reference_std``: the whole (raw) image's standard deviation for the flat-patch
+        test of the crystallinity scores (see :meth:`compute`).
+        """
         pad = int(self.patch + np.abs(self.lattice_shifts).max())
         padded = np.pad(prepared, pad, mode="reflect") if pad else prepared
         sub = DescriptorGrid(grid.y0 + pad, grid.x0 + pad, grid.ny, grid.nx, grid.stride)
         n_lat, m = self.lattice_shifts.shape[:2]
         shifts = np.concatenate([self.lattice_shifts.reshape(-1, 2), self.half_shifts.reshape(-1, 2)])
-        scores, _ = local_correlation_map(padded, shifts, self.patch, self.patch, grid.stride, grid=sub)
+        scores, _ = local_correlation_map(padded, shifts, self.patch, self.patch, grid.stride, grid=sub,
+                                          reference_std=reference_std)
         scores = scores.astype(np.float64).reshape(grid.ny, grid.nx, 2, n_lat, m)
         crystallinity = (scores[:, :, 0].mean(axis=-1) - scores[:, :, 1].mean(axis=-1)).max(axis=-1)
         mean, std = box_mean_std(image, grid.rows(), grid.cols(), self.patch)
@@ -256,7 +262,7 @@ class AugmentedDescriptor:
                                  reference_std=reference_std)
         out[..., :n_base] = base
         if self.n_extra:
-            out[..., n_base:] = self.scale_channels(self.raw_channels(image, prepared, grid))
+            out[..., n_base:] = self.scale_channels(self.raw_channels(image, prepared, grid, reference_std))
         return out
 
     # ------------------------------------------------------------- fitting, subsets
