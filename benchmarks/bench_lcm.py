@@ -60,8 +60,9 @@ def main(argv=None):
     import hyperspy_symseg
 
     signal, source = load_image()
+    # pySTEM's defaults, and like pySTEM no lattice background and no extra channels (so no lattice analysis).
     params = dict(patch_x=20, patch_y=20, window_x=21, window_y=21, max_num_points=100, n_components=5,
-                  edges="exclude", random_state=0, show_progressbar=False)
+                  edges="exclude", random_state=0, show_progressbar=False, background=None, intensity_features=False)
     hyperspy_symseg.symmetry_segmentation(signal.isig[:256, :256], 2, stride=4, **params)  # compile
     hyperspy_symseg.symmetry_segmentation(signal.isig[:256, :256], 2, stride=4, method="fft", **params)
 
