@@ -23,6 +23,8 @@ import math
 import numba
 import numpy as np
 
+from .._threading import serialised
+
 
 def anscombe(x: np.ndarray) -> np.ndarray:
     """Variance-stabilising transform of Poisson counts: ``2 sqrt(x + 3/8)``."""
@@ -45,6 +47,7 @@ def _keys(t):
     return w
 
 
+@serialised
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _accumulate(guide, data, ty, tx, radius, inv_h2, offset, mf, mf_threshold, num, den, work, valid, hbad):
     """Add the weighted translated copy ``data(p + t)`` to ``num`` and its weights to ``den``.

@@ -22,6 +22,8 @@ import numba
 import numpy as np
 from scipy import ndimage
 
+from .._threading import serialised
+
 
 def robust_noise_sigma(image: np.ndarray) -> float:
     """Standard deviation of white noise in ``image`` from the MAD of pixel differences.
@@ -146,6 +148,7 @@ def find_candidates(
     }
 
 
+@serialised
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _centre_of_mass(image, floor, starts, radius, n_iter, out):
     ny, nx = image.shape

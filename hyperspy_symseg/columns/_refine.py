@@ -31,6 +31,8 @@ import math
 import numba
 import numpy as np
 
+from .._threading import serialised
+
 #: Parameter order of the ``params`` arrays.
 PARAMS = ("y", "x", "amplitude", "background", "a", "b", "c")
 #: Columns of the ``info`` array returned by :func:`fit_columns`.
@@ -303,6 +305,7 @@ def _window(image, cy, cx, radius, py, px, vals):
     return n
 
 
+@serialised
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _sweep(
     image, params, centres, nb_ptr, nb_idx, radius, poisson, elliptical, fixed_width, max_iter, tol, min_prec,
