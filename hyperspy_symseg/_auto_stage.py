@@ -39,10 +39,15 @@ def _frame_array(signal, index: int) -> np.ndarray:
     return np.asarray(frame)
 
 
+def _sizes_automatic(descriptor, parameters) -> bool:
+    """Whether any size parameter of the family is left out or ``"auto"``."""
+    return any(name not in parameters or auto.is_auto(parameters[name])
+               for name in auto.SIZE_PARAMETERS.get(descriptor, ()))
+
+
 def _needs_lattice(descriptor, stride, parameters, background, intensity_features) -> bool:
-    sizes = auto.SIZE_PARAMETERS.get(descriptor, ())
-    missing = any(name not in parameters or auto.is_auto(parameters[name]) for name in sizes)
-    return bool(missing or auto.is_auto(stride) or auto.is_auto(background) or intensity_features)
+    return bool(_sizes_automatic(descriptor, parameters) or auto.is_auto(stride) or auto.is_auto(background)
+                or intensity_features)
 
 
 def _explicit_plain(descriptor, stride, parameters, background, intensity_features) -> bool:
@@ -106,9 +111,7 @@ def prepare_descriptor(signal, descriptor: str, stride, parameters: dict, backgr
         units = x_axis.units if isinstance(x_axis.units, str) and x_axis.units not in ("", "<undefined>") else "px"
         if units != "px":
             lattice.scale, lattice.units = (abs(float(y_axis.scale)), abs(float(x_axis.scale))), units
-    sizes_auto = any(name not in parameters or auto.is_auto(parameters[name])
-                     for name in auto.SIZE_PARAMETERS.get(descriptor, ()))
-    if period is None and (sizes_auto or auto.is_auto(stride)):
+    if period is None and (_sizes_automatic(descriptor, parameters) or auto.is_auto(stride)):
         warnings.warn(
             "no lattice was found in the image (no Bragg peaks stand out of its power spectrum); the automatic "
             f"sizes assume a {auto.FALLBACK_PERIOD:g} px period. Give patch/window/radius and stride explicitly "

@@ -649,9 +649,9 @@ def _zoom_basis(image, corners, tile_shape, k, hk, weights, basis):
     return solution
 
 
-def _patterson_min_separation(vectors, reciprocal, hk, excess, resolution=24):
+def _patterson_min_separation(vectors, hk, excess, resolution=24):
     """Shortest distance between columns from the Patterson function of the indexed peaks."""
-    # Patterson over the cell: P(r) = sum |F_hk|^2 cos(2 pi g.r), g = hk @ reciprocal.
+    # Patterson over the cell: P(r) = sum |F_hk|^2 cos(2 pi g.r), with g.r = hk . (fractional r).
     f = np.linspace(0.0, 1.0, resolution, endpoint=False)
     frac = np.stack(np.meshgrid(f, f, indexing="ij"), axis=-1).reshape(-1, 2)
     phase = 2.0 * np.pi * frac @ hk.T.astype(np.float64)  # (points, peaks): g.r = hk . frac
@@ -762,7 +762,7 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
         vectors = lagrange_reduce(np.linalg.inv(basis).T)
         reciprocal = np.linalg.inv(vectors).T
         hk_r = np.rint(peaks.k[ok] @ np.linalg.inv(reciprocal)).astype(np.int64)
-        separation = _patterson_min_separation(vectors, reciprocal, hk_r, peaks.excess[ok])
+        separation = _patterson_min_separation(vectors, hk_r, peaks.excess[ok])
         lattices.append(LatticeInfo(
             vectors=vectors, reciprocal=reciprocal, share=power,
             strength=min(1.0, float(peaks.excess[ok].sum()) / max(total, 1e-300)),

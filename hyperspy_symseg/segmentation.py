@@ -356,6 +356,7 @@ def symmetry_segmentation(
     grid_labels = nearest_centre(descriptors.learning_results.loadings, model.centers)[0]
     grid_labels = grid_labels.astype(label_dtype(n_patterns)).reshape(descriptors.data.shape[:-1])
 
+    pixel_size, pixel_units = _pixel_size(signal)
     parameters = {
         "n_patterns": n_patterns,
         "n_patterns_requested": "auto" if automatic_k else n_patterns,
@@ -370,8 +371,8 @@ def symmetry_segmentation(
         "max_samples": max_samples,
         "reference_frames": None if reference_frames is None else reference_frames,
         "automatic": automatic,
-        "pixel_size": _pixel_size(signal)[0],
-        "pixel_units": _pixel_size(signal)[1],
+        "pixel_size": pixel_size,
+        "pixel_units": pixel_units,
     }
     if reference_frames is None and not _lazy_output(signal, lazy_output):
         # Fitted on every frame: the labels come with the fit.

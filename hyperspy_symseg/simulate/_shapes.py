@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._utils import _direction, _pair, _positive, _real
+from ._utils import _dict_repr, _direction, _pair, _positive, _real
 
 
 # --------------------------------------------------------------------------- #
@@ -28,10 +28,7 @@ class Shape:
     def to_dict(self) -> dict:  # pragma: no cover - overridden
         return {"type": type(self).__name__}
 
-    def __repr__(self) -> str:
-        d = self.to_dict()
-        t = d.pop("type")
-        return f"{t}({', '.join(f'{k}={v}' for k, v in d.items())})"
+    __repr__ = _dict_repr
 
 
 class HalfPlane(Shape):

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._utils import _direction, _pair, _positive, _real
+from ._utils import _dict_repr, _direction, _pair, _positive, _real
 
 
 class ThicknessMap:
@@ -31,10 +31,7 @@ class ThicknessMap:
     def to_dict(self) -> dict:  # pragma: no cover - overridden
         return {"type": type(self).__name__}
 
-    def __repr__(self) -> str:
-        d = self.to_dict()
-        t = d.pop("type")
-        return f"{t}({', '.join(f'{k}={v}' for k, v in d.items())})"
+    __repr__ = _dict_repr
 
 
 class WedgeThickness(ThicknessMap):

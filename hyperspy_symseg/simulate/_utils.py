@@ -94,3 +94,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _dict_repr(obj: Any) -> str:
+    """``Type(key=value, ...)`` from an object's ``to_dict()`` (its ``"type"`` entry first)."""
+    d = dict(obj.to_dict())
+    t = d.pop("type")
+    return f"{t}({', '.join(f'{k}={v}' for k, v in d.items())})"
