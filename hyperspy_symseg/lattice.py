@@ -60,8 +60,12 @@ SCORE_TOLERANCE = 0.95
 OCCUPANCY_SHARE = 0.6
 #: Highest Miller index used for indexing.
 MAX_ORDER = 12
-#: A further lattice must hold at least this share of the first one's Bragg power.
-MIN_SHARE = 0.05
+#: A further lattice must hold at least this share of the first one's Bragg power...
+MIN_SHARE = 0.03
+#: ... or this share if it passes the dominant lattice's test (three strong low-order
+#: reflections): a grain of weak contrast (a second graphene grain holds ~2 % of the
+#: first one's power in the labelled HRTEM set) is still a lattice.
+MIN_SHARE_STRONG = 0.01
 
 
 @dataclass
@@ -498,6 +502,8 @@ def _hann_offset(before, centre, after):
 
 #: The lowest-order reflections of a reciprocal basis, one of each +-pair.
 _LOW_ORDERS = np.array([[1, 0], [0, 1], [1, 1], [1, -1], [2, 0], [0, 2]])
+#: Every reflection of a lattice up to order 6 (aliases of its harmonics are no new lattice).
+_ORDERS = np.array([[h, k] for h in range(-6, 7) for k in range(-6, 7) if (h, k) != (0, 0)])
 
 
 def _with_mirrors(k, weights):
@@ -620,7 +626,8 @@ STRONG = 3.0
 
 
 
-def _is_lattice(peaks: _Peaks, reciprocal: np.ndarray, threshold: float) -> bool:
+def _is_lattice(peaks: _Peaks, reciprocal: np.ndarray, threshold: float, further: bool = False,
+                taken: np.ndarray | None = None, streaks: np.ndarray | None = None) -> bool:
     """Whether a reciprocal basis is a lattice rather than chance alignments of noise peaks.
 
     At least three of the lowest-order reflections ``b1, b2, b1 + b2, b1 - b2, 2 b1,
@@ -628,10 +635,39 @@ def _is_lattice(peaks: _Peaks, reciprocal: np.ndarray, threshold: float) -> bool
     Noise and amorphous rings reach ratios of ~5-10 at their strongest bins, crystals
     hundreds (thousands in real images); a structure factor may weaken one of them
     (e.g. ``b2`` of STO [110] in ABF), so three are enough.
+
+    A ``further`` lattice (a grain next to the dominant one, which occupies less of the
+    image and so has weaker peaks) needs two strong reflections spanning two dimensions
+    and a third above the plain ``threshold``: a second graphene grain's ``b1 - b2`` is
+    often only ~5 times its background.
+
+    ``taken``: (n, 2) peaks (cycles/px) of the lattices already found; a reflection on
+    one of them is no evidence for another lattice (harmonics of a dumbbell or a
+    superstructure would otherwise pass for one). ``streaks``: (m, 2) the detected peaks
+    of those lattices; scan distortions (line jitter) smear every Bragg peak along the
+    slow-scan direction, so a reflection sharing the ``kx`` of one is no evidence either.
     """
-    strong = peaks.ratio_at(_LOW_ORDERS @ reciprocal) >= STRONG * threshold
-    orders = _LOW_ORDERS[strong]
-    return bool(strong.sum() >= 3 and np.linalg.matrix_rank(orders) == 2)
+    g = _LOW_ORDERS @ reciprocal
+    ratio = peaks.ratio_at(g)
+    if taken is not None and len(taken):
+        ratio = np.where(_on_taken(g, taken, 1.5 * peaks.bin_size), 0.0, ratio)
+    if streaks is not None and len(streaks):
+        on_streak = (np.abs(np.abs(g[:, None, 1]) - np.abs(streaks[None, :, 1])) <= 0.25 * peaks.bin_size).any(axis=1)
+        ratio = np.where(on_streak, 0.0, ratio)
+    strong = ratio >= STRONG * threshold
+    if further:
+        return bool(strong.sum() >= 2 and np.linalg.matrix_rank(_LOW_ORDERS[strong]) == 2
+                    and (ratio >= threshold).sum() >= 3)
+    return bool(strong.sum() >= 3 and np.linalg.matrix_rank(_LOW_ORDERS[strong]) == 2)
+
+
+def _on_taken(g: np.ndarray, taken: np.ndarray, tolerance: float) -> np.ndarray:
+    """(n,) whether each frequency ``g`` (n, 2) is, modulo the sampling (aliasing), +- a taken one."""
+    d = g[:, None, :] - taken[None]
+    s = g[:, None, :] + taken[None]
+    d -= np.rint(d)
+    s -= np.rint(s)
+    return np.minimum(np.linalg.norm(d, axis=-1), np.linalg.norm(s, axis=-1)).min(axis=1) <= tolerance
 
 
 #: Peaks per lattice refined on a fine frequency grid (the strongest ones).
@@ -746,11 +782,18 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
             break
         basis, hk, ok = _refine(peaks.k, peaks.excess, basis, tolerance)
         power = float(peaks.excess[ok & ~explained].sum())
-        if ok.sum() < 2 or (first_power is not None and power < MIN_SHARE * first_power):
+        if ok.sum() < 2 or (first_power is not None and power < MIN_SHARE_STRONG * first_power):
             break
         vectors = lagrange_reduce(np.linalg.inv(basis).T)
         reciprocal = np.linalg.inv(vectors).T
-        if not _is_lattice(peaks, reciprocal, threshold) or any(_related(vectors, lat.vectors) for lat in lattices):
+        if first_power is None:
+            accepted = _is_lattice(peaks, reciprocal, threshold)
+        else:
+            taken = np.concatenate([peaks.k[explained]] + [_ORDERS @ lat.reciprocal for lat in lattices])
+            clues = dict(taken=taken, streaks=peaks.k[explained])
+            accepted = _is_lattice(peaks, reciprocal, threshold, **clues) or (
+                power >= MIN_SHARE * first_power and _is_lattice(peaks, reciprocal, threshold, further=True, **clues))
+        if not accepted or any(_related(vectors, lat.vectors) for lat in lattices):
             if first_power is None:
                 break
             rejected.append(basis)  # look for another basis among the unexplained peaks

@@ -224,3 +224,19 @@ def test_real_single_crystal_srtio3():
     np.testing.assert_allclose(result.lengths, [0.3905, 0.3905], rtol=0.04)
     assert result.angle_deg == pytest.approx(90.0, abs=2.0)
     assert result.min_separation_px == pytest.approx(np.mean(result.lengths_px) / math.sqrt(2), rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["2013_1215_TEAMpt5_GBteather_TS_001_layer_0002", "2015_0110_GrGB_FS_004_layer_0027"])
+def test_weak_second_graphene_grain_is_found(name):
+    """A second grain of weak contrast (2-5 % of the first one's Bragg power) is a lattice too."""
+    from PIL import Image
+
+    path = shared_file(f"real/graphene_unet_labelled/{name}.png")
+    image = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    result = find_lattice(image)
+    assert len(result.lattices) == 2
+    a, b = result.lattices
+    assert 0.01 < b.share < 0.1
+    np.testing.assert_allclose(np.linalg.norm(b.vectors, axis=1), np.linalg.norm(a.vectors, axis=1), rtol=0.03)
+    turn = (a.orientation_deg - b.orientation_deg) % 60
+    assert 5 < turn < 55  # another orientation, not a harmonic or a streak of the first
