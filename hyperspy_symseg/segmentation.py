@@ -337,7 +337,9 @@ def symmetry_segmentation(
         if automatic_k:
             features = np.asarray(descriptors.data).reshape(-1, spec.n_operations)
             ref_grid = grid_shape(descriptors)  # the frames' grids, or a stack of sampled tiles
-            reach = max(getattr(spec, "patch_x", 0), getattr(spec, "radius", 0), auto.feature_patch(spec, 15))
+            # Half the extent a grid point's scores depend on: the band where patches straddle two regions.
+            reach = max(getattr(spec, "patch_x", 0), getattr(spec, "radius", 0), getattr(spec, "window_x", 0) // 2,
+                        getattr(spec, "patch", 0) if getattr(spec, "n_extra", 0) else 0)
             selection = auto.choose_n_patterns(np.asarray(reducer.transform(features)), ref_grid, max_patterns,
                                                random_state, n_init=n_init, max_samples=max_samples,
                                                band_width=1.0 + reach / stride)
