@@ -254,3 +254,25 @@ def test_auto_number_of_patterns(factory, expected):
     assert seg.labels.metadata.SymmetrySegmentation.n_patterns_requested == "auto"
     if expected > 1:
         assert metrics.matched_accuracy(seg.labels, sim.labels) > 0.93
+
+
+def test_gated_intensity_takes_the_crystals_value_inside_a_crystal():
+    """Inside a crystal the intensity channels hold the crystals' typical value, not vacuum's 0."""
+    from hyperspy_symseg.descriptors._augmented import INTENSITY_WEIGHT
+    from hyperspy_symseg.descriptors._translation_family import TranslationDescriptor
+
+    base = TranslationDescriptor(shifts=np.array([[0, 4]]), patch_x=4, patch_y=4)
+    spec = AugmentedDescriptor(base, lattice_shifts=np.zeros((1, 1, 2), np.int64), half_shifts=np.zeros((1, 1, 2), np.int64),
+                               patch=4, stats={"crystallinity": 0.8, "mean_range": (0.0, 10.0), "std_range": (0.0, 2.0),
+                                               "mean_crystal": 7.0, "std_crystal": 1.0, "unit": 1.0})
+    # crystallinity, mean, std: a crystal (gate 1) with any mean, vacuum, half-gated amorphous
+    raw = np.array([[[0.8, 3.0, 0.2], [0.0, 0.5, 0.1], [0.2, 9.0, 1.5]]])
+    out = spec.scale_channels(raw)[0]
+    np.testing.assert_allclose(out[0, 1:], INTENSITY_WEIGHT * np.array([0.7, 0.5]))
+    np.testing.assert_allclose(out[1, 1:], INTENSITY_WEIGHT * np.array([0.05, 0.05]))
+    gate = 0.2 / 0.4
+    np.testing.assert_allclose(out[2, 1:], INTENSITY_WEIGHT * ((1 - gate) * np.array([0.9, 0.75]) + gate * np.array([0.7, 0.5])))
+    # Without a crystal on the fitted frames the channel falls back to the plain gate.
+    spec = AugmentedDescriptor(base, lattice_shifts=spec.lattice_shifts, half_shifts=spec.half_shifts, patch=4,
+                               stats={**spec.stats, "mean_crystal": np.nan, "std_crystal": np.nan})
+    np.testing.assert_allclose(spec.scale_channels(raw)[0][0, 1:], 0.0)

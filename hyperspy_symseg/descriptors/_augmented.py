@@ -238,7 +238,12 @@ class AugmentedDescriptor:
                 scaled = (raw[..., k] - lo) / max(hi - lo, 1e-300)
                 if self.nonnegative:
                     scaled = np.clip(scaled, 0.0, None)
-                out.append(INTENSITY_WEIGHT * unit * (1.0 - gate) * scaled)
+                # In a crystal the channel takes the crystals' typical value, not 0: a
+                # thickness ramp cannot split a crystal, and a crystal does not look
+                # like vacuum (whose scaled intensity is also about 0).
+                typical = float(s.get(key.replace("range", "crystal"), math.nan))
+                typical = (typical - lo) / max(hi - lo, 1e-300) if math.isfinite(typical) else 0.0
+                out.append(INTENSITY_WEIGHT * unit * ((1.0 - gate) * scaled + gate * typical))
         return np.stack(out, axis=-1)
 
     def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0),
@@ -280,10 +285,14 @@ class AugmentedDescriptor:
                 base = self.base.compute(prepared, grid.stride, grid=grid).reshape(-1, self.base.n_operations)
                 base_std.append(float(np.mean(base.std(axis=0))))
         raw = np.concatenate(raws)
+        reference = float(np.percentile(raw[:, 0], CRYSTAL_PERCENTILE))
+        crystal = raw[:, 0] >= GATE_FRACTION * max(reference, 1e-6)
         stats = {
             "crystallinity": float(np.percentile(raw[:, 0], CRYSTAL_PERCENTILE)),
             "mean_range": tuple(float(v) for v in np.percentile(raw[:, 1], [1.0, 99.0])),
             "std_range": tuple(float(v) for v in np.percentile(raw[:, 2], [1.0, 99.0])),
+            "mean_crystal": float(np.median(raw[crystal, 1])) if crystal.any() else math.nan,
+            "std_crystal": float(np.median(raw[crystal, 2])) if crystal.any() else math.nan,
             # A Pearson channel varies by ~0.3 between patterns: other families are scaled to it.
             "unit": float(np.mean(base_std) / 0.3) if base_std else 1.0,
         }
