@@ -5,6 +5,7 @@
     python benchmarks/bench_real.py --quick          # no per-image graphene table
     python benchmarks/bench_real.py --verbose        # also reference details and per-image graphene rows
     python benchmarks/bench_real.py --png-dir DIR    # figures (default /tmp/bench_real; "" = none)
+    python benchmarks/bench_real.py --set intensity_features=True   # any segmentation parameters
 
 Skips with a message when ``../shared/data/real`` is absent. The images, their
 provenance and calibration are described in that folder's README; loading, the cases
@@ -132,10 +133,11 @@ def largest_fraction(labels) -> float:
 class Runner:
     """Calls the package, defensively: what is not implemented yet becomes "n/a"."""
 
-    def __init__(self):
+    def __init__(self, params=None):
         import hyperspy_symseg
 
         self.hss = hyperspy_symseg
+        self.params = dict(params or {})
         self.failures: list[tuple[str, str]] = []
 
     def segment(self, signal, n_patterns, key):
@@ -144,7 +146,7 @@ class Runner:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 seg = self.hss.symmetry_segmentation(signal, n_patterns=n_patterns, random_state=0,
-                                                     show_progressbar=False)
+                                                     show_progressbar=False, **self.params)
         except Exception as err:  # noqa: BLE001 - reported in the footnotes
             self.failures.append((f"{key}, n_patterns={n_patterns!r}", f"{type(err).__name__}: {err}"))
             return None, None
@@ -442,7 +444,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="skip the per-image graphene table")
     parser.add_argument("--verbose", action="store_true", help="reference details, graphene lattice rows")
     parser.add_argument("--png-dir", default="/tmp/bench_real", help="figures go here ('' for none)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="segmentation parameters")
     args = parser.parse_args(argv)
+    from bench_accuracy import parse_value
+
+    params = {k: parse_value(v) for k, v in (item.split("=", 1) for item in args.set)}
 
     if not data.REAL.is_dir():
         print(f"Skipped: the real images are not available ({data.REAL} is absent).")
@@ -457,7 +463,7 @@ def main(argv=None) -> int:
     if args.png_dir:
         Path(args.png_dir).mkdir(parents=True, exist_ok=True)
 
-    runner = Runner()
+    runner = Runner(params)
     start = time.perf_counter()
     runner.warm_up()
     print(f"  warm-up (numba compile / cache load) {time.perf_counter() - start:.1f} s", file=sys.stderr)

@@ -49,6 +49,19 @@ def test_segment_options(image_file, tmp_path):
     assert md.n_patterns == 3 and md.n_components == 0.9 and md.stride == 2
 
 
+def test_intensity_features_flag(image_file, tmp_path, capsys):
+    path, _ = image_file
+    outs = {}
+    for flag in ([], ["--intensity-features"]):
+        (tmp_path / str(len(flag))).mkdir()
+        out = tmp_path / str(len(flag)) / "labels.hspy"
+        assert cli.main(["segment", str(path), "-o", str(out), "--stride", "2", *flag]) == 0
+        outs[bool(flag)] = hs.load(out).metadata.SymmetrySegmentation
+    printed = capsys.readouterr().out
+    assert "intensity features on" in printed and "intensity features off" in printed
+    assert outs[True].automatic.intensity_features and not outs[False].automatic.intensity_features
+
+
 def test_missing_file(tmp_path, capsys):
     assert cli.main(["segment", str(tmp_path / "nope.dm4"), "-o", str(tmp_path / "x.hspy")]) == 1
     assert "no such file" in capsys.readouterr().err
