@@ -11,9 +11,10 @@ eq. 2-3). Every sum in it is a box sum:
   and removed once per shift) and prefix sums along each grid row.
 
 So the ``direct`` method costs O(shifts x pixels), independent of the patch area.
-The ``fft`` method follows the paper's Appendix B: per centre, the cross sums for
-every shift of the window come from one real FFT correlation of the patch with its
-neighbourhood; patch means and norms come from the same integral images.
+The ``fft`` method follows the paper's Appendix B (module ``_translation_fft``): the
+cross sums for every shift come from FFT correlations of the patch rows with their
+neighbourhoods, shared by the centres of a grid column; patch means and norms come
+from the same integral images.
 
 Edges. With ``edges="exclude"`` (pySTEM's choice) descriptors exist only where the
 patch and every shifted patch lie inside the image, i.e. at least ``patch + max
@@ -442,16 +443,18 @@ def local_correlation_map(
     stride : int
         Grid spacing in pixels (>= 1).
     method : {"direct", "fft"}
-        Running box sums, or per-centre FFT correlation (paper, Appendix B).
+        Running box sums, or FFT correlations of the patch rows (paper, Appendix B).
     edges : {"shrink", "exclude"}
         Whether the grid reaches into the edge margin with clipped patches (see the
         module docstring).
     out : (ny, nx, N) float32 ndarray, optional
         Where to write the result.
     fft_batch : int
-        Centres transformed together by the ``fft`` method.
+        Grid points per task of the ``fft`` method, rounded down to whole grid columns
+        (at least one).
     fft_workers : int, optional
-        Threads for ``scipy.fft`` in the ``fft`` method.
+        Threads of the ``fft`` method (``scipy.fft``'s meaning: -1 all CPUs; None
+        numba's thread count).
     progress : callable, optional
         Called with the number of grid points just finished (once for ``direct``,
         after every batch for ``fft``), e.g. a progress bar's ``update``.
