@@ -72,8 +72,8 @@ _DESCRIPTOR_PARAMETERS_DOC = """
         -20..20 in steps of 5). ``preselected_translations``: an (N, 2) int array of
         shifts (m, n) = (rows, columns) in px, for ``preselected_translations`` only.
         ``method`` ("direct"): ``"direct"`` (box sums, cost independent of the patch
-        size) or ``"fft"`` (per-centre FFT correlation, the paper's Appendix B; same
-        numbers, slower). ``edges`` ("shrink"): ``"shrink"`` reaches to
+        size) or ``"fft"`` (FFT correlations of the patch rows, the paper's Appendix B;
+        same numbers to 1e-6, slower than direct). ``edges`` ("shrink"): ``"shrink"`` reaches to
         ``max(patch, max |shift|)`` px from the image edges, scoring only the part of the
         patch whose pixels and shifted partners lie inside (at least half of it);
         ``"exclude"`` computes descriptors only where every shifted patch fits (pySTEM)

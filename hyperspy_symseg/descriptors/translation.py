@@ -11,9 +11,10 @@ eq. 2-3). Every sum in it is a box sum:
   and removed once per shift) and prefix sums along each grid row.
 
 So the ``direct`` method costs O(shifts x pixels), independent of the patch area.
-The ``fft`` method follows the paper's Appendix B: per centre, the cross sums for
-every shift of the window come from one real FFT correlation of the patch with its
-neighbourhood; patch means and norms come from the same integral images.
+The ``fft`` method follows the paper's Appendix B (module ``_translation_fft``): the
+cross sums for every shift come from FFT correlations of the patch rows with their
+neighbourhoods, shared by the centres of a grid column; patch means and norms come
+from the same integral images.
 
 Edges. With ``edges="exclude"`` (pySTEM's choice) descriptors exist only where the
 patch and every shifted patch lie inside the image, i.e. at least ``patch + max
@@ -43,10 +44,10 @@ import math
 
 import numba
 import numpy as np
-import scipy.fft
 
 from .._threading import serialised
 from ._grid import DescriptorGrid, descriptor_grid
+from ._translation_fft import lcm_fft
 
 #: How descriptors treat the image edges (see the module docstring).
 EDGES = ("shrink", "exclude")
@@ -386,28 +387,6 @@ def _lcm_direct_kernel(img, shifts, py, px, y0, x0, ny, nx, stride, mean, inv, i
                     out[i, j, k0 + kk] = scores[kk, j]
 
 
-@serialised
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _lcm_scores_from_sums(sab, ys, xs, shifts, py, px, height, width, mean, inv, ii1, ii2, flat_pp, out):
-    """Scores for a batch of centres ``(ys, xs)`` from their cross sums ``sab`` (batch, N)."""
-    npix = float((2 * py + 1) * (2 * px + 1))
-    for b in numba.prange(sab.shape[0]):
-        yc = ys[b]
-        xc = xs[b]
-        for k in range(shifts.shape[0]):
-            m = shifts[k, 0]
-            n = shifts[k, 1]
-            top, bottom = _row_bounds(yc, py, m, height)
-            left = max(xc - px, 0, -n)
-            right = min(xc + px, width - 1, width - 1 - n)
-            if top == yc - py and bottom == yc + py and left == xc - px and right == xc + px:
-                ra = top
-                ca = left
-                out[b, k] = _pearson(sab[b, k], npix, mean[ra, ca], inv[ra, ca], mean[ra + m, ca + n], inv[ra + m, ca + n])
-            else:
-                out[b, k] = _clipped_pearson(sab[b, k], top, bottom, left, right, m, n, ii1, ii2, flat_pp)
-
-
 def shift_margins(shifts: np.ndarray, patch_y: int, patch_x: int) -> tuple[int, int]:
     """Distance from the image edge of the first centre whose shifted patches all fit."""
     return (
@@ -464,16 +443,18 @@ def local_correlation_map(
     stride : int
         Grid spacing in pixels (>= 1).
     method : {"direct", "fft"}
-        Running box sums, or per-centre FFT correlation (paper, Appendix B).
+        Running box sums, or FFT correlations of the patch rows (paper, Appendix B).
     edges : {"shrink", "exclude"}
         Whether the grid reaches into the edge margin with clipped patches (see the
         module docstring).
     out : (ny, nx, N) float32 ndarray, optional
         Where to write the result.
     fft_batch : int
-        Centres transformed together by the ``fft`` method.
+        Grid points per task of the ``fft`` method, rounded down to whole grid columns
+        (at least one).
     fft_workers : int, optional
-        Threads for ``scipy.fft`` in the ``fft`` method.
+        Threads of the ``fft`` method (``scipy.fft``'s meaning: -1 all CPUs; None
+        numba's thread count).
     progress : callable, optional
         Called with the number of grid points just finished (once for ``direct``,
         after every batch for ``fft``), e.g. a progress bar's ``update``.
@@ -526,66 +507,7 @@ def local_correlation_map(
         if progress is not None:
             progress(grid.ny * grid.nx)
     elif method == "fft":
-        _lcm_fft(img, shifts, patch_y, patch_x, grid, mean, inv, ii1, ii2, flat_pp, out, fft_batch, fft_workers, progress)
+        lcm_fft(img, shifts, patch_y, patch_x, grid, mean, inv, ii1, ii2, flat_pp, out, fft_batch, fft_workers, progress)
     else:
         raise ValueError(f"method must be 'direct' or 'fft', got {method!r}.")
     return out, grid
-
-
-def _fft_length(n: int) -> int:
-    """Smallest 2**a 3**b >= n (measured faster here than pocketfft's 5/7/11 sizes)."""
-    n = int(n)
-    best = 1 << max(0, (n - 1).bit_length())
-    p3 = 1
-    while p3 < 2 * n:
-        p2 = p3
-        while p2 < n:
-            p2 *= 2
-        best = min(best, p2)
-        p3 *= 3
-    return best
-
-
-def _lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch, workers, progress=None):
-    """Appendix B of the paper, batched over centres.
-
-    The patch ``A`` (size 2p+1) and its neighbourhood ``B`` (size 2(p+w)+1, w the
-    largest shift), cut from the image zero-padded by ``p + w``, are zero-padded to a
-    fast FFT length ``>= 2(p+w)+1``; the circular correlation
-    ``c = irfft2(conj(rfft2(A)) * rfft2(B))`` then holds, without wrap-around,
-    ``c[m + wy, n + wx] = sum_ij A(i, j) B(i + m + wy, j + n + wx)``, which is
-    ``sum I(r) I(r + (m, n))`` for every shift of the window at once. Pixels outside the
-    image are zero, so near the edges the sum runs over the clipped box only, exactly as
-    in the direct method.
-    """
-    height, width = img.shape
-    wy = int(np.abs(shifts[:, 0]).max())
-    wx = int(np.abs(shifts[:, 1]).max())
-    fy = _fft_length(2 * (py + wy) + 1)
-    fx = _fft_length(2 * (px + wx) + 1)
-    pad_y, pad_x = py + wy, px + wx
-    padded = np.zeros((height + 2 * pad_y, width + 2 * pad_x))
-    padded[pad_y : pad_y + height, pad_x : pad_x + width] = img
-    patches = np.lib.stride_tricks.sliding_window_view(padded, (2 * py + 1, 2 * px + 1))
-    hoods = np.lib.stride_tricks.sliding_window_view(padded, (2 * (py + wy) + 1, 2 * (px + wx) + 1))
-    ys_all = np.repeat(grid.rows(), grid.nx)
-    xs_all = np.tile(grid.cols(), grid.ny)
-    flat_out = out.reshape(-1, len(shifts))
-    lag_y = shifts[:, 0] + wy
-    lag_x = shifts[:, 1] + wx
-    for start in range(0, ys_all.size, batch):
-        ys = ys_all[start : start + batch]
-        xs = xs_all[start : start + batch]
-        a = patches[ys + pad_y - py, xs + pad_x - px]
-        b = hoods[ys, xs]
-        fa = scipy.fft.rfft2(a, s=(fy, fx), workers=workers)
-        fb = scipy.fft.rfft2(b, s=(fy, fx), workers=workers)
-        np.conjugate(fa, out=fa)
-        fa *= fb
-        corr = scipy.fft.irfft2(fa, s=(fy, fx), workers=workers)
-        sab = np.ascontiguousarray(corr[:, lag_y, lag_x])
-        _lcm_scores_from_sums(
-            sab, ys, xs, shifts, py, px, height, width, mean, inv, ii1, ii2, flat_pp, flat_out[start : start + batch]
-        )
-        if progress is not None:
-            progress(len(ys))
