@@ -60,12 +60,16 @@ SCORE_TOLERANCE = 0.95
 OCCUPANCY_SHARE = 0.6
 #: Highest Miller index used for indexing.
 MAX_ORDER = 12
-#: A further lattice must hold at least this share of the first one's Bragg power...
-MIN_SHARE = 0.03
-#: ... or this share if it passes the dominant lattice's test (three strong low-order
-#: reflections): a grain of weak contrast (a second graphene grain holds ~2 % of the
-#: first one's power in the labelled HRTEM set) is still a lattice.
-MIN_SHARE_STRONG = 0.01
+#: A further lattice holding at least this share of the first one's Bragg power passes
+#: the dominant lattice's test...
+MIN_SHARE = 0.05
+#: ... a weaker one (a grain of weak contrast: a second graphene grain holds 2-5 % of
+#: the first one's power in the labelled HRTEM set) needs at least this share and the
+#: same test, or WEAK_RELAXED_SHARE and two strong reflections, counting only
+#: reflections that are new evidence (see :func:`_is_lattice`), and a cell like the
+#: dominant one's (:func:`_similar_cell`).
+MIN_SHARE_WEAK = 0.01
+WEAK_RELAXED_SHARE = 0.03
 
 
 @dataclass
@@ -643,17 +647,27 @@ def _is_lattice(peaks: _Peaks, reciprocal: np.ndarray, threshold: float, further
 
     ``taken``: (n, 2) peaks (cycles/px) of the lattices already found; a reflection on
     one of them is no evidence for another lattice (harmonics of a dumbbell or a
-    superstructure would otherwise pass for one). ``streaks``: (m, 2) the detected peaks
+    superstructure would otherwise pass for one); within 3 bins, since a tapered peak's
+    main lobe is 2 bins wide on either side and the ratio is looked up within one bin of
+    ``g``. ``streaks``: (m, 2) the detected peaks
     of those lattices; scan distortions (line jitter) smear every Bragg peak along the
-    slow-scan direction, so a reflection sharing the ``kx`` of one is no evidence either.
+    slow-scan direction, so a reflection sharing the ``kx`` of one is no evidence either,
+    nor one close to a much stronger one of them (a side lobe).
     """
     g = _LOW_ORDERS @ reciprocal
     ratio = peaks.ratio_at(g)
     if taken is not None and len(taken):
-        ratio = np.where(_on_taken(g, taken, 1.5 * peaks.bin_size), 0.0, ratio)
+        ratio = np.where(_on_taken(g, taken, 3.0 * peaks.bin_size), 0.0, ratio)
     if streaks is not None and len(streaks):
         on_streak = (np.abs(np.abs(g[:, None, 1]) - np.abs(streaks[None, :, 1])) <= 0.25 * peaks.bin_size).any(axis=1)
-        ratio = np.where(on_streak, 0.0, ratio)
+        # Side lobes: a grain cut off by its boundary spreads its peaks over several
+        # bins along the boundary normal; a reflection near a much stronger earlier
+        # peak is one of those.
+        strong = peaks.ratio_at(streaks)
+        near = np.minimum(np.linalg.norm(g[:, None] - streaks[None], axis=-1),
+                          np.linalg.norm(g[:, None] + streaks[None], axis=-1)) <= SIDE_LOBE_BINS * peaks.bin_size
+        shadowed = (near & (strong[None, :] >= SIDE_LOBE_RATIO * ratio[:, None])).any(axis=1)
+        ratio = np.where(on_streak | shadowed, 0.0, ratio)
     strong = ratio >= STRONG * threshold
     if further:
         return bool(strong.sum() >= 2 and np.linalg.matrix_rank(_LOW_ORDERS[strong]) == 2
@@ -669,6 +683,11 @@ def _on_taken(g: np.ndarray, taken: np.ndarray, tolerance: float) -> np.ndarray:
     s -= np.rint(s)
     return np.minimum(np.linalg.norm(d, axis=-1), np.linalg.norm(s, axis=-1)).min(axis=1) <= tolerance
 
+
+#: A reflection within this many bins of an earlier lattice's peak at least
+#: SIDE_LOBE_RATIO times stronger is a side lobe of that peak, no new lattice.
+SIDE_LOBE_BINS = 8.0
+SIDE_LOBE_RATIO = 4.0
 
 #: Peaks per lattice refined on a fine frequency grid (the strongest ones).
 ZOOM_PEAKS = 8
@@ -782,7 +801,7 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
             break
         basis, hk, ok = _refine(peaks.k, peaks.excess, basis, tolerance)
         power = float(peaks.excess[ok & ~explained].sum())
-        if ok.sum() < 2 or (first_power is not None and power < MIN_SHARE_STRONG * first_power):
+        if ok.sum() < 2 or (first_power is not None and power < MIN_SHARE_WEAK * first_power):
             break
         vectors = lagrange_reduce(np.linalg.inv(basis).T)
         reciprocal = np.linalg.inv(vectors).T
@@ -791,8 +810,14 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
         else:
             taken = np.concatenate([peaks.k[explained]] + [_ORDERS @ lat.reciprocal for lat in lattices])
             clues = dict(taken=taken, streaks=peaks.k[explained])
-            accepted = _is_lattice(peaks, reciprocal, threshold, **clues) or (
-                power >= MIN_SHARE * first_power and _is_lattice(peaks, reciprocal, threshold, further=True, **clues))
+            if power >= MIN_SHARE * first_power and _is_lattice(peaks, reciprocal, threshold):
+                accepted = True
+            elif not _similar_cell(vectors, lattices[0].vectors):
+                accepted = False  # a weak lattice is another grain of a like cell, not stray peaks
+            else:
+                accepted = _is_lattice(peaks, reciprocal, threshold, **clues) or (
+                    power >= WEAK_RELAXED_SHARE * first_power
+                    and _is_lattice(peaks, reciprocal, threshold, further=True, **clues))
         if not accepted or any(_related(vectors, lat.vectors) for lat in lattices):
             if first_power is None:
                 break
@@ -822,6 +847,16 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
         lat.share = share / power_sum
     quality = min(1.0, power_sum / max(total, 1e-300))
     return LatticeResult(lattices, float(quality), tuple(image.shape))
+
+
+#: A weak further lattice's vectors are within this factor of the dominant one's.
+WEAK_CELL_FACTOR = 1.5
+
+
+def _similar_cell(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two lattices have shortest and longest vectors within ``WEAK_CELL_FACTOR``."""
+    la, lb = np.sort(np.linalg.norm(a, axis=1)), np.sort(np.linalg.norm(b, axis=1))
+    return bool(np.all(la <= WEAK_CELL_FACTOR * lb) and np.all(lb <= WEAK_CELL_FACTOR * la))
 
 
 def _related(a: np.ndarray, b: np.ndarray, tolerance: float = 0.06) -> bool:
