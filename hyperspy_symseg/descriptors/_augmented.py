@@ -54,7 +54,8 @@ EXTRA_CHANNELS = ("crystallinity", "local mean", "local std")
 def lattice_translations(vectors: np.ndarray, count: int = 4, reach: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Integer lattice translations close to true lattice vectors, and their halves.
 
-    Among ``h a1 + k a2`` (``|h|, |k| <= 3``, not both 0, one of each +-pair) no longer
+    Among ``h a1 + k a2`` (``|h|, |k| <= 3``, not both even, so that ``t / 2`` is not a
+    lattice translation too; one of each +-pair) no longer
     than ``reach`` (default ``2.5 max |a|``), the ``count`` with the smallest rounding
     error ``|round(t) - t|`` (ties: the shortest). A 1D periodicity uses multiples of
     ``a1``.
@@ -73,8 +74,8 @@ def lattice_translations(vectors: np.ndarray, count: int = 4, reach: float | Non
         for k in range(-3, 4) if len(rows) == 2 else [0]:
             if (h, k) <= (0, 0) and (h, k) != (0, 0) and (-h, -k) > (0, 0):
                 continue
-            if h == 0 and k == 0:
-                continue
+            if h % 2 == 0 and k % 2 == 0:
+                continue  # t / 2 would be a lattice translation itself
             t = h * rows[0] + (k * rows[1] if len(rows) == 2 else 0.0)
             length = float(np.linalg.norm(t))
             if length > reach or length < 2.0:
