@@ -142,6 +142,20 @@ def test_lattice_translations_prefer_small_rounding_errors():
     assert max(errors) < 0.35
     assert np.abs(halves - shifts / 2).max() <= 1.0
     assert all(np.any(h) for h in halves)
+    # No half is a lattice translation: the reference of the crystallinity lies off the lattice.
+    basis = np.linalg.inv(vectors)
+    for half_shift, shift in zip(halves, shifts):
+        hk = shift @ basis
+        assert not np.all(np.rint(hk) % 2 == 0), shift
+
+
+def test_crystallinity_of_a_grain_of_the_graphene_set():
+    """The halves of 2a translations were lattice vectors: a whole graphene grain read as not crystalline."""
+    vectors = np.array([[-4.52, 3.11], [-4.93, -2.53]])  # the second grain of FS_004_layer_0027
+    shifts, halves = lattice_translations(vectors)
+    hk = halves @ np.linalg.inv(vectors)
+    distance = np.abs(hk - np.rint(hk)).max(axis=1)
+    assert np.all(distance > 0.2)
 
 
 # ------------------------------------------------------------- the real traps
