@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.decomposition import NMF
 
-from ._threading import serialised
+from ._threading import serialised, single_threaded_blas
 
 #: Rows processed at once when streaming over a (samples, features) array.
 CHUNK_ROWS = 65536
@@ -82,7 +82,10 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        X = np.asarray(X)
+        with single_threaded_blas():
+            return self._fit(np.asarray(X))
+
+    def _fit(self, X):
         n_samples, n_features = X.shape
         # One pass: products of data shifted by a rough mean (from a subsample) in
         # float32 BLAS, summed over chunks in float64, then corrected to the exact
@@ -127,8 +130,9 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         """(n_samples, n_components_) float32 coordinates of X along the kept axes."""
         X = np.asarray(X)
         work = np.float32 if X.dtype == np.float32 else np.float64
-        out = X @ self.components_.T.astype(work)
-        out -= (self.center_ @ self.components_.T).astype(work)
+        with single_threaded_blas():
+            out = X @ self.components_.T.astype(work)
+            out -= (self.center_ @ self.components_.T).astype(work)
         return out.astype(np.float32, copy=False)
 
     #: ``fit_transform`` is ``fit(X).transform(X)``: its result is the model's loadings.
