@@ -13,18 +13,21 @@ Both follow the scikit-learn estimator protocol that HyperSpy accepts for its
   (greedy k-means++ seeding, Lloyd iterations, the starts run in parallel) is a
   small numba kernel: scikit-learn's KMeans needs 20-50 ms per start on 50 000
   points on a 2-core machine, which alone would exceed the whole-pipeline budget.
+
+Neither imports scikit-learn (~0.5 s, scipy.stats included): :class:`_Estimator`
+gives them the parameter protocol (``get_params``, ``set_params``, the ``repr``)
+that HyperSpy, ``sklearn.base.clone`` and the model files use. :class:`ExactNMF`,
+a scikit-learn NMF, is built on first use (``from ._learn import ExactNMF``).
 """
 
 from __future__ import annotations
 
-import numbers
-
+import inspect
 import math
+import numbers
 
 import numba
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.decomposition import NMF
 
 from ._threading import serialised, single_threaded_blas
 
@@ -38,6 +41,40 @@ def _chunks(n_rows: int):
         yield slice(start, min(n_rows, start + size))
 
 
+class _Estimator:
+    """scikit-learn's estimator parameter protocol, without importing scikit-learn.
+
+    The parameters are the named arguments of ``__init__``, stored under their own
+    names (scikit-learn's convention): ``get_params`` returns them sorted by name,
+    ``set_params`` changes them, and the ``repr`` names those that differ from their
+    defaults, as scikit-learn prints them. ``sklearn.base.clone`` works on it.
+    """
+
+    @classmethod
+    def _init_parameters(cls) -> dict:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in params if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD}
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in sorted(self._init_parameters())}
+
+    def set_params(self, **params):
+        valid = self._init_parameters()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {sorted(valid)!r}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = self._init_parameters()
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if repr(v) != repr(defaults[k])]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+
 def n_components_for_fraction(explained_variance_ratio: np.ndarray, fraction: float) -> int:
     """Smallest number of leading components whose variance ratios sum to ``fraction``."""
     cumulative = np.cumsum(explained_variance_ratio)
@@ -45,7 +82,7 @@ def n_components_for_fraction(explained_variance_ratio: np.ndarray, fraction: fl
     return int(min(len(cumulative), np.searchsorted(cumulative, fraction - 1e-12) + 1))
 
 
-class CovariancePCA(TransformerMixin, BaseEstimator):
+class CovariancePCA(_Estimator):
     """Principal component analysis through the covariance matrix.
 
     Parameters
@@ -320,7 +357,7 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     return centres[best], float(inertia[best])
 
 
-class SubsampledKMeans(ClusterMixin, BaseEstimator):
+class SubsampledKMeans(_Estimator):
     """k-means fitted on a random subsample, then applied to every sample.
 
     Parameters
@@ -362,9 +399,29 @@ class SubsampledKMeans(ClusterMixin, BaseEstimator):
     def predict(self, X):
         return nearest_centre(X, self.cluster_centers_)[0]
 
+    def fit_predict(self, X, y=None):
+        return self.fit(X).labels_
 
-class ExactNMF(NMF):
-    """scikit-learn's NMF whose ``transform`` is the exact non-negative least squares of each sample.
+
+def _exact_nmf_class():
+    """:class:`ExactNMF`, defined on first use so that importing this module does not import scikit-learn."""
+    from sklearn.decomposition import NMF
+
+    class ExactNMF(NMF):
+        __doc__ = _EXACT_NMF_DOC
+
+        def transform(self, X):
+            """(n_samples, n_components) float64 non-negative weights of X."""
+            from .unmixing import abundances
+
+            return abundances(np.asarray(X), self.components_, sum_to_one=False)
+
+    ExactNMF.__module__ = __name__
+    ExactNMF.__qualname__ = "ExactNMF"
+    return ExactNMF
+
+
+_EXACT_NMF_DOC = """scikit-learn's NMF whose ``transform`` is the exact non-negative least squares of each sample.
 
     ``NMF.transform`` runs coordinate descent with a stopping rule over the whole batch,
     so a sample's weights depend on the other samples transformed with it: a tile of an
@@ -375,16 +432,18 @@ class ExactNMF(NMF):
     :func:`hyperspy_symseg.unmixing.abundances`, whatever the batch.
     """
 
-    def transform(self, X):
-        """(n_samples, n_components) float64 non-negative weights of X."""
-        from .unmixing import abundances
 
-        return abundances(np.asarray(X), self.components_, sum_to_one=False)
+def __getattr__(name):
+    if name == "ExactNMF":  # built once, then an ordinary module attribute
+        if "ExactNMF" not in globals():
+            globals()["ExactNMF"] = _exact_nmf_class()
+        return globals()["ExactNMF"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def exact_nmf(nmf) -> ExactNMF:
+def exact_nmf(nmf) -> ExactNMF:  # noqa: F821 - the class is built on first use
     """An :class:`ExactNMF` with the parameters and the fitted components of a fitted ``NMF``."""
-    out = ExactNMF(**nmf.get_params())
+    out = __getattr__("ExactNMF")(**nmf.get_params())
     for key, value in vars(nmf).items():
         if key.endswith("_") and not key.startswith("_"):
             setattr(out, key, value)

@@ -136,3 +136,34 @@ class TestKMeans:
         assert match > 0.97
         again = SubsampledKMeans(4, n_init=10, max_samples=300, random_state=0).fit(X)
         np.testing.assert_array_equal(again.labels_, sub.labels_)
+
+
+class TestEstimatorProtocol:
+    """The estimators follow scikit-learn's parameter protocol without subclassing its classes."""
+
+    def test_params_repr_and_clone(self):
+        from sklearn.base import clone
+
+        est = SubsampledKMeans(3, max_samples=500, random_state=1)
+        assert est.get_params() == {"max_samples": 500, "n_clusters": 3, "n_init": 10, "random_state": 1}
+        assert repr(est) == "SubsampledKMeans(max_samples=500, n_clusters=3, random_state=1)"
+        assert repr(CovariancePCA()) == "CovariancePCA()" and repr(CovariancePCA(0.9)) == "CovariancePCA(n_components=0.9)"
+        other = clone(est)
+        assert other is not est and other.get_params() == est.get_params()
+        assert est.set_params(n_init=2) is est and est.n_init == 2
+        with pytest.raises(ValueError, match="Invalid parameter 'k' for estimator SubsampledKMeans"):
+            est.set_params(k=2)
+
+    def test_fit_predict(self):
+        X = np.random.default_rng(0).normal(size=(200, 2)) + np.repeat([[0, 0], [9, 9]], 100, axis=0)
+        labels = SubsampledKMeans(2, random_state=0).fit_predict(X)
+        assert sorted(np.bincount(labels)) == [100, 100]
+
+    def test_exact_nmf_built_once_and_picklable(self):
+        import pickle
+
+        import hyperspy_symseg._learn as learn
+
+        cls = learn.ExactNMF
+        assert learn.ExactNMF is cls and cls.__module__ == "hyperspy_symseg._learn"
+        assert type(pickle.loads(pickle.dumps(cls(n_components=2)))) is cls
