@@ -167,3 +167,22 @@ class TestEstimatorProtocol:
         cls = learn.ExactNMF
         assert learn.ExactNMF is cls and cls.__module__ == "hyperspy_symseg._learn"
         assert type(pickle.loads(pickle.dumps(cls(n_components=2)))) is cls
+
+
+def test_decomposition_results_as_hyperspy_stores_them():
+    """The PCA route stores the learning results HyperSpy's decomposition stores for the estimator itself."""
+    import hyperspy.api as hs
+
+    from hyperspy_symseg._pipeline import _reduce
+
+    rng = np.random.default_rng(1)
+    data = (rng.normal(size=(12, 10, 4)) @ rng.normal(size=(4, 9)) + 3).astype(np.float32)
+    ours, theirs = hs.signals.Signal1D(data), hs.signals.Signal1D(data.copy())
+    reducer = _reduce(ours, "PCA", 3, 0)
+    theirs.decomposition(algorithm=CovariancePCA(3), centre=None, print_info=False)
+    a, b = ours.learning_results, theirs.learning_results
+    assert a.decomposition_algorithm is reducer and repr(b.decomposition_algorithm) == repr(reducer)
+    for key, value in vars(b).items():
+        if key != "decomposition_algorithm":
+            np.testing.assert_equal(getattr(a, key), value, err_msg=key)
+    assert a.number_significant_components >= 1 and a.explained_variance.shape == (9,)
