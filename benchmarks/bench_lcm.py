@@ -161,9 +161,12 @@ def _child(job: dict) -> None:
 
     clock = time.perf_counter()
     import_hs = clock - start
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     import hyperspy_symseg
 
     import_symseg = time.perf_counter() - clock
+    cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+    import_cpu = cpu_end.ru_utime + cpu_end.ru_stime - cpu_start.ru_utime - cpu_start.ru_stime
     if job["kind"] == "auto":  # the automatic stage: every size and the number of patterns from the image
         kwargs = dict(n_patterns="auto", random_state=0, show_progressbar=False)
     else:
@@ -177,11 +180,15 @@ def _child(job: dict) -> None:
         seg = hyperspy_symseg.symmetry_segmentation(s, **kwargs)
         return data, seg, np.asarray(seg.labels.data)
 
-    clock = time.perf_counter()
+    def cpu():  # user + system time of every thread of this process
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    clock, cpu_clock = time.perf_counter(), cpu()
     data, seg, labels = run()
-    fresh = time.perf_counter() - clock
+    fresh, fresh_cpu = time.perf_counter() - clock, cpu() - cpu_clock
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    out = {"import_hs": import_hs, "import_symseg": import_symseg, "fresh": fresh, "peak": peak,
+    out = {"import_hs": import_hs, "import_symseg": import_symseg, "import_cpu": import_cpu, "fresh": fresh, "fresh_cpu": fresh_cpu, "peak": peak,
            "fresh_descriptors": seg.timings["descriptors"], "grid": list(seg.descriptors.data.shape),
            "stride": seg.parameters["stride"], "n_patterns": seg.n_patterns, "warm": [], "warm_descriptors": []}
     for _ in range(job["warm"]):
@@ -239,7 +246,7 @@ def fresh_main(args) -> None:
     jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
     if not args.no_auto:
         jobs.append({"kind": "auto", "method": "direct", "stride": "auto"})
-    rows, peaks, imports_after_hs = [], {}, []
+    rows, peaks, imports_after_hs, import_cpu = [], {}, [], []
     for job in jobs:
         slow = job["method"] == "fft" and job["stride"] in (1, 2)
         repeat = args.fft_repeat if slow else args.repeat
@@ -247,6 +254,7 @@ def fresh_main(args) -> None:
         fresh = [r["fresh"] for r in results]
         warm = [t for r in results for t in r["warm"]]
         imports_after_hs += [r["import_symseg"] for r in results]
+        import_cpu += [r["import_cpu"] for r in results]
         peak = max(r["peak"] for r in results) / 2**20
         key = (job["method"], job["stride"])
         if job["kind"] == "lcm" and job["method"] == "direct":
@@ -258,7 +266,8 @@ def fresh_main(args) -> None:
         warm_s = _median(warm) if warm else None
         rows.append([
             what, "x".join(map(str, r0["grid"])),
-            f"{_median(fresh):.3f}", f"{min(fresh):.3f}", f"{_median([r['fresh_descriptors'] for r in results]):.3f}",
+            f"{_median(fresh):.3f}", f"{min(fresh):.3f}", f"{_median([r['fresh_cpu'] for r in results]):.2f}",
+            f"{_median([r['fresh_descriptors'] for r in results]):.3f}",
             f"{_median([r['fresh'] + r['import_symseg'] for r in results]):.2f}",
             f"{warm_s:.3f}" if warm_s else "-",
             f"{_median([t for r in results for t in r['warm_descriptors']]):.3f}" if warm_s else "-",
@@ -271,20 +280,21 @@ def fresh_main(args) -> None:
             rows[-1][0] += " (warm labels differ!)"
         print(f"  {what}: fresh {_median(fresh):.3f} s, warm {warm_s or float('nan'):.3f} s", file=sys.stderr)
     print_table(
-        ["run", "descriptor grid", "fresh s", "fresh min s", "fresh descriptors s", "+ import s", "warm s",
+        ["run", "descriptor grid", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s", "+ import s", "warm s",
          "warm descriptors s", "fresh / warm", "pySTEM fresh s (issue 12)", "speed-up fresh",
          "pySTEM s (reference README)", "speed-up warm", "peak RSS MiB"],
         rows,
         title=f"Fresh process vs warm, {IMAGE.name} 1024x1024, pySTEM's defaults (patch 20, window 21, 81 shifts, "
         f"5 components, 2 patterns); fresh: median and minimum of {args.repeat} processes ({args.fft_repeat} for fft "
         f"at strides 1-2), from the image load to the labels after the imports; '+ import': with "
-        f"`import hyperspy_symseg`; warm: median of {args.warm_repeat} more runs in each process",
+        f"`import hyperspy_symseg`; CPU: user + system time of all threads (less disturbed by other "
+        f"processes than wall time); warm: median of {args.warm_repeat} more runs in each process",
     )
     alone = [_spawn({"kind": "import", "modules": ["hyperspy_symseg"]}, env)["hyperspy_symseg"] for _ in range(args.repeat)]
     cli, cli_what = _cli_wall_time(env)
     fixed = [
         ["import hyperspy_symseg after import hyperspy.api", f"{_median(imports_after_hs):.2f} s",
-         f"median of {len(imports_after_hs)} processes"],
+         f"median of {len(imports_after_hs)} processes; CPU {_median(import_cpu):.2f} s"],
         ["import hyperspy_symseg alone (HyperSpy imported by it)", f"{_median(alone):.2f} s", f"median of {len(alone)}"],
         ["symseg segment FILE, wall time of the command", f"{cli:.2f} s", cli_what],
     ]

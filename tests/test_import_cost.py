@@ -45,3 +45,25 @@ def test_eager_pipeline_imports_neither_sklearn_nor_dask():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_import_sets_up_numba_without_starting_threads():
+    """numba's compiler context is set up at import (one tiny cached kernel), no thread pool started."""
+    code = textwrap.dedent(
+        f"""
+        import sys, threading
+        sys.path.insert(0, {str(ROOT)!r})
+        import hyperspy_symseg
+        from hyperspy_symseg._threading import _first_kernel
+        import numba
+        assert _first_kernel.signatures, "prepare_numba did not run"
+        assert threading.active_count() == 1, threading.enumerate()
+        try:
+            numba.threading_layer()
+        except ValueError:
+            print("ok")  # no parallel kernel has run: the thread pool is not started
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
