@@ -295,7 +295,7 @@ def fresh_main(args) -> None:
     fixed = [
         ["import hyperspy_symseg after import hyperspy.api", f"{_median(imports_after_hs):.2f} s",
          f"median of {len(imports_after_hs)} processes; CPU {_median(import_cpu):.2f} s"],
-        ["import hyperspy_symseg alone (HyperSpy imported by it)", f"{_median(alone):.2f} s", f"median of {len(alone)}"],
+        ["import hyperspy_symseg alone (no hyperspy.api before)", f"{_median(alone):.2f} s", f"median of {len(alone)}"],
         ["symseg segment FILE, wall time of the command", f"{cli:.2f} s", cli_what],
     ]
     for stride, ref in PYSTEM_PEAK_MB.items():
