@@ -11,23 +11,57 @@ minimum of --repeat runs after a warm-up (JIT compilation excluded), whole pipel
 from the signal to the label image; "descriptors" and "PCA+k-means" are medians of
 those steps. Peak memory is the RSS rise during one run, also given as a multiple of
 the descriptor array. The machine is shared: the minimum is the least disturbed run.
+
+    python benchmarks/bench_lcm.py --fresh [--repeat 3] [--warm-repeat 3] [--strides ...] [--methods ...]
+
+The cost as a script pays it: every run is a new Python process that does
+``import hyperspy.api``, ``import hyperspy_symseg``, loads the image (np.load, Signal2D,
+``set_signal_type``), runs ``symmetry_segmentation`` and takes the labels out. "fresh s"
+is the median over --repeat processes of the time from the image load to the labels
+(after both imports, which are reported apart); "+ import s" adds ``import
+hyperspy_symseg`` (the whole cost after ``import hyperspy.api``). "warm s" is the median
+of --warm-repeat more runs in the same processes. Peak RSS is the child's maximum resident
+set after its fresh run (Python, HyperSpy and every import included). The automatic
+stage (``n_patterns="auto"``, automatic patch/window/stride, the default background and
+intensity features) runs on the same image as rows of its own. A second table gives the
+import times, one ``symseg segment FILE`` wall time (default options) and the peak RSS
+against pySTEM's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed copy
 from _common import SHARED_DATA, PeakMemory, print_table, run_times  # noqa: E402
 
 # The authors' code (pySTEM, C + OpenMP direct, FFTW fft), same image and defaults,
 # 2 threads on a 2-core machine: ../shared/data/pystem_reference/README.md
 PYSTEM_SECONDS = {("direct", 8): 1.56, ("fft", 8): 1.28, ("direct", 4): 4.92, ("fft", 4): 4.15,
                   ("direct", 2): 18.5, ("fft", 2): 15.2, ("direct", 1): 76.0, ("fft", 1): 57.9}
+# The same code and image, each run a fresh process after its imports, 2 threads, median of 3
+# (issue 12 of this project; measured with pySTEM 0.0.26 built from source).
+PYSTEM_FRESH_SECONDS = {("direct", 1): 81.8, ("direct", 2): 20.3, ("direct", 4): 5.79, ("direct", 8): 1.76,
+                        ("fft", 1): 85.8, ("fft", 2): 21.0, ("fft", 4): 5.42, ("fft", 8): 1.81}
+# pySTEM's peak RSS in a fresh process (issue 12), stride 1 and 8, direct.
+PYSTEM_PEAK_MB = {1: 591, 8: 222}
+#: pySTEM's defaults, and like pySTEM no lattice background and no extra channels (so no lattice analysis).
+PYSTEM_PARAMS = dict(patch_x=20, patch_y=20, window_x=21, window_y=21, max_num_points=100, n_components=5,
+                     edges="exclude", random_state=0, show_progressbar=False, background=None,
+                     intensity_features=False)
+IMAGE = SHARED_DATA / "real" / "pystem_high_entropy_alloy.npy"
 
 
 def _ratio(x: float) -> str:
@@ -55,14 +89,21 @@ def main(argv=None):
     parser.add_argument("--strides", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--methods", nargs="+", default=["direct", "fft"])
     parser.add_argument("--fft-repeat", type=int, default=1, help="repeats for the (slow) fft method at strides 1 and 2")
+    parser.add_argument("--fresh", action="store_true", help="each run in a new process (see above)")
+    parser.add_argument("--warm-repeat", type=int, default=3, help="--fresh: warm runs after the fresh one in each process")
+    parser.add_argument("--no-auto", action="store_true", help="--fresh: leave out the automatic-stage rows")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return _child(json.loads(args.child))
+    if args.fresh:
+        return fresh_main(args)
 
     import hyperspy_symseg
 
     signal, source = load_image()
     # pySTEM's defaults, and like pySTEM no lattice background and no extra channels (so no lattice analysis).
-    params = dict(patch_x=20, patch_y=20, window_x=21, window_y=21, max_num_points=100, n_components=5,
-                  edges="exclude", random_state=0, show_progressbar=False, background=None, intensity_features=False)
+    params = PYSTEM_PARAMS
     hyperspy_symseg.symmetry_segmentation(signal.isig[:256, :256], 2, stride=4, **params)  # compile
     hyperspy_symseg.symmetry_segmentation(signal.isig[:256, :256], 2, stride=4, method="fft", **params)
 
@@ -98,6 +139,170 @@ def main(argv=None):
         f"patch 20, 5 components, 2 patterns; median and minimum of {args.repeat} runs "
         f"({args.fft_repeat} for fft at strides 1-2)",
     )
+
+
+# ----------------------------------------------------------------------------- --fresh
+
+
+def _child(job: dict) -> None:
+    """One fresh process: imports, then the pipeline once (fresh) and ``warm`` times more; JSON on stdout."""
+    import resource
+
+    if job["kind"] == "import":  # only the imports, in the order asked
+        times = {}
+        for name in job["modules"]:
+            start = time.perf_counter()
+            __import__(name)
+            times[name] = time.perf_counter() - start
+        print(json.dumps(times))
+        return
+    start = time.perf_counter()
+    import hyperspy.api as hs
+
+    clock = time.perf_counter()
+    import_hs = clock - start
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+    import hyperspy_symseg
+
+    import_symseg = time.perf_counter() - clock
+    cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+    import_cpu = cpu_end.ru_utime + cpu_end.ru_stime - cpu_start.ru_utime - cpu_start.ru_stime
+    if job["kind"] == "auto":  # the automatic stage: every size and the number of patterns from the image
+        kwargs = dict(n_patterns="auto", random_state=0, show_progressbar=False)
+    else:
+        kwargs = dict(PYSTEM_PARAMS, n_patterns=2, stride=job["stride"], method=job["method"])
+
+    def run(data=None):
+        if data is None:
+            data = np.load(IMAGE).astype(np.float32)
+        s = hs.signals.Signal2D(data)
+        s.set_signal_type("atomic_resolution")
+        seg = hyperspy_symseg.symmetry_segmentation(s, **kwargs)
+        return data, seg, np.asarray(seg.labels.data)
+
+    def cpu():  # user + system time of every thread of this process
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    clock, cpu_clock = time.perf_counter(), cpu()
+    data, seg, labels = run()
+    fresh, fresh_cpu = time.perf_counter() - clock, cpu() - cpu_clock
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    out = {"import_hs": import_hs, "import_symseg": import_symseg, "import_cpu": import_cpu, "fresh": fresh, "fresh_cpu": fresh_cpu, "peak": peak,
+           "fresh_descriptors": seg.timings["descriptors"], "grid": list(seg.descriptors.data.shape),
+           "stride": seg.parameters["stride"], "n_patterns": seg.n_patterns, "warm": [], "warm_descriptors": []}
+    for _ in range(job["warm"]):
+        clock = time.perf_counter()
+        _, seg, again = run(data)
+        out["warm"].append(time.perf_counter() - clock)
+        out["warm_descriptors"].append(seg.timings["descriptors"])
+        if not np.array_equal(again, labels):
+            out["warm_labels_differ"] = True
+    print(json.dumps(out))
+
+
+def _spawn(job: dict, env=None) -> dict:
+    """Run ``job`` in a new Python process and return what it printed (the last line, as JSON)."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job)],
+                          capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
+    if proc.returncode:
+        raise RuntimeError(f"child {job} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _child_env() -> dict:
+    """The environment of the children: this checkout's package first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def _cli_wall_time(env) -> tuple[float, str]:
+    """Wall time of one ``symseg segment FILE`` (default options) on the image saved as .hspy, in a new process."""
+    code = "import sys; from hyperspy_symseg.cli import main; sys.exit(main())"  # what the console script runs
+    with tempfile.TemporaryDirectory() as folder:
+        saver = (f"import numpy as np, hyperspy.api as hs; "
+                 f"hs.signals.Signal2D(np.load({str(IMAGE)!r}).astype(np.float32)).save({folder!r} + '/image.hspy')")
+        subprocess.run([sys.executable, "-c", saver], check=True, env=env, capture_output=True)
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code, "segment", f"{folder}/image.hspy", "-o", f"{folder}/labels.hspy",
+                               "-q"], env=env, capture_output=True, text=True, cwd=folder)
+        wall = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"symseg segment failed:\n{proc.stderr[-4000:]}")
+    return wall, "symseg segment image.hspy -o labels.hspy -q (default options: automatic stage, 2 patterns)"
+
+
+def _median(values) -> float:
+    return float(statistics.median(values))
+
+
+def fresh_main(args) -> None:
+    if not IMAGE.exists():
+        print(f"{IMAGE} is missing: --fresh measures the authors' example image only.", file=sys.stderr)
+        return
+    env = _child_env()
+    _spawn({"kind": "lcm", "method": "direct", "stride": 8, "warm": 0}, env)  # the numba caches exist from here on
+    jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
+    if not args.no_auto:
+        jobs.append({"kind": "auto", "method": "direct", "stride": "auto"})
+    rows, peaks, imports_after_hs, import_cpu = [], {}, [], []
+    for job in jobs:
+        slow = job["method"] == "fft" and job["stride"] in (1, 2)
+        repeat = args.fft_repeat if slow else args.repeat
+        results = [_spawn(dict(job, warm=0 if slow else args.warm_repeat), env) for _ in range(repeat)]
+        fresh = [r["fresh"] for r in results]
+        warm = [t for r in results for t in r["warm"]]
+        imports_after_hs += [r["import_symseg"] for r in results]
+        import_cpu += [r["import_cpu"] for r in results]
+        peak = max(r["peak"] for r in results) / 2**20
+        key = (job["method"], job["stride"])
+        if job["kind"] == "lcm" and job["method"] == "direct":
+            peaks[job["stride"]] = peak
+        ref_fresh, ref_warm = PYSTEM_FRESH_SECONDS.get(key), PYSTEM_SECONDS.get(key)
+        r0 = results[0]
+        what = (f"auto: k={r0['n_patterns']}, stride {r0['stride']}" if job["kind"] == "auto" else
+                f"{job['method']}, stride {job['stride']}")
+        warm_s = _median(warm) if warm else None
+        rows.append([
+            what, "x".join(map(str, r0["grid"])),
+            f"{_median(fresh):.3f}", f"{min(fresh):.3f}", f"{_median([r['fresh_cpu'] for r in results]):.2f}",
+            f"{_median([r['fresh_descriptors'] for r in results]):.3f}",
+            f"{_median([r['fresh'] + r['import_symseg'] for r in results]):.2f}",
+            f"{warm_s:.3f}" if warm_s else "-",
+            f"{_median([t for r in results for t in r['warm_descriptors']]):.3f}" if warm_s else "-",
+            f"{_median(fresh) / warm_s:.1f}" if warm_s else "-",
+            f"{ref_fresh:.2f}" if ref_fresh else "-", _ratio(ref_fresh / _median(fresh)) if ref_fresh else "-",
+            f"{ref_warm:.2f}" if ref_warm else "-", _ratio(ref_warm / warm_s) if ref_warm and warm_s else "-",
+            f"{peak:.0f}",
+        ])
+        if any(r.get("warm_labels_differ") for r in results):
+            rows[-1][0] += " (warm labels differ!)"
+        print(f"  {what}: fresh {_median(fresh):.3f} s, warm {warm_s or float('nan'):.3f} s", file=sys.stderr)
+    print_table(
+        ["run", "descriptor grid", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s", "+ import s", "warm s",
+         "warm descriptors s", "fresh / warm", "pySTEM fresh s (issue 12)", "speed-up fresh",
+         "pySTEM s (reference README)", "speed-up warm", "peak RSS MiB"],
+        rows,
+        title=f"Fresh process vs warm, {IMAGE.name} 1024x1024, pySTEM's defaults (patch 20, window 21, 81 shifts, "
+        f"5 components, 2 patterns); fresh: median and minimum of {args.repeat} processes ({args.fft_repeat} for fft "
+        f"at strides 1-2), from the image load to the labels after the imports; '+ import': with "
+        f"`import hyperspy_symseg`; CPU: user + system time of all threads (less disturbed by other "
+        f"processes than wall time); warm: median of {args.warm_repeat} more runs in each process",
+    )
+    alone = [_spawn({"kind": "import", "modules": ["hyperspy_symseg"]}, env)["hyperspy_symseg"] for _ in range(args.repeat)]
+    cli, cli_what = _cli_wall_time(env)
+    fixed = [
+        ["import hyperspy_symseg after import hyperspy.api", f"{_median(imports_after_hs):.2f} s",
+         f"median of {len(imports_after_hs)} processes; CPU {_median(import_cpu):.2f} s"],
+        ["import hyperspy_symseg alone (no hyperspy.api before)", f"{_median(alone):.2f} s", f"median of {len(alone)}"],
+        ["symseg segment FILE, wall time of the command", f"{cli:.2f} s", cli_what],
+    ]
+    for stride, ref in PYSTEM_PEAK_MB.items():
+        if stride in peaks:
+            fixed.append([f"peak RSS, fresh process, direct, stride {stride}", f"{peaks[stride]:.0f} MiB",
+                          f"pySTEM {ref} MB (issue 12)"])
+    print_table(["fixed cost", "value", "note"], fixed, title="Fixed costs of a process")
 
 
 if __name__ == "__main__":

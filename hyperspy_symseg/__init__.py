@@ -15,6 +15,11 @@ or, for a plain ``Signal2D``, ``hyperspy_symseg.symmetry_segment(signal, n_patte
 
 __version__ = "0.1.0.dev0"
 
+# numba's compiler context, the largest fixed cost of a fresh process, is set up here
+# with the imports rather than in the first segmentation (benchmarks/bench_lcm.py --fresh).
+from ._threading import prepare_numba  # noqa: E402
+
+prepare_numba()
 from .files import load_model, save_model  # noqa: E402
 from .lattice import estimate_lattice  # noqa: E402
 from .atom_columns import AtomColumns, denoise, find_atom_columns  # noqa: E402

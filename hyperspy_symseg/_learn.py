@@ -13,20 +13,23 @@ Both follow the scikit-learn estimator protocol that HyperSpy accepts for its
   (greedy k-means++ seeding, Lloyd iterations, the starts run in parallel) is a
   small numba kernel: scikit-learn's KMeans needs 20-50 ms per start on 50 000
   points on a 2-core machine, which alone would exceed the whole-pipeline budget.
+
+Neither imports scikit-learn (~0.5 s, scipy.stats included): :class:`_Estimator`
+gives them the parameter protocol (``get_params``, ``set_params``, the ``repr``)
+that HyperSpy, ``sklearn.base.clone`` and the model files use. :class:`ExactNMF`,
+a scikit-learn NMF, is built on first use (``from ._learn import ExactNMF``).
 """
 
 from __future__ import annotations
 
-import numbers
-
+import inspect
 import math
+import numbers
 
 import numba
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.decomposition import NMF
 
-from ._threading import serialised
+from ._threading import serialised, single_threaded_blas
 
 #: Rows processed at once when streaming over a (samples, features) array.
 CHUNK_ROWS = 65536
@@ -38,6 +41,40 @@ def _chunks(n_rows: int):
         yield slice(start, min(n_rows, start + size))
 
 
+class _Estimator:
+    """scikit-learn's estimator parameter protocol, without importing scikit-learn.
+
+    The parameters are the named arguments of ``__init__``, stored under their own
+    names (scikit-learn's convention): ``get_params`` returns them sorted by name,
+    ``set_params`` changes them, and the ``repr`` names those that differ from their
+    defaults, as scikit-learn prints them. ``sklearn.base.clone`` works on it.
+    """
+
+    @classmethod
+    def _init_parameters(cls) -> dict:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in params if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD}
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in sorted(self._init_parameters())}
+
+    def set_params(self, **params):
+        valid = self._init_parameters()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {sorted(valid)!r}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = self._init_parameters()
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if repr(v) != repr(defaults[k])]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+
 def n_components_for_fraction(explained_variance_ratio: np.ndarray, fraction: float) -> int:
     """Smallest number of leading components whose variance ratios sum to ``fraction``."""
     cumulative = np.cumsum(explained_variance_ratio)
@@ -45,7 +82,7 @@ def n_components_for_fraction(explained_variance_ratio: np.ndarray, fraction: fl
     return int(min(len(cumulative), np.searchsorted(cumulative, fraction - 1e-12) + 1))
 
 
-class CovariancePCA(TransformerMixin, BaseEstimator):
+class CovariancePCA(_Estimator):
     """Principal component analysis through the covariance matrix.
 
     Parameters
@@ -82,7 +119,10 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        X = np.asarray(X)
+        with single_threaded_blas():
+            return self._fit(np.asarray(X))
+
+    def _fit(self, X):
         n_samples, n_features = X.shape
         # One pass: products of data shifted by a rough mean (from a subsample) in
         # float32 BLAS, summed over chunks in float64, then corrected to the exact
@@ -127,8 +167,9 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         """(n_samples, n_components_) float32 coordinates of X along the kept axes."""
         X = np.asarray(X)
         work = np.float32 if X.dtype == np.float32 else np.float64
-        out = X @ self.components_.T.astype(work)
-        out -= (self.center_ @ self.components_.T).astype(work)
+        with single_threaded_blas():
+            out = X @ self.components_.T.astype(work)
+            out -= (self.center_ @ self.components_.T).astype(work)
         return out.astype(np.float32, copy=False)
 
     #: ``fit_transform`` is ``fit(X).transform(X)``: its result is the model's loadings.
@@ -165,22 +206,27 @@ def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.n
     return labels, dist
 
 
-@numba.njit(cache=True, nogil=True)
-def _sq_dist(x, c):
+# The helpers take (array, row) pairs, not row views: a view is a new array whose
+# reference count numba updates atomically, and those updates took 60 % of k-means.
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sq_dist(a, i, b, j):
+    """Squared Euclidean distance between rows ``a[i]`` and ``b[j]``."""
     d = 0.0
-    for f in range(x.shape[0]):
-        t = x[f] - c[f]
+    for f in range(a.shape[1]):
+        t = a[i, f] - b[j, f]
         d += t * t
     return d
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _nearest(x, centres):
-    """(index, squared distance) of the nearest centre; ties go to the lower index."""
+def _nearest(X, i, centres):
+    """(index, squared distance) of the centre nearest to ``X[i]``; ties go to the lower index."""
     best = 0
-    best_d = _sq_dist(x, centres[0])
+    best_d = _sq_dist(X, i, centres, 0)
     for c in range(1, centres.shape[0]):
-        dc = _sq_dist(x, centres[c])
+        dc = _sq_dist(X, i, centres, c)
         if dc < best_d:
             best_d = dc
             best = c
@@ -202,7 +248,7 @@ def _kmeans_plusplus(X, k, uniforms):
     centres[0] = X[min(int(uniforms[0] * n), n - 1)]
     closest = np.empty(n)
     for i in range(n):
-        closest[i] = _sq_dist(X[i], centres[0])
+        closest[i] = _sq_dist(X, i, centres, 0)
     cumulative = np.empty(n)
     best_closest = np.empty(n)
     trial_closest = np.empty(n)
@@ -218,7 +264,7 @@ def _kmeans_plusplus(X, k, uniforms):
             cand = min(np.searchsorted(cumulative, u, side="right"), n - 1)
             pot = 0.0
             for i in range(n):
-                trial_closest[i] = min(closest[i], _sq_dist(X[i], X[cand]))
+                trial_closest[i] = min(closest[i], _sq_dist(X, i, X, cand))
                 pot += trial_closest[i]
             if pot < best_pot:
                 best_pot = pot
@@ -230,19 +276,39 @@ def _kmeans_plusplus(X, k, uniforms):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lloyd(X, centres, max_iter, tol):
-    """Lloyd iterations from ``centres`` (modified in place); returns (labels, inertia)."""
+def _lloyd(X, XT, centres, max_iter, tol):
+    """Lloyd iterations from ``centres`` (modified in place); returns (labels, inertia).
+
+    ``XT`` is ``X.T`` in C order: the squared distances to each centre are summed
+    over the features in their order, as :func:`_sq_dist` does, but point by point
+    along contiguous columns, which the compiler vectorises (same numbers, 1.7x).
+    """
     n, d = X.shape
     k = centres.shape[0]
     labels = np.zeros(n, dtype=np.int64)
     dist = np.empty(n)
+    dist_c = np.empty((k, n))
     sums = np.empty((k, d))
     counts = np.empty(k, dtype=np.int64)
     for _ in range(max_iter):
+        for c in range(k):
+            row = dist_c[c]
+            row[:] = 0.0
+            for f in range(d):
+                cf = centres[c, f]
+                xf = XT[f]
+                for i in range(n):
+                    t = xf[i] - cf
+                    row[i] += t * t
         sums[:] = 0.0
         counts[:] = 0
         for i in range(n):
-            best, best_d = _nearest(X[i], centres)
+            best = 0  # the nearest centre, ties to the lower index (as _nearest)
+            best_d = dist_c[0, i]
+            for c in range(1, k):
+                if dist_c[c, i] < best_d:
+                    best_d = dist_c[c, i]
+                    best = c
             labels[i] = best
             dist[i] = best_d
             counts[best] += 1
@@ -266,7 +332,7 @@ def _lloyd(X, centres, max_iter, tol):
             break
     inertia = 0.0
     for i in range(n):
-        labels[i], best_d = _nearest(X[i], centres)
+        labels[i], best_d = _nearest(X, i, centres)
         inertia += best_d
     return labels, inertia
 
@@ -278,9 +344,10 @@ def _kmeans_starts(X, k, uniforms, max_iter, tol):
     n_init = uniforms.shape[0]
     centres = np.empty((n_init, k, X.shape[1]))
     inertia = np.empty(n_init)
+    XT = np.ascontiguousarray(X.T)
     for s in numba.prange(n_init):
         c = _kmeans_plusplus(X, k, uniforms[s])
-        _, inertia[s] = _lloyd(X, c, max_iter, tol)
+        _, inertia[s] = _lloyd(X, XT, c, max_iter, tol)
         centres[s] = c
     return centres, inertia
 
@@ -316,7 +383,7 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     return centres[best], float(inertia[best])
 
 
-class SubsampledKMeans(ClusterMixin, BaseEstimator):
+class SubsampledKMeans(_Estimator):
     """k-means fitted on a random subsample, then applied to every sample.
 
     Parameters
@@ -358,9 +425,29 @@ class SubsampledKMeans(ClusterMixin, BaseEstimator):
     def predict(self, X):
         return nearest_centre(X, self.cluster_centers_)[0]
 
+    def fit_predict(self, X, y=None):
+        return self.fit(X).labels_
 
-class ExactNMF(NMF):
-    """scikit-learn's NMF whose ``transform`` is the exact non-negative least squares of each sample.
+
+def _exact_nmf_class():
+    """:class:`ExactNMF`, defined on first use so that importing this module does not import scikit-learn."""
+    from sklearn.decomposition import NMF
+
+    class ExactNMF(NMF):
+        __doc__ = _EXACT_NMF_DOC
+
+        def transform(self, X):
+            """(n_samples, n_components) float64 non-negative weights of X."""
+            from .unmixing import abundances
+
+            return abundances(np.asarray(X), self.components_, sum_to_one=False)
+
+    ExactNMF.__module__ = __name__
+    ExactNMF.__qualname__ = "ExactNMF"
+    return ExactNMF
+
+
+_EXACT_NMF_DOC = """scikit-learn's NMF whose ``transform`` is the exact non-negative least squares of each sample.
 
     ``NMF.transform`` runs coordinate descent with a stopping rule over the whole batch,
     so a sample's weights depend on the other samples transformed with it: a tile of an
@@ -371,16 +458,18 @@ class ExactNMF(NMF):
     :func:`hyperspy_symseg.unmixing.abundances`, whatever the batch.
     """
 
-    def transform(self, X):
-        """(n_samples, n_components) float64 non-negative weights of X."""
-        from .unmixing import abundances
 
-        return abundances(np.asarray(X), self.components_, sum_to_one=False)
+def __getattr__(name):
+    if name == "ExactNMF":  # built once, then an ordinary module attribute
+        if "ExactNMF" not in globals():
+            globals()["ExactNMF"] = _exact_nmf_class()
+        return globals()["ExactNMF"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def exact_nmf(nmf) -> ExactNMF:
+def exact_nmf(nmf) -> ExactNMF:  # noqa: F821 - the class is built on first use
     """An :class:`ExactNMF` with the parameters and the fitted components of a fitted ``NMF``."""
-    out = ExactNMF(**nmf.get_params())
+    out = __getattr__("ExactNMF")(**nmf.get_params())
     for key, value in vars(nmf).items():
         if key.endswith("_") and not key.startswith("_"):
             setattr(out, key, value)

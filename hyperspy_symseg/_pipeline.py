@@ -111,6 +111,40 @@ def _seed(random_state) -> int | None:
     return random_state
 
 
+class _WithoutVariance:
+    """A reducer as HyperSpy's ``decomposition`` sees it, without its ``explained_variance_``.
+
+    HyperSpy 2.5 turns an estimator's ``explained_variance_`` into ratios in a function
+    that imports dask.array first, whatever the data: 0.2-0.35 s of a fresh process,
+    more than the rest of a small segmentation. Without the attribute HyperSpy stores
+    no variances, and :func:`_store_variance` stores them with HyperSpy's own formulas.
+    """
+
+    def __init__(self, reducer):
+        self.reducer = reducer
+
+    def fit_transform(self, X, y=None):
+        return self.reducer.fit_transform(X)
+
+    def transform(self, X):
+        return self.reducer.transform(X)
+
+    @property
+    def components_(self):
+        return self.reducer.components_
+
+
+def _store_variance(descriptors, reducer) -> None:
+    """The learning results HyperSpy's decomposition would have stored for ``reducer`` itself."""
+    results = descriptors.learning_results
+    results.decomposition_algorithm = reducer
+    variance = reducer.explained_variance_
+    results.explained_variance = variance
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant image: NaN, as HyperSpy stores it
+        results.explained_variance_ratio = variance / variance.sum()
+    results.number_significant_components = int(descriptors.estimate_elbow_position(results.explained_variance_ratio) + 1)
+
+
 def _reduce(descriptors, algorithm: str, n_components, random_state):
     """Run HyperSpy's decomposition on the descriptor signal; returns the fitted estimator.
 
@@ -119,7 +153,8 @@ def _reduce(descriptors, algorithm: str, n_components, random_state):
     """
     if algorithm == "PCA":
         reducer = CovariancePCA(n_components)
-        descriptors.decomposition(algorithm=reducer, centre=None, print_info=False)
+        descriptors.decomposition(algorithm=_WithoutVariance(reducer), centre=None, print_info=False)
+        _store_variance(descriptors, reducer)
     elif algorithm == "NMF":
         reducer = exact_nmf(descriptors.decomposition(
             algorithm="NMF", output_dimension=int(n_components), return_info=True, print_info=False,

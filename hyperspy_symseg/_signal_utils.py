@@ -109,7 +109,7 @@ def _frames(signal) -> np.ndarray:
 
 
 def _descriptor_signal(signal, data, spec, grid):
-    from hyperspy.signals import LazySignal1D, Signal1D
+    import hyperspy.signals as signals  # the lazy class only for dask data: its import pulls in dask
 
     axes = _descriptor_axes(signal, spec, grid)
     ydict, xdict = signal.axes_manager._get_axes_dicts()[-2:]
@@ -122,7 +122,7 @@ def _descriptor_signal(signal, data, spec, grid):
         info["operations_calibrated"] = np.asarray(spec.shifts) * np.array([ydict["scale"], xdict["scale"]])
         info["operations_units"] = xdict.get("units")
     metadata["SymmetryDescriptors"] = {**info, "stride": int(grid.stride), "grid_origin_px": np.array([grid.y0, grid.x0])}
-    cls = Signal1D if isinstance(data, np.ndarray) else LazySignal1D
+    cls = signals.Signal1D if isinstance(data, np.ndarray) else signals.LazySignal1D
     return cls(data, axes=axes, metadata=metadata)
 
 
@@ -153,14 +153,14 @@ def _checked(data):
 
 def _map_signal(signal, data, title: str, quantity: str, signal_type: str = ""):
     """A Signal2D (lazy for dask data) with the axes and (copied) metadata of ``signal``."""
-    from hyperspy.signals import LazySignal2D, Signal2D
+    import hyperspy.signals as signals  # the lazy class only for dask data: its import pulls in dask
 
     metadata = copy.deepcopy(signal.metadata.as_dictionary())
     original = metadata.get("General", {}).get("title", "")
     metadata.setdefault("General", {})["title"] = f"{title} of {original}" if original else title
     metadata.setdefault("Signal", {}).update({"signal_type": signal_type, "quantity": quantity})
     axes = [dict(a) for a in signal.axes_manager._get_axes_dicts()]
-    cls = Signal2D if isinstance(data, np.ndarray) else LazySignal2D
+    cls = signals.Signal2D if isinstance(data, np.ndarray) else signals.LazySignal2D
     out = cls(data, axes=axes, metadata=metadata)
     if signal_type:
         out.set_signal_type(signal_type)

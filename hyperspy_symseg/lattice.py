@@ -40,7 +40,7 @@ import numba
 import numpy as np
 import scipy.ndimage
 
-from ._threading import serialised
+from ._threading import serialised, single_threaded_blas
 
 #: Largest tile (px) of the spectrum estimate; larger images are averaged over tiles.
 TILE = 512
@@ -698,7 +698,8 @@ def _zoom_basis(image, corners, tile_shape, k, hk, weights, basis):
     top = np.argsort(-weights, kind="stable")[:ZOOM_PEAKS]
     if np.linalg.matrix_rank(hk[top]) < 2:
         return basis
-    refined = _zoom(np.asarray(image, dtype=np.float32), corners, tile_shape, k[top])
+    with single_threaded_blas():  # thin complex products: 2 BLAS threads made this 7x slower on a busy machine
+        refined = _zoom(np.asarray(image, dtype=np.float32), corners, tile_shape, k[top])
     sw = np.sqrt(weights[top])[:, None]
     solution, *_ = np.linalg.lstsq(hk[top] * sw, refined * sw, rcond=None)
     return solution

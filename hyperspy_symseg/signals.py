@@ -4,9 +4,14 @@
 the label images a segmentation returns. Thin classes: every method forwards to the
 pipeline in :mod:`hyperspy_symseg.segmentation` or to :mod:`hyperspy_symseg.plot`; no
 numerics live here.
+
+The lazy classes are defined on first use (``signals.LazyAtomicResolutionImage`` defines
+them): their base class imports dask (~0.3 s), which eager signals never need.
 """
 
-from hyperspy.signals import LazySignal2D, Signal2D
+import threading
+
+from hyperspy.signals import Signal2D
 
 from . import atom_columns, lattice, segmentation
 
@@ -46,12 +51,6 @@ class AtomicResolutionImage(Signal2D):
     symmetry_segment.__doc__ = segmentation.symmetry_segment.__doc__
 
 
-class LazyAtomicResolutionImage(LazySignal2D, AtomicResolutionImage):
-    """Lazy (dask-backed) :class:`AtomicResolutionImage`."""
-
-    _lazy = True
-
-
 class PatternLabels(Signal2D):
     """Pattern labels of a symmetry segmentation: integers 0 .. n_patterns - 1 (0 = smallest pattern).
 
@@ -73,7 +72,36 @@ class PatternLabels(Signal2D):
     plot.__doc__ = Signal2D.plot.__doc__
 
 
-class LazyPatternLabels(LazySignal2D, PatternLabels):
-    """Lazy (dask-backed) :class:`PatternLabels`."""
+_LAZY_CLASSES = ("LazyAtomicResolutionImage", "LazyPatternLabels")
+_LAZY_LOCK = threading.Lock()
 
-    _lazy = True
+
+def _define_lazy_classes() -> None:
+    from hyperspy.signals import LazySignal2D
+
+    class LazyAtomicResolutionImage(LazySignal2D, AtomicResolutionImage):
+        """Lazy (dask-backed) :class:`AtomicResolutionImage`."""
+
+        _lazy = True
+
+    class LazyPatternLabels(LazySignal2D, PatternLabels):
+        """Lazy (dask-backed) :class:`PatternLabels`."""
+
+        _lazy = True
+
+    for cls in (LazyAtomicResolutionImage, LazyPatternLabels):
+        cls.__qualname__ = cls.__name__  # module-level names, for HyperSpy's registry and pickle
+        globals()[cls.__name__] = cls
+
+
+def __getattr__(name):
+    if name in _LAZY_CLASSES:
+        with _LAZY_LOCK:
+            if name not in globals():
+                _define_lazy_classes()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_CLASSES))

@@ -136,3 +136,53 @@ class TestKMeans:
         assert match > 0.97
         again = SubsampledKMeans(4, n_init=10, max_samples=300, random_state=0).fit(X)
         np.testing.assert_array_equal(again.labels_, sub.labels_)
+
+
+class TestEstimatorProtocol:
+    """The estimators follow scikit-learn's parameter protocol without subclassing its classes."""
+
+    def test_params_repr_and_clone(self):
+        from sklearn.base import clone
+
+        est = SubsampledKMeans(3, max_samples=500, random_state=1)
+        assert est.get_params() == {"max_samples": 500, "n_clusters": 3, "n_init": 10, "random_state": 1}
+        assert repr(est) == "SubsampledKMeans(max_samples=500, n_clusters=3, random_state=1)"
+        assert repr(CovariancePCA()) == "CovariancePCA()" and repr(CovariancePCA(0.9)) == "CovariancePCA(n_components=0.9)"
+        other = clone(est)
+        assert other is not est and other.get_params() == est.get_params()
+        assert est.set_params(n_init=2) is est and est.n_init == 2
+        with pytest.raises(ValueError, match="Invalid parameter 'k' for estimator SubsampledKMeans"):
+            est.set_params(k=2)
+
+    def test_fit_predict(self):
+        X = np.random.default_rng(0).normal(size=(200, 2)) + np.repeat([[0, 0], [9, 9]], 100, axis=0)
+        labels = SubsampledKMeans(2, random_state=0).fit_predict(X)
+        assert sorted(np.bincount(labels)) == [100, 100]
+
+    def test_exact_nmf_built_once_and_picklable(self):
+        import pickle
+
+        import hyperspy_symseg._learn as learn
+
+        cls = learn.ExactNMF
+        assert learn.ExactNMF is cls and cls.__module__ == "hyperspy_symseg._learn"
+        assert type(pickle.loads(pickle.dumps(cls(n_components=2)))) is cls
+
+
+def test_decomposition_results_as_hyperspy_stores_them():
+    """The PCA route stores the learning results HyperSpy's decomposition stores for the estimator itself."""
+    import hyperspy.api as hs
+
+    from hyperspy_symseg._pipeline import _reduce
+
+    rng = np.random.default_rng(1)
+    data = (rng.normal(size=(12, 10, 4)) @ rng.normal(size=(4, 9)) + 3).astype(np.float32)
+    ours, theirs = hs.signals.Signal1D(data), hs.signals.Signal1D(data.copy())
+    reducer = _reduce(ours, "PCA", 3, 0)
+    theirs.decomposition(algorithm=CovariancePCA(3), centre=None, print_info=False)
+    a, b = ours.learning_results, theirs.learning_results
+    assert a.decomposition_algorithm is reducer and repr(b.decomposition_algorithm) == repr(reducer)
+    for key, value in vars(b).items():
+        if key != "decomposition_algorithm":
+            np.testing.assert_equal(getattr(a, key), value, err_msg=key)
+    assert a.number_significant_components >= 1 and a.explained_variance.shape == (9,)

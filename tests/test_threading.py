@@ -91,3 +91,42 @@ def test_every_parallel_kernel_is_serialised():
                 if any("parallel=True" in n for n in names) and "serialised" not in names:
                     missing.append(f"{path.relative_to(ROOT)}::{node.name}")
     assert not missing, sorted(missing)
+
+
+def test_single_threaded_blas_is_shared_and_restored():
+    """One BLAS thread inside the blocks, also when they nest and overlap in threads; restored after."""
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy as np
+
+    from hyperspy_symseg._threading import single_threaded_blas
+
+    np.ones((4, 4)) @ np.ones((4, 4))  # BLAS loaded
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library seen by threadpoolctl")
+    inside, entered, release = [], threading.Barrier(2), threading.Event()
+
+    def work():
+        with single_threaded_blas():
+            entered.wait()
+            release.wait(5)
+            inside.append(blas_threads())
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    with single_threaded_blas():
+        entered.wait()
+        with single_threaded_blas():
+            inside.append(blas_threads())
+    # the worker is still inside: its block keeps the limit after ours ended
+    inside.append(blas_threads())
+    release.set()
+    worker.join()
+    assert inside == [[1] * len(before)] * 3
+    assert blas_threads() == before

@@ -11,9 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from . import _detect, _refine
+
+
+def cKDTree(*args, **kwargs):  # noqa: N802 - scipy.spatial on first use, not in every import (~0.1 s, ~10 MiB)
+    from scipy.spatial import cKDTree as tree
+
+    return tree(*args, **kwargs)
 
 #: Default minimum significance of a column: fitted amplitude / its standard error.
 MIN_SNR = 5.0

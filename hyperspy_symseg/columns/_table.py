@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
+
+
+def cKDTree(*args, **kwargs):  # noqa: N802 - scipy.spatial on first use, not in every import (~0.1 s, ~10 MiB)
+    from scipy.spatial import cKDTree as tree
+
+    return tree(*args, **kwargs)
 
 #: (name, dtype, description) of every table field, in order.
 TABLE_FIELDS = (
