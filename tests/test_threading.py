@@ -95,38 +95,12 @@ def test_every_parallel_kernel_is_serialised():
 
 def test_single_threaded_blas_is_shared_and_restored():
     """One BLAS thread inside the blocks, also when they nest and overlap in threads; restored after."""
-    import threading
+    # In a fresh process: scikit-learn's estimators in other tests set and restore BLAS limits of their own.
+    import subprocess
+    import sys
+    import textwrap
 
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    import numpy as np
-
-    from hyperspy_symseg._threading import single_threaded_blas
-
-    np.ones((4, 4)) @ np.ones((4, 4))  # BLAS loaded
-
-    def blas_threads():
-        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-
-    before = blas_threads()
-    if not before:
-        pytest.skip("no BLAS library seen by threadpoolctl")
-    inside, entered, release = [], threading.Barrier(2), threading.Event()
-
-    def work():
-        with single_threaded_blas():
-            entered.wait()
-            release.wait(5)
-            inside.append(blas_threads())
-
-    worker = threading.Thread(target=work)
-    worker.start()
-    with single_threaded_blas():
-        entered.wait()
-        with single_threaded_blas():
-            inside.append(blas_threads())
-    # the worker is still inside: its block keeps the limit after ours ended
-    inside.append(blas_threads())
-    release.set()
-    worker.join()
-    assert inside == [[1] * len(before)] * 3
-    assert blas_threads() == before
+    pytest.importorskip("threadpoolctl")
+    script = textwrap.dedent('import sys\nimport threading\n\nimport threadpoolctl\nimport numpy as np\n\nfrom hyperspy_symseg._threading import single_threaded_blas\n\nnp.ones((4, 4)) @ np.ones((4, 4))  # BLAS loaded\n\ndef blas_threads():\n    return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]\n\nbefore = blas_threads()\nif not before:\n    sys.exit(0)\ninside, entered, release = [], threading.Barrier(2), threading.Event()\n\ndef work():\n    with single_threaded_blas():\n        entered.wait()\n        release.wait(5)\n        inside.append(blas_threads())\n\nworker = threading.Thread(target=work)\nworker.start()\nwith single_threaded_blas():\n    entered.wait()\n    with single_threaded_blas():\n        inside.append(blas_threads())\n# the worker is still inside: its block keeps the limit after ours ended\ninside.append(blas_threads())\nrelease.set()\nworker.join()\nassert inside == [[1] * len(before)] * 3\nassert blas_threads() == before\n')
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
