@@ -148,7 +148,11 @@ def _nearest_centre_kernel(X, centres, labels, dist):
                 t = X[i, f] - centres[c, f]
                 d += t * t
             dist[i, c] = d
-        labels[i] = np.argmin(dist[i])
+        best = 0
+        for c in range(1, centres.shape[0]):
+            if dist[i, c] < dist[i, best]:
+                best = c
+        labels[i] = best
 
 
 def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,43 +170,50 @@ def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @numba.njit(cache=True, nogil=True)
-def _sq_dist(x, c):
-    d = 0.0
-    for f in range(x.shape[0]):
-        t = x[f] - c[f]
-        d += t * t
-    return d
+def _distances_to(XT, centre, out):
+    """``out[i]``: squared distance of point ``XT[:, i]`` to ``centre``, summed in feature order.
 
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _nearest(x, centres):
-    """(index, squared distance) of the nearest centre; ties go to the lower index."""
-    best = 0
-    best_d = _sq_dist(x, centres[0])
-    for c in range(1, centres.shape[0]):
-        dc = _sq_dist(x, centres[c])
-        if dc < best_d:
-            best_d = dc
-            best = c
-    return best, best_d
+    Features are the outer loop, so the loop over points is contiguous and vectorised;
+    each point's sum still adds its features one by one in order.
+    """
+    out[:] = 0.0
+    for f in range(XT.shape[0]):
+        cf = centre[f]
+        row = XT[f]
+        for i in range(XT.shape[1]):
+            t = row[i] - cf
+            out[i] += t * t
 
 
 @numba.njit(cache=True, nogil=True)
-def _kmeans_plusplus(X, k, uniforms):
+def _assign(XT, centres, labels, dist, work):
+    """Nearest centre ``labels[i]`` of every point and its squared distance ``dist[i]``; ties go to the lower index."""
+    _distances_to(XT, centres[0], dist)
+    labels[:] = 0
+    for c in range(1, centres.shape[0]):
+        _distances_to(XT, centres[c], work)
+        for i in range(XT.shape[1]):
+            closer = work[i] < dist[i]
+            dist[i] = work[i] if closer else dist[i]
+            labels[i] = c if closer else labels[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmeans_plusplus(XT, k, uniforms):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007 with local trials).
 
-    ``uniforms`` holds 1 + (k - 1) * n_trials numbers in [0, 1): the first picks the
-    first centre, the others the candidate centres, each drawn with probability
-    proportional to the squared distance to the nearest centre so far; of each
-    step's candidates the one giving the lowest total squared distance is kept.
+    ``XT`` is (n_features, n_samples). ``uniforms`` holds 1 + (k - 1) * n_trials
+    numbers in [0, 1): the first picks the first centre, the others the candidate
+    centres, each drawn with probability proportional to the squared distance to the
+    nearest centre so far; of each step's candidates the one giving the lowest total
+    squared distance is kept.
     """
-    n, d = X.shape
+    d, n = XT.shape
     n_trials = (uniforms.shape[0] - 1) // max(k - 1, 1)
     centres = np.empty((k, d))
-    centres[0] = X[min(int(uniforms[0] * n), n - 1)]
+    centres[0] = XT[:, min(int(uniforms[0] * n), n - 1)]
     closest = np.empty(n)
-    for i in range(n):
-        closest[i] = _sq_dist(X[i], centres[0])
+    _distances_to(XT, centres[0], closest)
     cumulative = np.empty(n)
     best_closest = np.empty(n)
     trial_closest = np.empty(n)
@@ -216,38 +227,43 @@ def _kmeans_plusplus(X, k, uniforms):
         for t in range(n_trials):
             u = uniforms[1 + (c - 1) * n_trials + t] * total
             cand = min(np.searchsorted(cumulative, u, side="right"), n - 1)
+            _distances_to(XT, XT[:, cand].copy(), trial_closest)
             pot = 0.0
             for i in range(n):
-                trial_closest[i] = min(closest[i], _sq_dist(X[i], X[cand]))
+                trial_closest[i] = min(closest[i], trial_closest[i])
                 pot += trial_closest[i]
             if pot < best_pot:
                 best_pot = pot
                 best = cand
                 best_closest[:] = trial_closest
-        centres[c] = X[best]
+        centres[c] = XT[:, best]
         closest[:] = best_closest
     return centres
 
 
 @numba.njit(cache=True, nogil=True)
-def _lloyd(X, centres, max_iter, tol):
-    """Lloyd iterations from ``centres`` (modified in place); returns (labels, inertia)."""
-    n, d = X.shape
+def _lloyd(XT, centres, max_iter, tol):
+    """Lloyd iterations from ``centres`` (modified in place); returns (labels, inertia).
+
+    ``XT`` is (n_features, n_samples). The sums of each cluster add its points in
+    order, so the centres do not depend on how the work is vectorised.
+    """
+    d, n = XT.shape
     k = centres.shape[0]
     labels = np.zeros(n, dtype=np.int64)
     dist = np.empty(n)
+    work = np.empty(n)
     sums = np.empty((k, d))
     counts = np.empty(k, dtype=np.int64)
     for _ in range(max_iter):
+        _assign(XT, centres, labels, dist, work)
         sums[:] = 0.0
         counts[:] = 0
         for i in range(n):
-            best, best_d = _nearest(X[i], centres)
-            labels[i] = best
-            dist[i] = best_d
+            best = labels[i]
             counts[best] += 1
             for f in range(d):
-                sums[best, f] += X[i, f]
+                sums[best, f] += XT[f, i]
         shift = 0.0
         for c in range(k):
             if counts[c] == 0:
@@ -255,8 +271,8 @@ def _lloyd(X, centres, max_iter, tol):
                 far = np.argmax(dist)
                 dist[far] = 0.0
                 for f in range(d):
-                    shift += (X[far, f] - centres[c, f]) ** 2
-                    centres[c, f] = X[far, f]
+                    shift += (XT[f, far] - centres[c, f]) ** 2
+                    centres[c, f] = XT[f, far]
                 continue
             for f in range(d):
                 new = sums[c, f] / counts[c]
@@ -264,23 +280,23 @@ def _lloyd(X, centres, max_iter, tol):
                 centres[c, f] = new
         if shift <= tol:
             break
+    _assign(XT, centres, labels, dist, work)
     inertia = 0.0
     for i in range(n):
-        labels[i], best_d = _nearest(X[i], centres)
-        inertia += best_d
+        inertia += dist[i]
     return labels, inertia
 
 
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _kmeans_starts(X, k, uniforms, max_iter, tol):
-    """Run one k-means per row of ``uniforms``; returns all centres and inertias."""
+def _kmeans_starts(XT, k, uniforms, max_iter, tol):
+    """Run one k-means per row of ``uniforms`` on ``XT`` (n_features, n_samples); returns all centres and inertias."""
     n_init = uniforms.shape[0]
-    centres = np.empty((n_init, k, X.shape[1]))
+    centres = np.empty((n_init, k, XT.shape[0]))
     inertia = np.empty(n_init)
     for s in numba.prange(n_init):
-        c = _kmeans_plusplus(X, k, uniforms[s])
-        _, inertia[s] = _lloyd(X, c, max_iter, tol)
+        c = _kmeans_plusplus(XT, k, uniforms[s])
+        _, inertia[s] = _lloyd(XT, c, max_iter, tol)
         centres[s] = c
     return centres, inertia
 
@@ -306,12 +322,13 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     inertia : float
         Sum of squared distances of the samples to their nearest centre.
     """
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
     rng = np.random.default_rng(random_state)
     n_trials = 2 + int(math.log(n_clusters))
     uniforms = rng.random((n_init, 1 + max(n_clusters - 1, 1) * n_trials))
     tol_abs = tol * float(np.mean(np.var(X, axis=0)))
-    centres, inertia = _kmeans_starts(X, n_clusters, uniforms, max_iter, tol_abs)
+    # Features by samples: the kernels' loops over samples are contiguous.
+    centres, inertia = _kmeans_starts(np.ascontiguousarray(X.T), n_clusters, uniforms, max_iter, tol_abs)
     best = int(np.argmin(inertia))
     return centres[best], float(inertia[best])
 
