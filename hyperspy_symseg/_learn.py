@@ -57,48 +57,10 @@ def _one_blas_thread():
     return _BLAS["controller"].limit(limits=1, user_api="blas")
 
 
-def _run_chunks(task, n_chunks: int, n_threads: int) -> None:
-    """``task(i, t)`` for every chunk ``i``, on up to ``n_threads`` Python threads ``t``.
-
-    Chunks are taken in turn by whichever thread is free, so a thread slowed down by
-    other work on the machine does not hold up the rest; results are stored per chunk,
-    so they do not depend on which thread ran which chunk. NumPy and BLAS release the GIL.
-    """
-    n_threads = max(1, min(n_threads, n_chunks))
-    if n_threads == 1:
-        for i in range(n_chunks):
-            task(i, 0)
-        return
-    import itertools
-    import threading
-
-    counter = itertools.count()  # next() is atomic under the GIL
-    errors = []
-
-    def work(t):
-        try:
-            for i in iter(lambda: next(counter), None):
-                if i >= n_chunks:
-                    return
-                task(i, t)
-        except BaseException as error:  # re-raised in the calling thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(1, n_threads)]
-    for t in threads:
-        t.start()
-    work(0)
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
-@serialised
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "nsz"})
-def _project_kernel(X, axes, offset, out):
-    """``out[i, c] = X[i] . axes[c] - offset[c]``, accumulated in float64, rounded once."""
-    for i in numba.prange(X.shape[0]):
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _project_rows(X, axes, offset, out, start, stop):
+    """``out[i, c] = X[i] . axes[c] - offset[c]`` for ``start <= i < stop``, accumulated in float64, rounded once."""
+    for i in range(start, stop):
         for c in range(axes.shape[0]):
             acc = 0.0
             for f in range(X.shape[1]):
@@ -177,8 +139,10 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
             grams[i] = products[:n_features, :n_features]
             totals[i] = products[n_features, :n_features]
 
+        from ._tasks import run_tasks
+
         with _one_blas_thread():
-            _run_chunks(chunk, len(chunks), n_threads)
+            run_tasks(chunk, len(chunks), n_threads)
             total = totals.sum(axis=0)
             cov = grams.sum(axis=0)
             delta = total / n_samples
@@ -213,9 +177,14 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
         X = np.ascontiguousarray(X)
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
+        from ._tasks import run_tasks
+
         axes = np.ascontiguousarray(self.components_, dtype=np.float64)
+        offset = axes @ np.asarray(self.center_, dtype=np.float64)
         out = np.empty((X.shape[0], axes.shape[0]), dtype=np.float32)
-        _project_kernel(X, axes, axes @ np.asarray(self.center_, dtype=np.float64), out)
+        chunks = list(_chunks(X.shape[0]))
+        run_tasks(lambda i, _: _project_rows(X, axes, offset, out, chunks[i].start, chunks[i].stop), len(chunks),
+                  numba.get_num_threads())
         return out
 
     #: ``fit_transform`` is ``fit(X).transform(X)``: its result is the model's loadings.
@@ -374,18 +343,13 @@ def _lloyd(XT, centres, max_iter, tol):
     return labels, inertia
 
 
-@serialised
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _kmeans_starts(XT, k, uniforms, max_iter, tol):
-    """Run one k-means per row of ``uniforms`` on ``XT`` (n_features, n_samples); returns all centres and inertias."""
-    n_init = uniforms.shape[0]
-    centres = np.empty((n_init, k, XT.shape[0]))
-    inertia = np.empty(n_init)
-    for s in numba.prange(n_init):
-        c = _kmeans_plusplus(XT, k, uniforms[s])
-        _, inertia[s] = _lloyd(XT, c, max_iter, tol)
-        centres[s] = c
-    return centres, inertia
+@numba.njit(cache=True, nogil=True)
+def _kmeans_start(XT, k, uniforms, max_iter, tol, centres):
+    """One k-means from the seeding drawn with ``uniforms``: its centres into ``centres``; returns the inertia."""
+    c = _kmeans_plusplus(XT, k, uniforms)
+    _, inertia = _lloyd(XT, c, max_iter, tol)
+    centres[:] = c
+    return inertia
 
 
 def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, max_iter: int = 300, tol: float = 1e-4):
@@ -415,7 +379,16 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     uniforms = rng.random((n_init, 1 + max(n_clusters - 1, 1) * n_trials))
     tol_abs = tol * float(np.mean(np.var(X, axis=0)))
     # Features by samples: the kernels' loops over samples are contiguous.
-    centres, inertia = _kmeans_starts(np.ascontiguousarray(X.T), n_clusters, uniforms, max_iter, tol_abs)
+    XT = np.ascontiguousarray(X.T)
+    centres = np.empty((n_init, n_clusters, XT.shape[0]))
+    inertia = np.empty(n_init)
+
+    def start(s, _):
+        inertia[s] = _kmeans_start(XT, n_clusters, uniforms[s], max_iter, tol_abs, centres[s])
+
+    from ._tasks import run_tasks
+
+    run_tasks(start, n_init, numba.get_num_threads())
     best = int(np.argmin(inertia))
     return centres[best], float(inertia[best])
 

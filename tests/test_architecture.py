@@ -26,6 +26,7 @@ import pytest
         "hyperspy_symseg.model",
         "hyperspy_symseg.files",
         "hyperspy_symseg._threading",
+        "hyperspy_symseg._tasks",
         "hyperspy_symseg._tiling",
         "hyperspy_symseg._validation",
         "hyperspy_symseg.columns",

@@ -45,6 +45,7 @@ import numba
 import numpy as np
 import scipy.fft
 
+from .._tasks import run_tasks
 from .._threading import serialised
 from ._grid import DescriptorGrid, descriptor_grid
 
@@ -371,25 +372,21 @@ def _clipped_scores(sc, j_start, j_end, prefix, top, bottom, m, n, px, x0, strid
         sc[j] = _clipped_pearson(sab, top, bottom, left, right, m, n, ii1, ii2, flat_pp)
 
 
-@serialised
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _lcm_direct_kernel(img, shifts, py, px, y0, x0, ny, nx, stride, mean, inv, ii1, ii2, flat_pp, n_blocks, out):
-    """Scores of every shift at every grid point, one task per block of grid rows.
+@numba.njit(cache=True, nogil=True)
+def _lcm_direct_rows(img, shifts, py, px, y0, x0, i0, i1, nx, stride, mean, inv, ii1, ii2, flat_pp, out):
+    """Scores of every shift at the grid points of grid rows ``i0 <= i < i1``, into ``out[i]``.
 
-    Per task and shift, ``col[k, x]`` holds the sum over the patch rows of
-    ``I(y, x) I(y + m, x + n)`` (zero where ``x + n`` is outside the image); it slides
-    down the image (rows entering the box added, rows leaving it removed), and its
-    prefix sums along the row give every box sum of the grid row. A grid row's scores
-    are collected per shift, contiguous along the row, then written to ``out[i]``, which
-    is contiguous: every output byte is written once, in order.
+    Per shift, ``col[k, x]`` holds the sum over the patch rows of ``I(y, x) I(y + m, x + n)``
+    (zero where ``x + n`` is outside the image); it slides down the image (rows entering
+    the box added, rows leaving it removed), and its prefix sums along the row give every
+    box sum of the grid row. A grid row's scores are collected per shift, contiguous along
+    the row, then written to ``out[i]``, which is contiguous: every output byte is written
+    once, in order.
     """
     height, width = img.shape
     n_shifts = shifts.shape[0]
     npix = float((2 * py + 1) * (2 * px + 1))
-    rows_per_block = (ny + n_blocks - 1) // n_blocks
-    for block in numba.prange(n_blocks):
-        i0 = block * rows_per_block
-        i1 = min(ny, i0 + rows_per_block)
+    if i1 > i0:
         col = np.zeros((n_shifts, width))
         ctop = np.zeros(n_shifts, dtype=np.int64)
         cbot = np.full(n_shifts, -1, dtype=np.int64)
@@ -470,6 +467,23 @@ def _lcm_scores_from_sums(sab, ys, xs, shifts, py, px, height, width, mean, inv,
                 out[b, k] = _pearson(sab[b, k], npix, mean[ra, ca], inv[ra, ca], mean[ra + m, ca + n], inv[ra + m, ca + n])
             else:
                 out[b, k] = _clipped_pearson(sab[b, k], top, bottom, left, right, m, n, ii1, ii2, flat_pp)
+
+
+#: Images up to this many pixels are normalised, and get their integral images and
+#: patch statistics, on one thread: a few milliseconds of work, less than the seven
+#: parallel regions it takes cost on a machine whose cores are busy with other work
+#: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two).
+SERIAL_PRELUDE_PIXELS = 1 << 22
+
+#: Tasks the direct method splits the grid rows into. Each task starts its running
+#: sums afresh (about a patch height of extra rows per shift), so few but enough to share
+#: out among the threads; a fixed number, so the scores do not depend on the threads.
+DIRECT_TASKS = 8
+
+
+def _direct_task_rows(ny: int) -> int:
+    """Grid rows per task of the direct method."""
+    return max(1, -(-ny // DIRECT_TASKS))
 
 
 def shift_margins(shifts: np.ndarray, patch_y: int, patch_x: int) -> tuple[int, int]:
@@ -574,17 +588,25 @@ def local_correlation_map(
     stride = grid.stride
     if out is None:
         out = np.empty(grid.shape + (len(shifts),), dtype=np.float32)
-    img, std = normalized_image(image, return_std=True)
-    variance = flat_variance(std, reference_std)
-    ii1, ii2 = integral_images(img)
-    mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
+    threads = numba.get_num_threads()
+    if np.prod(np.shape(image)) <= SERIAL_PRELUDE_PIXELS:
+        numba.set_num_threads(1)
+    try:
+        img, std = normalized_image(image, return_std=True)
+        variance = flat_variance(std, reference_std)
+        ii1, ii2 = integral_images(img)
+        mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
+    finally:
+        numba.set_num_threads(threads)
     flat_pp = FLAT_TOLERANCE * variance
     if method == "direct":
-        n_blocks = int(min(grid.ny, numba.get_num_threads()))
-        _lcm_direct_kernel(
-            img, shifts, patch_y, patch_x, grid.y0, grid.x0, grid.ny, grid.nx, stride,
-            mean, inv, ii1, ii2, flat_pp, n_blocks, out,
-        )
+        rows = _direct_task_rows(grid.ny)
+
+        def task(t, _):
+            _lcm_direct_rows(img, shifts, patch_y, patch_x, grid.y0, grid.x0, t * rows, min(grid.ny, (t + 1) * rows),
+                             grid.nx, stride, mean, inv, ii1, ii2, flat_pp, out)
+
+        run_tasks(task, -(-grid.ny // rows), numba.get_num_threads())
         if progress is not None:
             progress(grid.ny * grid.nx)
     elif method == "fft":
