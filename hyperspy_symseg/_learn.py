@@ -196,33 +196,36 @@ class CovariancePCA(TransformerMixin, BaseEstimator):
 
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _nearest_centre_kernel(X, centres, labels, dist):
+def _nearest_centre_kernel(X, centres, labels, dist, keep_distances):
     for i in numba.prange(X.shape[0]):
+        best = 0
+        best_d = np.inf
         for c in range(centres.shape[0]):
             d = 0.0
             for f in range(X.shape[1]):
                 t = X[i, f] - centres[c, f]
                 d += t * t
-            dist[i, c] = d
-        best = 0
-        for c in range(1, centres.shape[0]):
-            if dist[i, c] < dist[i, best]:
+            if keep_distances:
+                dist[i, c] = d
+            if c == 0 or d < best_d:
                 best = c
+                best_d = d
         labels[i] = best
 
 
-def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_centre(X: np.ndarray, centres: np.ndarray, distances: bool = True):
     """Index of, and squared distance to, the nearest of ``centres`` for each row of X.
 
     Returns ``(labels, distances)``: (n_samples,) int64 and (n_samples, n_centres)
-    float64 squared Euclidean distances (ties go to the lower index).
+    float64 squared Euclidean distances (ties go to the lower index); with
+    ``distances=False`` only the labels.
     """
     X = np.ascontiguousarray(X)
     centres = np.ascontiguousarray(centres, dtype=np.float64)
     labels = np.empty(X.shape[0], dtype=np.int64)
-    dist = np.empty((X.shape[0], centres.shape[0]))
-    _nearest_centre_kernel(X, centres, labels, dist)
-    return labels, dist
+    dist = np.empty((X.shape[0] if distances else 0, centres.shape[0]))
+    _nearest_centre_kernel(X, centres, labels, dist, distances)
+    return (labels, dist) if distances else labels
 
 
 @numba.njit(cache=True, nogil=True)
@@ -429,11 +432,11 @@ class SubsampledKMeans(ClusterMixin, BaseEstimator):
         else:
             sample = X
         self.cluster_centers_, self.inertia_ = kmeans(sample, self.n_clusters, self.n_init, rng)
-        self.labels_, _ = nearest_centre(X, self.cluster_centers_)
+        self.labels_ = nearest_centre(X, self.cluster_centers_, distances=False)
         return self
 
     def predict(self, X):
-        return nearest_centre(X, self.cluster_centers_)[0]
+        return nearest_centre(X, self.cluster_centers_, distances=False)
 
 
 class ExactNMF(NMF):

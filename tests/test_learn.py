@@ -136,6 +136,7 @@ class TestKMeans:
         labels, dist = nearest_centre(X.astype(np.float32), centres)
         np.testing.assert_array_equal(labels, nearest(X.astype(np.float32), centres))
         np.testing.assert_allclose(dist[5], ((X[5].astype(np.float32) - centres) ** 2).sum(axis=1), rtol=1e-6)
+        np.testing.assert_array_equal(nearest_centre(X.astype(np.float32), centres, distances=False), labels)
 
     def test_subsampled_kmeans(self, blobs):
         X, _ = blobs
