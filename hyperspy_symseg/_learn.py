@@ -229,6 +229,68 @@ def nearest_centre(X: np.ndarray, centres: np.ndarray, distances: bool = True):
 
 
 @numba.njit(cache=True, nogil=True)
+def _cluster_sums_kernel(X, labels, sums, counts):
+    for i in range(X.shape[0]):
+        c = labels[i]
+        counts[c] += 1
+        for f in range(X.shape[1]):
+            sums[c, f] += X[i, f]
+
+
+@numba.njit(cache=True, nogil=True)
+def _centroid_distances_kernel(X, centroids, dist, nearest):
+    """``dist[c, i]``: Euclidean distance of ``X[i]`` to ``centroids[c]``; ``nearest[c]``: the closest sample (first of ties)."""
+    for c in range(centroids.shape[0]):
+        best = np.inf
+        for i in range(X.shape[0]):
+            d = 0.0
+            for f in range(X.shape[1]):
+                t = np.float64(X[i, f]) - np.float64(centroids[c, f])
+                d += t * t
+            d = math.sqrt(d)
+            dist[c, i] = d
+            if d < best:
+                best = d
+                nearest[c] = i
+
+
+def cluster_summaries(X: np.ndarray, labels: np.ndarray, n_clusters: int) -> dict:
+    """Per cluster: size, centroid, distance of every sample to it, and the sample closest to it.
+
+    What HyperSpy's ``cluster_analysis`` computes after fitting, in two passes over ``X``
+    instead of several NumPy passes and copies per cluster.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) ndarray
+        The clustered data (e.g. the decomposition loadings).
+    labels : (n_samples,) int ndarray
+        Cluster of every sample, ``0 <= labels < n_clusters``.
+    n_clusters : int
+
+    Returns
+    -------
+    dict
+        ``counts`` (n_clusters,) int64; ``sums`` (n_clusters, n_features) float64 sums of
+        the samples; ``centroids`` (n_clusters, n_features) means in the dtype of ``X``
+        (NaN for an empty cluster); ``distances`` (n_clusters, n_samples) float64
+        Euclidean distances to the centroids; ``nearest`` (n_clusters,) int64 index of
+        the sample closest to each centroid.
+    """
+    X = np.ascontiguousarray(X)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    sums = np.zeros((n_clusters, X.shape[1]))
+    counts = np.zeros(n_clusters, dtype=np.int64)
+    _cluster_sums_kernel(X, labels, sums, counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centroids = (sums / counts[:, None]).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+    distances = np.empty((n_clusters, X.shape[0]))
+    nearest = np.zeros(n_clusters, dtype=np.int64)
+    _centroid_distances_kernel(X, centroids, distances, nearest)
+    return {"counts": counts, "sums": sums, "centroids": centroids, "distances": distances, "nearest": nearest}
+
+
+@numba.njit(cache=True, nogil=True)
 def _distances_to(XT, centre, out):
     """``out[i]``: squared distance of point ``XT[:, i]`` to ``centre``, summed in feature order.
 
