@@ -138,31 +138,90 @@ def power_spectrum_frequencies(window_y: int, window_x: int, crop: float | None 
 
 
 @numba.njit(cache=True, nogil=True)
-def _power_from_dft(y, nkx, ch_a, ch_b, what, means, invs, row, col0, stride, wy, wx, log, out):
-    """Power of one grid row from its tapered DFTs (dft method).
+def _fold_segments(img, r0, r1, xc0, stride, nx, wx, even, odd):
+    """Even and odd parts of the window rows about the windows' centre columns (dft method).
 
-    y : (nky, nx * nkx) complex128, ``DFT(T W)`` of every window of the grid row
-        (column ``j * nkx + b``).
-    ch_a, ch_b : (N,) positions of the channels in the rows / columns of ``y``.
-    what : (nky, nkx) complex128, ``DFT(T)``. means, invs : patch statistics maps
-        (``invs == 0`` marks a flat window). out : (nx, N) float32.
+    For image row ``r0 <= r < r1`` and grid column ``j`` (centre column ``xc = xc0 + j
+    stride``), row ``q = (r - r0) nx + j`` of ``even`` (``wx + 1`` columns) holds
+    ``I(r, xc)`` and ``I(r, xc + c) + I(r, xc - c)`` for ``c = 1 .. wx``, and that of
+    ``odd`` (``wx`` columns) ``I(r, xc + c) - I(r, xc - c)``: with the phase taken from
+    the centre and a symmetric taper, the cosine part of the x DFT needs only the first
+    and the sine part only the second, half the products of the whole window.
+    """
+    for r in range(r0, r1):
+        base = (r - r0) * nx
+        for j in range(nx):
+            xc = xc0 + j * stride
+            q = base + j
+            even[q, 0] = img[r, xc]
+            for c in range(1, wx + 1):
+                right = img[r, xc + c]
+                left = img[r, xc - c]
+                even[q, c] = right + left
+                odd[q, c - 1] = right - left
+
+
+@numba.njit(cache=True, nogil=True)
+def _power_from_dft(y, nkx, groups, what_re, what_im, means, invs, row, col0, stride, wy, wx, log, out):
+    """Power of one grid row from the y transforms of its x transforms (dft method).
+
+    y : (2, n_c + n_s, nx * nkx) float64, real (``y[0]``) and imaginary (``y[1]``) parts.
+        Row ``|a|`` holds ``C_a = sum_r T(r) cos(2 pi a (r - wy) / Ly) X(r)`` and row
+        ``n_c + |a| - 1`` (``a != 0``) ``S_a = sum_r T(r) sin(2 pi a (r - wy) / Ly) X(r)``,
+        where ``X(r)`` is the tapered x DFT (phase from the centre column) of window row
+        ``r``; column ``j nkx + b`` is grid column ``j`` and frequency ``b``. The DFT of
+        the tapered window at ``(a, b)`` is ``C_|a| - i sign(a) S_|a|`` (times a phase
+        factor of modulus 1, which the power does not see).
+    groups : (G, 6) int64, runs of channels ``k0 .. k1 - 1`` of one ``a`` and consecutive
+        ``b`` from ``b0``: ``(k0, k1, b0, row of C, row of S or -1, sign(a))``.
+    what_re, what_im : (N,) ``DFT(T)`` of the channels (same phases). means, invs : patch
+        statistics maps (``invs == 0`` marks a flat window). out : (nx, N) float32.
     """
     nx = out.shape[0]
-    n_ch = ch_a.shape[0]
+    yr = y[0]
+    yi = y[1]
+    r = row - wy
+    m = np.empty(nx)
     for j in range(nx):
-        r = row - wy
-        c = col0 + j * stride - wx
-        if invs[r, c] == 0.0:
-            for k in range(n_ch):
+        m[j] = means[r, col0 + j * stride - wx]
+    # Group by group (one a, consecutive b), then window by window: the loads of y
+    # sweep its rows in order. Index arithmetic, no slices (a view costs reference counting).
+    for g in range(groups.shape[0]):
+        k0, k1, b0, rc, rs, sg = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3], groups[g, 4], groups[g, 5]
+        for j in range(nx):
+            q = j * nkx + b0
+            mj = m[j]
+            if rs < 0:
+                for k in range(k0, k1):
+                    re = yr[rc, q] - mj * what_re[k]
+                    im = yi[rc, q] - mj * what_im[k]
+                    out[j, k] = re * re + im * im
+                    q += 1
+            else:
+                for k in range(k0, k1):
+                    re = yr[rc, q] + sg * yi[rs, q] - mj * what_re[k]
+                    im = yi[rc, q] - sg * yr[rs, q] - mj * what_im[k]
+                    out[j, k] = re * re + im * im
+                    q += 1
+    for j in range(nx):
+        if invs[r, col0 + j * stride - wx] == 0.0:
+            for k in range(out.shape[1]):
                 out[j, k] = 0.0
-            continue
-        m = means[r, c]
-        for k in range(n_ch):
-            a = ch_a[k]
-            b = ch_b[k]
-            z = y[a, j * nkx + b] - m * what[a, b]
-            p = z.real * z.real + z.imag * z.imag
-            out[j, k] = math.log1p(p) if log else p
+        elif log:
+            for k in range(out.shape[1]):
+                out[j, k] = math.log1p(out[j, k])
+
+
+def _channel_groups(channels: np.ndarray, n_c: int) -> np.ndarray:
+    """Runs of channels with one ``a`` and consecutive ``b`` (see :func:`_power_from_dft`)."""
+    groups = []
+    k0 = 0
+    for k in range(1, len(channels) + 1):
+        if k == len(channels) or channels[k, 0] != channels[k0, 0] or channels[k, 1] != channels[k - 1, 1] + 1:
+            a = int(channels[k0, 0])
+            groups.append((k0, k, int(channels[k0, 1]), abs(a), n_c + abs(a) - 1 if a else -1, int(np.sign(a))))
+            k0 = k
+    return np.array(groups, dtype=np.int64).reshape(-1, 6)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -262,31 +321,46 @@ def _run_blocks(task, n_items: int, block: int, workers: int, progress):
 
 def _spectra_dft(img, grid, wy, wx, taper, channels, log, means, invs, out, workers, progress):
     ly, lx = 2 * wy + 1, 2 * wx + 1
-    a_values = np.unique(channels[:, 0])
     nkx = int(channels[:, 1].max()) + 1
-    ch_a = np.searchsorted(a_values, channels[:, 0]).astype(np.int64)
-    ch_b = np.ascontiguousarray(channels[:, 1], dtype=np.int64)
-    # x transform: columns (b re, b im) interleaved, so the product views as complex.
-    ex = _taper(lx, taper)[:, None] * np.exp(-2j * np.pi * np.outer(np.arange(lx), np.arange(nkx)) / lx)
-    mx = np.empty((lx, 2 * nkx))
-    mx[:, 0::2] = ex.real
-    mx[:, 1::2] = ex.imag
-    # y transform of the kept rows a, taper included.
-    fy = _taper(ly, taper)[None, :] * np.exp(-2j * np.pi * np.outer(a_values, np.arange(ly)) / ly)
-    what = np.ascontiguousarray(np.outer(fy.sum(axis=1), ex.sum(axis=0)))
-    rows, cols = grid.rows(), grid.cols()
-    xstart = cols - wx
+    a_abs = np.abs(channels[:, 0])
+    n_c = int(a_abs.max()) + 1  # |a| = 0 .. max
+    # Phases from the window centre and symmetric tapers: the x DFT of a window row is
+    # sum_c tx(c) cos(2 pi b c / Lx) even(c) - i sum_c tx(c) sin(2 pi b c / Lx) odd(c)
+    # (_fold_segments), and the y DFT of a and -a share their cosine and sine parts.
+    tx, ty = _taper(lx, taper), _taper(ly, taper)
+    c = np.arange(wx + 1)
+    ex = tx[wx:, None] * np.exp(-2j * np.pi * np.outer(c, np.arange(nkx)) / lx)  # (wx + 1, nkx)
+    mx_even = np.ascontiguousarray(ex.real)
+    mx_odd = np.ascontiguousarray(ex.imag[1:])
+    phase = 2 * np.pi * np.outer(np.arange(n_c), np.arange(ly) - wy) / ly
+    fy = np.concatenate([ty * np.cos(phase), (ty * np.sin(phase))[1:]])
+    groups = _channel_groups(channels, n_c)
+    # DFT(T) of the channels, same phases, for the window mean: F = DFT(T W) - mean(W) DFT(T).
+    ch_b = channels[:, 1]
+    dft_ty = (ty * np.exp(-2j * np.pi * np.outer(channels[:, 0], np.arange(ly) - wy) / ly)).sum(axis=1)
+    dft_tx = (tx * np.exp(-2j * np.pi * np.outer(ch_b, np.arange(lx) - wx) / lx)).sum(axis=1)
+    what = dft_ty * dft_tx
+    what_re, what_im = np.ascontiguousarray(what.real), np.ascontiguousarray(what.imag)
+    rows = grid.rows()
+    n_cols = grid.nx * nkx
 
     def task(i0, i1):
         # x transforms of all image rows under grid rows i0..i1-1, then one y
         # transform per grid row.
         r0, r1 = rows[i0] - wy, rows[i1 - 1] + wy + 1
-        seg = np.lib.stride_tricks.sliding_window_view(img[r0:r1], lx, axis=1)[:, xstart, :]
-        ax = (seg.reshape(-1, lx) @ mx).view(np.complex128).reshape(r1 - r0, grid.nx * nkx)
+        even = np.empty(((r1 - r0) * grid.nx, wx + 1))
+        odd = np.empty(((r1 - r0) * grid.nx, wx))
+        _fold_segments(img, r0, r1, grid.x0, grid.stride, grid.nx, wx, even, odd)
+        ax = np.empty((2, r1 - r0, n_cols))
+        np.matmul(even, mx_even, out=ax[0].reshape(-1, nkx))
+        np.matmul(odd, mx_odd, out=ax[1].reshape(-1, nkx))
+        y = np.empty((2, len(fy), n_cols))
         for i in range(i0, i1):
             top = rows[i] - wy - r0
-            y = fy @ ax[top : top + ly]
-            _power_from_dft(y, nkx, ch_a, ch_b, what, means, invs, rows[i], grid.x0, grid.stride, wy, wx, log, out[i])
+            np.matmul(fy, ax[0, top : top + ly], out=y[0])
+            np.matmul(fy, ax[1, top : top + ly], out=y[1])
+            _power_from_dft(y, nkx, groups, what_re, what_im, means, invs, rows[i], grid.x0, grid.stride, wy, wx,
+                            log, out[i])
         return (i1 - i0) * grid.nx
 
     # Blocks of grid rows: at least 4 per worker, x transforms of <= ~256 image rows
