@@ -68,7 +68,7 @@ import scipy.fft
 
 from .. import _validation as check
 from ._grid import DescriptorGrid, descriptor_grid
-from .translation import ROUNDING, patch_statistics
+from .translation import ROUNDING, one_thread_if_small, patch_statistics
 
 __all__ = [
     "METHODS",
@@ -478,7 +478,8 @@ def power_spectrum_map(
     img = np.ascontiguousarray(img - img.mean())
     _check_magnitude(img, window_y, window_x, reference_std, magnitude)
     variance = None if reference_std is None else float(reference_std) ** 2
-    means, invs = patch_statistics(img, window_y, window_x, variance=variance)
+    with one_thread_if_small(img.shape):
+        means, invs = patch_statistics(img, window_y, window_x, variance=variance)
     if method == "auto":
         method = _choose_method(window_y, window_x, channels, stride)
     workers = _n_workers(fft_workers)

@@ -39,6 +39,7 @@ Kernels take and return NumPy arrays and never import HyperSpy.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numba
@@ -475,6 +476,20 @@ def _lcm_scores_from_sums(sab, ys, xs, shifts, py, px, height, width, mean, inv,
 #: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two).
 SERIAL_PRELUDE_PIXELS = 1 << 22
 
+@contextlib.contextmanager
+def one_thread_if_small(shape):
+    """numba's parallel kernels on one thread inside the block for images up to ``SERIAL_PRELUDE_PIXELS``."""
+    threads = numba.get_num_threads()
+    small = int(np.prod(shape)) <= SERIAL_PRELUDE_PIXELS
+    if small:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small:
+            numba.set_num_threads(threads)
+
+
 #: Tasks the direct method splits the grid rows into. Each task starts its running
 #: sums afresh (about a patch height of extra rows per shift), so few but enough to share
 #: out among the threads; a fixed number, so the scores do not depend on the threads.
@@ -588,16 +603,11 @@ def local_correlation_map(
     stride = grid.stride
     if out is None:
         out = np.empty(grid.shape + (len(shifts),), dtype=np.float32)
-    threads = numba.get_num_threads()
-    if np.prod(np.shape(image)) <= SERIAL_PRELUDE_PIXELS:
-        numba.set_num_threads(1)
-    try:
+    with one_thread_if_small(np.shape(image)):
         img, std = normalized_image(image, return_std=True)
         variance = flat_variance(std, reference_std)
         ii1, ii2 = integral_images(img)
         mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
-    finally:
-        numba.set_num_threads(threads)
     flat_pp = FLAT_TOLERANCE * variance
     if method == "direct":
         rows = _direct_task_rows(grid.ny)
