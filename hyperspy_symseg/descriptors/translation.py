@@ -331,6 +331,53 @@ def _prefix_sums(c, prefix):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _box_sums(c, a0, w, n, box):
+    """``box[t] = sum(c[a0 + t : a0 + t + w])`` for ``0 <= t < n`` (consecutive windows).
+
+    Four running window sums (add the entering value, remove the leaving one) over the
+    four quarters of ``t`` advance together, for the same reason as in
+    :func:`_prefix_sums`; no prefix array to write and read back.
+    """
+    q = n // 4
+    if q == 0:
+        for t in range(n):
+            acc = 0.0
+            for x in range(w):
+                acc += c[a0 + t + x]
+            box[t] = acc
+        return
+    t1 = q
+    t2 = 2 * q
+    t3 = 3 * q
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for x in range(w):
+        s0 += c[a0 + x]
+        s1 += c[a0 + t1 + x]
+        s2 += c[a0 + t2 + x]
+        s3 += c[a0 + t3 + x]
+    box[0] = s0
+    box[t1] = s1
+    box[t2] = s2
+    box[t3] = s3
+    b = a0 + w - 1
+    for t in range(1, q):
+        s0 += c[b + t] - c[a0 + t - 1]
+        box[t] = s0
+        s1 += c[b + t1 + t] - c[a0 + t1 + t - 1]
+        box[t1 + t] = s1
+        s2 += c[b + t2 + t] - c[a0 + t2 + t - 1]
+        box[t2 + t] = s2
+        s3 += c[b + t3 + t] - c[a0 + t3 + t - 1]
+        box[t3 + t] = s3
+    for t in range(t3 + q, n):
+        s3 += c[b + t] - c[a0 + t - 1]
+        box[t] = s3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _add_products(c, img, y, m, n, xa, xb):
     """``c[x] += I(y, x) I(y + m, x + n)`` for ``xa <= x < xb``."""
     a = img[y, xa:xb]
@@ -392,6 +439,7 @@ def _lcm_direct_rows(img, shifts, py, px, y0, x0, i0, i1, nx, stride, mean, inv,
         ctop = np.zeros(n_shifts, dtype=np.int64)
         cbot = np.full(n_shifts, -1, dtype=np.int64)
         prefix = np.empty(width + 1)
+        box = np.empty(nx)
         scores = np.empty((n_shifts, nx), dtype=np.float32)
         for i in range(i0, i1):
             yc = y0 + i * stride
@@ -419,17 +467,27 @@ def _lcm_direct_rows(img, shifts, py, px, y0, x0, i0, i1, nx, stride, mean, inv,
                         _sub_products(c, img, ctop[k] + s, m, n, xa, xb)
                 ctop[k] = top
                 cbot[k] = bottom
-                _prefix_sums(c, prefix)
                 sc = scores[k]
                 j0, j1 = _full_columns(px, n, x0, stride, nx, width)
                 if top != yc - py or bottom != yc + py:
                     j0 = j1 = 0  # clipped rows: no grid column has a full box
+                ra = yc - py
+                ca = x0 + j0 * stride - px
+                end = ca + (j1 - j0 - 1) * stride + 1
+                if stride == 1 and j0 == 0 and j1 == nx:
+                    # Every box full and consecutive: running window sums, no prefix sums.
+                    _box_sums(c, ca, 2 * px + 1, nx, box)
+                    mean_a = mean[ra, ca:end]
+                    inv_a = inv[ra, ca:end]
+                    mean_b = mean[ra + m, ca + n : end + n]
+                    inv_b = inv[ra + m, ca + n : end + n]
+                    for t in range(nx):
+                        sc[t] = _pearson(box[t], npix, mean_a[t], inv_a[t], mean_b[t], inv_b[t])
+                    continue
+                _prefix_sums(c, prefix)
                 # Full boxes: statistics from the precomputed maps. Slices (no index
                 # arithmetic in the loop) let the compiler vectorise it.
                 if j1 > j0:
-                    ra = yc - py
-                    ca = x0 + j0 * stride - px
-                    end = ca + (j1 - j0 - 1) * stride + 1
                     p1 = prefix[ca + 2 * px + 1 : end + 2 * px + 1 : stride]
                     p0 = prefix[ca:end:stride]
                     mean_a = mean[ra, ca:end:stride]
