@@ -8,9 +8,13 @@ eq. 2-3). Every sum in it is a box sum:
 * ``sum I`` and ``sum I**2`` over a patch come from integral images, once per image;
 * ``sum I(r) I(r + t)`` over a patch is a box sum of the product image, kept as
   running column sums that slide down the image (each image row is added once
-  and removed once per shift) and prefix sums along each grid row.
+  and removed once per shift) and prefix sums along each grid row (running window
+  sums where every box of the row is full and the stride is 1).
 
-So the ``direct`` method costs O(shifts x pixels), independent of the patch area.
+So the ``direct`` method costs O(shifts x pixels), independent of the patch area. It
+runs as a fixed number of tasks (blocks of grid rows, every shift; each task writes
+its output rows once, contiguously) shared among Python threads as they become free
+(:mod:`hyperspy_symseg._tasks`), so the scores do not depend on the number of threads.
 The ``fft`` method follows the paper's Appendix B: per centre, the cross sums for
 every shift of the window come from one real FFT correlation of the patch with its
 neighbourhood; patch means and norms come from the same integral images.
