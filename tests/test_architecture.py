@@ -15,6 +15,7 @@ import pytest
         "hyperspy_symseg.descriptors.translation",
         "hyperspy_symseg.descriptors.point_symmetry",
         "hyperspy_symseg.descriptors.power_spectrum",
+        "hyperspy_symseg.descriptors._power_methods",
         "hyperspy_symseg.descriptors._registry",
         "hyperspy_symseg.descriptors._translation_family",
         "hyperspy_symseg._learn",
