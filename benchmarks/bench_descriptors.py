@@ -11,7 +11,8 @@ or radius 20, 2 patterns; pySTEM's times (2 threads, same machine) from
 Accuracy: the forward-model suite of bench_accuracy.py (8 scenes x 4 doses) for each
 family, with this package's defaults and with a pySTEM-like configuration of the same
 family (its sampling and pooling: polar 10 x 60 samples, scores every 5 px = the
-stride, 10 or 5 largest values per channel, no descriptors near the edges). Rotation
+stride, the 10 largest values per channel (pySTEM always passes num_max=10, also for
+reflections), no descriptors near the edges). Rotation
 descriptors see differently oriented grains of one lattice alike by design, so they
 score low on the grain-boundary scenes for both configurations.
 """
@@ -50,7 +51,7 @@ EXAMPLE = {
 PYSTEM_LIKE = {
     "local_correlation_map": {"patch_x": 20, "patch_y": 20, "window_x": 20, "window_y": 20, "stride": 5, "edges": "exclude"},
     "power_spectrum": {"window_x": 20, "window_y": 20, "stride": 5},
-    "reflection_symmetry_maximum_pooling": {"n_angles": 60, "pool_step": 5, "num_max": 5, "stride": 5, "edges": "exclude"},
+    "reflection_symmetry_maximum_pooling": {"n_angles": 60, "pool_step": 5, "num_max": 10, "stride": 5, "edges": "exclude"},
     "rotational_symmetry_maximum_pooling": {"n_angles": 60, "pool_step": 5, "num_max": 10, "stride": 5, "edges": "exclude"},
 }
 

@@ -31,8 +31,9 @@ import numpy as np
 
 from ._threading import serialised, single_threaded_blas
 
-#: Rows processed at once when streaming over a (samples, features) array.
-CHUNK_ROWS = 65536
+#: Rows processed at once when streaming over a (samples, features) array: 8192 rows of
+#: 81 float32 descriptors (2.6 MB) stay in cache between centring and products.
+CHUNK_ROWS = 8192
 
 
 def _chunks(n_rows: int):
@@ -75,6 +76,17 @@ class _Estimator:
         return f"{type(self).__name__}({', '.join(changed)})"
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _project_rows(X, axes, offset, out, start, stop):
+    """``out[i, c] = X[i] . axes[c] - offset[c]`` for ``start <= i < stop``, accumulated in float64, rounded once."""
+    for i in range(start, stop):
+        for c in range(axes.shape[0]):
+            acc = 0.0
+            for f in range(X.shape[1]):
+                acc += X[i, f] * axes[c, f]
+            out[i, c] = acc - offset[c]
+
+
 def n_components_for_fraction(explained_variance_ratio: np.ndarray, fraction: float) -> int:
     """Smallest number of leading components whose variance ratios sum to ``fraction``."""
     cumulative = np.cumsum(explained_variance_ratio)
@@ -94,8 +106,10 @@ class CovariancePCA(_Estimator):
     Notes
     -----
     One pass over the data: products are formed in the data's precision (float32
-    BLAS for float32 descriptors) on row chunks shifted by a rough mean and summed
-    in float64, so variances are accurate to about 1e-7 of the largest variance.
+    BLAS for float32 descriptors) on row chunks shifted by a rough mean, the chunks
+    shared out among threads (one BLAS thread each), and summed in float64 in chunk
+    order, so variances are accurate to about 1e-7 of the largest variance and do not
+    depend on the number of threads. ``transform`` accumulates in float64.
 
     Attributes
     ----------
@@ -119,31 +133,42 @@ class CovariancePCA(_Estimator):
         self.n_components = n_components
 
     def fit(self, X, y=None):
-        with single_threaded_blas():
-            return self._fit(np.asarray(X))
-
-    def _fit(self, X):
+        X = np.asarray(X)
         n_samples, n_features = X.shape
-        # One pass: products of data shifted by a rough mean (from a subsample) in
-        # float32 BLAS, summed over chunks in float64, then corrected to the exact
-        # mean. The shift keeps the correction small, so nothing cancels.
+        # One pass: products of data shifted by a rough mean (from a subsample) in the
+        # data's precision (float32 BLAS for float32 descriptors), one chunk at a time on
+        # every core, summed in float64 in chunk order, then corrected to the exact mean.
+        # The shift keeps the correction small, so nothing cancels.
         shift = X[:: max(1, n_samples // 4096)].mean(axis=0, dtype=np.float64)
         work = np.float32 if X.dtype == np.float32 else np.float64
         shift_w = shift.astype(work)
-        total = np.zeros(n_features)
-        cov = np.zeros((n_features, n_features))
-        ones = np.ones(min(n_samples, CHUNK_ROWS), dtype=work)
-        buffer = np.empty((min(n_samples, CHUNK_ROWS), n_features), dtype=work)
-        for rows in _chunks(n_samples):
-            centred = buffer[: rows.stop - rows.start]
-            np.subtract(X[rows], shift_w, out=centred, casting="unsafe")
-            total += ones[: len(centred)] @ centred
-            cov += centred.T @ centred
-        delta = total / n_samples
-        cov -= n_samples * np.outer(delta, delta)
-        cov /= max(n_samples - 1, 1)
-        mean = shift + delta
-        variance, axes = np.linalg.eigh(cov)
+        chunks = list(_chunks(n_samples))
+        totals = np.zeros((len(chunks), n_features))
+        grams = np.zeros((len(chunks), n_features, n_features))
+        n_threads = numba.get_num_threads()
+        # A column of ones after the features: the products' last row holds the column sums.
+        buffers = [np.ones((min(n_samples, CHUNK_ROWS), n_features + 1), dtype=work)
+                   for _ in range(min(n_threads, len(chunks)))]
+
+        def chunk(i, t):
+            rows = chunks[i]
+            block = buffers[t][: rows.stop - rows.start]
+            np.subtract(X[rows], shift_w, out=block[:, :n_features], casting="unsafe")
+            products = block.T @ block  # numpy computes A.T @ A with syrk
+            grams[i] = products[:n_features, :n_features]
+            totals[i] = products[n_features, :n_features]
+
+        from ._tasks import run_tasks
+
+        with single_threaded_blas():
+            run_tasks(chunk, len(chunks), n_threads)
+            total = totals.sum(axis=0)
+            cov = grams.sum(axis=0)
+            delta = total / n_samples
+            cov -= n_samples * np.outer(delta, delta)
+            cov /= max(n_samples - 1, 1)
+            mean = shift + delta
+            variance, axes = np.linalg.eigh(cov)
         order = np.argsort(variance)[::-1]
         variance = np.clip(variance[order], 0.0, None)
         axes = axes[:, order].T
@@ -164,13 +189,22 @@ class CovariancePCA(_Estimator):
         return self
 
     def transform(self, X):
-        """(n_samples, n_components_) float32 coordinates of X along the kept axes."""
-        X = np.asarray(X)
-        work = np.float32 if X.dtype == np.float32 else np.float64
-        with single_threaded_blas():
-            out = X @ self.components_.T.astype(work)
-            out -= (self.center_ @ self.components_.T).astype(work)
-        return out.astype(np.float32, copy=False)
+        """(n_samples, n_components_) float32 coordinates of X along the kept axes.
+
+        Accumulated in float64 (products of float32 data are exact) and rounded once.
+        """
+        X = np.ascontiguousarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        from ._tasks import run_tasks
+
+        axes = np.ascontiguousarray(self.components_, dtype=np.float64)
+        offset = axes @ np.asarray(self.center_, dtype=np.float64)
+        out = np.empty((X.shape[0], axes.shape[0]), dtype=np.float32)
+        chunks = list(_chunks(X.shape[0]))
+        run_tasks(lambda i, _: _project_rows(X, axes, offset, out, chunks[i].start, chunks[i].stop), len(chunks),
+                  numba.get_num_threads())
+        return out
 
     #: ``fit_transform`` is ``fit(X).transform(X)``: its result is the model's loadings.
     fit_transform_is_transform = True
@@ -181,74 +215,145 @@ class CovariancePCA(_Estimator):
 
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _nearest_centre_kernel(X, centres, labels, dist):
+def _nearest_centre_kernel(X, centres, labels, dist, keep_distances):
     for i in numba.prange(X.shape[0]):
+        best = 0
+        best_d = np.inf
         for c in range(centres.shape[0]):
             d = 0.0
             for f in range(X.shape[1]):
                 t = X[i, f] - centres[c, f]
                 d += t * t
-            dist[i, c] = d
-        labels[i] = np.argmin(dist[i])
+            if keep_distances:
+                dist[i, c] = d
+            if c == 0 or d < best_d:
+                best = c
+                best_d = d
+        labels[i] = best
 
 
-def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_centre(X: np.ndarray, centres: np.ndarray, distances: bool = True):
     """Index of, and squared distance to, the nearest of ``centres`` for each row of X.
 
     Returns ``(labels, distances)``: (n_samples,) int64 and (n_samples, n_centres)
-    float64 squared Euclidean distances (ties go to the lower index).
+    float64 squared Euclidean distances (ties go to the lower index); with
+    ``distances=False`` only the labels.
     """
     X = np.ascontiguousarray(X)
     centres = np.ascontiguousarray(centres, dtype=np.float64)
     labels = np.empty(X.shape[0], dtype=np.int64)
-    dist = np.empty((X.shape[0], centres.shape[0]))
-    _nearest_centre_kernel(X, centres, labels, dist)
-    return labels, dist
-
-
-# The helpers take (array, row) pairs, not row views: a view is a new array whose
-# reference count numba updates atomically, and those updates took 60 % of k-means.
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _sq_dist(a, i, b, j):
-    """Squared Euclidean distance between rows ``a[i]`` and ``b[j]``."""
-    d = 0.0
-    for f in range(a.shape[1]):
-        t = a[i, f] - b[j, f]
-        d += t * t
-    return d
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _nearest(X, i, centres):
-    """(index, squared distance) of the centre nearest to ``X[i]``; ties go to the lower index."""
-    best = 0
-    best_d = _sq_dist(X, i, centres, 0)
-    for c in range(1, centres.shape[0]):
-        dc = _sq_dist(X, i, centres, c)
-        if dc < best_d:
-            best_d = dc
-            best = c
-    return best, best_d
+    dist = np.empty((X.shape[0] if distances else 0, centres.shape[0]))
+    _nearest_centre_kernel(X, centres, labels, dist, distances)
+    return (labels, dist) if distances else labels
 
 
 @numba.njit(cache=True, nogil=True)
-def _kmeans_plusplus(X, k, uniforms):
+def _cluster_sums_kernel(X, labels, sums, counts):
+    for i in range(X.shape[0]):
+        c = labels[i]
+        counts[c] += 1
+        for f in range(X.shape[1]):
+            sums[c, f] += X[i, f]
+
+
+@numba.njit(cache=True, nogil=True)
+def _centroid_distances_kernel(X, centroids, dist, nearest):
+    """``dist[c, i]``: Euclidean distance of ``X[i]`` to ``centroids[c]``; ``nearest[c]``: the closest sample (first of ties)."""
+    for c in range(centroids.shape[0]):
+        best = np.inf
+        for i in range(X.shape[0]):
+            d = 0.0
+            for f in range(X.shape[1]):
+                t = np.float64(X[i, f]) - np.float64(centroids[c, f])
+                d += t * t
+            d = math.sqrt(d)
+            dist[c, i] = d
+            if d < best:
+                best = d
+                nearest[c] = i
+
+
+def cluster_summaries(X: np.ndarray, labels: np.ndarray, n_clusters: int) -> dict:
+    """Per cluster: size, centroid, distance of every sample to it, and the sample closest to it.
+
+    What HyperSpy's ``cluster_analysis`` computes after fitting, in two passes over ``X``
+    instead of several NumPy passes and copies per cluster.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) ndarray
+        The clustered data (e.g. the decomposition loadings).
+    labels : (n_samples,) int ndarray
+        Cluster of every sample, ``0 <= labels < n_clusters``.
+    n_clusters : int
+
+    Returns
+    -------
+    dict
+        ``counts`` (n_clusters,) int64; ``sums`` (n_clusters, n_features) float64 sums of
+        the samples; ``centroids`` (n_clusters, n_features) means in the dtype of ``X``
+        (NaN for an empty cluster); ``distances`` (n_clusters, n_samples) float64
+        Euclidean distances to the centroids; ``nearest`` (n_clusters,) int64 index of
+        the sample closest to each centroid.
+    """
+    X = np.ascontiguousarray(X)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    sums = np.zeros((n_clusters, X.shape[1]))
+    counts = np.zeros(n_clusters, dtype=np.int64)
+    _cluster_sums_kernel(X, labels, sums, counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centroids = (sums / counts[:, None]).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+    distances = np.empty((n_clusters, X.shape[0]))
+    nearest = np.zeros(n_clusters, dtype=np.int64)
+    _centroid_distances_kernel(X, centroids, distances, nearest)
+    return {"counts": counts, "sums": sums, "centroids": centroids, "distances": distances, "nearest": nearest}
+
+
+@numba.njit(cache=True, nogil=True)
+def _distances_to(XT, centre, out):
+    """``out[i]``: squared distance of point ``XT[:, i]`` to ``centre``, summed in feature order.
+
+    Features are the outer loop, so the loop over points is contiguous and vectorised;
+    each point's sum still adds its features one by one in order.
+    """
+    out[:] = 0.0
+    for f in range(XT.shape[0]):
+        cf = centre[f]
+        row = XT[f]
+        for i in range(XT.shape[1]):
+            t = row[i] - cf
+            out[i] += t * t
+
+
+@numba.njit(cache=True, nogil=True)
+def _assign(XT, centres, labels, dist, work):
+    """Nearest centre ``labels[i]`` of every point and its squared distance ``dist[i]``; ties go to the lower index."""
+    _distances_to(XT, centres[0], dist)
+    labels[:] = 0
+    for c in range(1, centres.shape[0]):
+        _distances_to(XT, centres[c], work)
+        for i in range(XT.shape[1]):
+            closer = work[i] < dist[i]
+            dist[i] = work[i] if closer else dist[i]
+            labels[i] = c if closer else labels[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmeans_plusplus(XT, k, uniforms):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007 with local trials).
 
-    ``uniforms`` holds 1 + (k - 1) * n_trials numbers in [0, 1): the first picks the
-    first centre, the others the candidate centres, each drawn with probability
-    proportional to the squared distance to the nearest centre so far; of each
-    step's candidates the one giving the lowest total squared distance is kept.
+    ``XT`` is (n_features, n_samples). ``uniforms`` holds 1 + (k - 1) * n_trials
+    numbers in [0, 1): the first picks the first centre, the others the candidate
+    centres, each drawn with probability proportional to the squared distance to the
+    nearest centre so far; of each step's candidates the one giving the lowest total
+    squared distance is kept.
     """
-    n, d = X.shape
+    d, n = XT.shape
     n_trials = (uniforms.shape[0] - 1) // max(k - 1, 1)
     centres = np.empty((k, d))
-    centres[0] = X[min(int(uniforms[0] * n), n - 1)]
+    centres[0] = XT[:, min(int(uniforms[0] * n), n - 1)]
     closest = np.empty(n)
-    for i in range(n):
-        closest[i] = _sq_dist(X, i, centres, 0)
+    _distances_to(XT, centres[0], closest)
     cumulative = np.empty(n)
     best_closest = np.empty(n)
     trial_closest = np.empty(n)
@@ -262,58 +367,43 @@ def _kmeans_plusplus(X, k, uniforms):
         for t in range(n_trials):
             u = uniforms[1 + (c - 1) * n_trials + t] * total
             cand = min(np.searchsorted(cumulative, u, side="right"), n - 1)
+            _distances_to(XT, XT[:, cand].copy(), trial_closest)
             pot = 0.0
             for i in range(n):
-                trial_closest[i] = min(closest[i], _sq_dist(X, i, X, cand))
+                trial_closest[i] = min(closest[i], trial_closest[i])
                 pot += trial_closest[i]
             if pot < best_pot:
                 best_pot = pot
                 best = cand
                 best_closest[:] = trial_closest
-        centres[c] = X[best]
+        centres[c] = XT[:, best]
         closest[:] = best_closest
     return centres
 
 
 @numba.njit(cache=True, nogil=True)
-def _lloyd(X, XT, centres, max_iter, tol):
+def _lloyd(XT, centres, max_iter, tol):
     """Lloyd iterations from ``centres`` (modified in place); returns (labels, inertia).
 
-    ``XT`` is ``X.T`` in C order: the squared distances to each centre are summed
-    over the features in their order, as :func:`_sq_dist` does, but point by point
-    along contiguous columns, which the compiler vectorises (same numbers, 1.7x).
+    ``XT`` is (n_features, n_samples). The sums of each cluster add its points in
+    order, so the centres do not depend on how the work is vectorised.
     """
-    n, d = X.shape
+    d, n = XT.shape
     k = centres.shape[0]
     labels = np.zeros(n, dtype=np.int64)
     dist = np.empty(n)
-    dist_c = np.empty((k, n))
+    work = np.empty(n)
     sums = np.empty((k, d))
     counts = np.empty(k, dtype=np.int64)
     for _ in range(max_iter):
-        for c in range(k):
-            row = dist_c[c]
-            row[:] = 0.0
-            for f in range(d):
-                cf = centres[c, f]
-                xf = XT[f]
-                for i in range(n):
-                    t = xf[i] - cf
-                    row[i] += t * t
+        _assign(XT, centres, labels, dist, work)
         sums[:] = 0.0
         counts[:] = 0
         for i in range(n):
-            best = 0  # the nearest centre, ties to the lower index (as _nearest)
-            best_d = dist_c[0, i]
-            for c in range(1, k):
-                if dist_c[c, i] < best_d:
-                    best_d = dist_c[c, i]
-                    best = c
-            labels[i] = best
-            dist[i] = best_d
+            best = labels[i]
             counts[best] += 1
             for f in range(d):
-                sums[best, f] += X[i, f]
+                sums[best, f] += XT[f, i]
         shift = 0.0
         for c in range(k):
             if counts[c] == 0:
@@ -321,8 +411,8 @@ def _lloyd(X, XT, centres, max_iter, tol):
                 far = np.argmax(dist)
                 dist[far] = 0.0
                 for f in range(d):
-                    shift += (X[far, f] - centres[c, f]) ** 2
-                    centres[c, f] = X[far, f]
+                    shift += (XT[f, far] - centres[c, f]) ** 2
+                    centres[c, f] = XT[f, far]
                 continue
             for f in range(d):
                 new = sums[c, f] / counts[c]
@@ -330,26 +420,20 @@ def _lloyd(X, XT, centres, max_iter, tol):
                 centres[c, f] = new
         if shift <= tol:
             break
+    _assign(XT, centres, labels, dist, work)
     inertia = 0.0
     for i in range(n):
-        labels[i], best_d = _nearest(X, i, centres)
-        inertia += best_d
+        inertia += dist[i]
     return labels, inertia
 
 
-@serialised
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _kmeans_starts(X, k, uniforms, max_iter, tol):
-    """Run one k-means per row of ``uniforms``; returns all centres and inertias."""
-    n_init = uniforms.shape[0]
-    centres = np.empty((n_init, k, X.shape[1]))
-    inertia = np.empty(n_init)
-    XT = np.ascontiguousarray(X.T)
-    for s in numba.prange(n_init):
-        c = _kmeans_plusplus(X, k, uniforms[s])
-        _, inertia[s] = _lloyd(X, XT, c, max_iter, tol)
-        centres[s] = c
-    return centres, inertia
+@numba.njit(cache=True, nogil=True)
+def _kmeans_start(XT, k, uniforms, max_iter, tol, centres):
+    """One k-means from the seeding drawn with ``uniforms``: its centres into ``centres``; returns the inertia."""
+    c = _kmeans_plusplus(XT, k, uniforms)
+    _, inertia = _lloyd(XT, c, max_iter, tol)
+    centres[:] = c
+    return inertia
 
 
 def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, max_iter: int = 300, tol: float = 1e-4):
@@ -373,12 +457,22 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     inertia : float
         Sum of squared distances of the samples to their nearest centre.
     """
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
     rng = np.random.default_rng(random_state)
     n_trials = 2 + int(math.log(n_clusters))
     uniforms = rng.random((n_init, 1 + max(n_clusters - 1, 1) * n_trials))
     tol_abs = tol * float(np.mean(np.var(X, axis=0)))
-    centres, inertia = _kmeans_starts(X, n_clusters, uniforms, max_iter, tol_abs)
+    # Features by samples: the kernels' loops over samples are contiguous.
+    XT = np.ascontiguousarray(X.T)
+    centres = np.empty((n_init, n_clusters, XT.shape[0]))
+    inertia = np.empty(n_init)
+
+    def start(s, _):
+        inertia[s] = _kmeans_start(XT, n_clusters, uniforms[s], max_iter, tol_abs, centres[s])
+
+    from ._tasks import run_tasks
+
+    run_tasks(start, n_init, numba.get_num_threads())
     best = int(np.argmin(inertia))
     return centres[best], float(inertia[best])
 
@@ -419,11 +513,11 @@ class SubsampledKMeans(_Estimator):
         else:
             sample = X
         self.cluster_centers_, self.inertia_ = kmeans(sample, self.n_clusters, self.n_init, rng)
-        self.labels_, _ = nearest_centre(X, self.cluster_centers_)
+        self.labels_ = nearest_centre(X, self.cluster_centers_, distances=False)
         return self
 
     def predict(self, X):
-        return nearest_centre(X, self.cluster_centers_)[0]
+        return nearest_centre(X, self.cluster_centers_, distances=False)
 
     def fit_predict(self, X, y=None):
         return self.fit(X).labels_

@@ -53,3 +53,46 @@ def nearest(X, centres):
         d = [((x - c) ** 2).sum() for c in centres]
         labels.append(int(np.argmin(d)))
     return np.array(labels)
+
+
+def sq_dist(x, c) -> float:
+    """Squared distance, features added one by one in order (as the kernels do)."""
+    d = 0.0
+    for a, b in zip(np.asarray(x, dtype=np.float64), np.asarray(c, dtype=np.float64)):
+        d += (a - b) * (a - b)
+    return d
+
+
+def kmeans_plusplus(X, k, uniforms):
+    """Greedy k-means++ seeding with local trials, one point at a time."""
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    n_trials = (len(uniforms) - 1) // max(k - 1, 1)
+    centres = [X[min(int(uniforms[0] * n), n - 1)]]
+    closest = np.array([sq_dist(x, centres[0]) for x in X])
+    for c in range(1, k):
+        cumulative = np.cumsum(closest)
+        best_pot, best, best_closest = np.inf, 0, None
+        for t in range(n_trials):
+            cand = min(int(np.searchsorted(cumulative, uniforms[1 + (c - 1) * n_trials + t] * cumulative[-1], "right")), n - 1)
+            trial = np.minimum(closest, [sq_dist(x, X[cand]) for x in X])
+            if trial.sum() < best_pot:
+                best_pot, best, best_closest = trial.sum(), cand, trial
+        centres.append(X[best])
+        closest = best_closest
+    return np.array(centres)
+
+
+def lloyd(X, centres, max_iter, tol):
+    """Lloyd's algorithm point by point: (labels, centres, inertia); every cluster stays non-empty here."""
+    X = np.asarray(X, dtype=np.float64)
+    centres = np.array(centres, dtype=np.float64)
+    for _ in range(max_iter):
+        labels = nearest(X, centres)
+        new = np.array([X[labels == c].mean(axis=0) for c in range(len(centres))])
+        shift = ((new - centres) ** 2).sum()
+        centres = new
+        if shift <= tol:
+            break
+    labels = nearest(X, centres)
+    return labels, centres, sum(sq_dist(x, centres[c]) for x, c in zip(X, labels))

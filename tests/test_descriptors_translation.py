@@ -111,6 +111,18 @@ class TestLocalCorrelationMap:
         np.testing.assert_array_equal(full[i0 : i0 + g_in.ny, j0 : j0 + g_in.nx], inside)
         assert g_full.ny > g_in.ny and g_full.nx > g_in.nx
 
+    @pytest.mark.parametrize("nx", [1, 3, 4, 6, 9])
+    def test_narrow_grids_at_stride_one(self, image, nx):
+        """Rows of 1 to 9 full boxes: the running window sums of every length, each point against brute force."""
+        py, px = 3, 4
+        img = image[:40, : 2 * (px + 7) + nx]
+        scores, grid = local_correlation_map(img, SHIFTS, py, px, 1, "direct", "exclude")
+        assert grid.nx == nx
+        for i in range(0, grid.ny, 3):
+            for j in range(grid.nx):
+                ref = local_correlation_at(img, grid.rows()[i], grid.cols()[j], SHIFTS, py, px)
+                np.testing.assert_allclose(scores[i, j], ref, atol=2e-7)
+
     def test_shrink_every_clipped_point_at_stride_one(self, image):
         """All edge points of a small image, where every clipping case occurs."""
         img = image[:31, :29]

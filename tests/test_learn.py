@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _reference import nearest, pca
+from _reference import kmeans_plusplus, lloyd, nearest, pca
 from sklearn.cluster import KMeans
 
 from hyperspy_symseg._learn import (
@@ -116,11 +116,27 @@ class TestKMeans:
         assert inertia == pytest.approx(0.0)
         assert np.isfinite(centres).all()
 
+    @pytest.mark.parametrize("k", [2, 4])
+    def test_seeding_and_lloyd_equal_point_by_point_reference(self, blobs, k):
+        from hyperspy_symseg._learn import _kmeans_plusplus, _lloyd
+
+        X = blobs[0][::3]
+        XT = np.ascontiguousarray(X.T)
+        uniforms = np.random.default_rng(5).random(1 + (k - 1) * 3)
+        seeds = _kmeans_plusplus(XT, k, uniforms)
+        np.testing.assert_array_equal(seeds, kmeans_plusplus(X, k, uniforms))
+        ref_labels, ref_centres, ref_inertia = lloyd(X, seeds, 300, 1e-8)
+        labels, inertia = _lloyd(XT, seeds, 300, 1e-8)  # seeds become the centres
+        np.testing.assert_array_equal(labels, ref_labels)
+        np.testing.assert_allclose(seeds, ref_centres, rtol=1e-12, atol=1e-12)
+        assert inertia == pytest.approx(ref_inertia, rel=1e-12)
+
     def test_nearest_centre(self, blobs):
         X, centres = blobs
         labels, dist = nearest_centre(X.astype(np.float32), centres)
         np.testing.assert_array_equal(labels, nearest(X.astype(np.float32), centres))
         np.testing.assert_allclose(dist[5], ((X[5].astype(np.float32) - centres) ** 2).sum(axis=1), rtol=1e-6)
+        np.testing.assert_array_equal(nearest_centre(X.astype(np.float32), centres, distances=False), labels)
 
     def test_subsampled_kmeans(self, blobs):
         X, _ = blobs

@@ -38,37 +38,39 @@ offsets cost no precision; spectra are float32, non-negative and never NaN.
 
 Two exact ways of computing the same numbers, chosen by cost:
 
-* ``"dft"``: the 2D DFT is separable. The taper-weighted DFT along x of every image
-  row segment that starts at a grid column is one matrix product for a block of
-  rows (shared by all grid rows whose windows cover that image row); the DFT along y
-  of the ``Ly`` consecutive rows of a grid row is a second (complex) matrix product.
-  The window mean enters as ``F = DFT(T W) - mean(W) DFT(T)``. BLAS-bound; only the
-  kept frequencies are computed, so cropping makes it proportionally cheaper. For
-  the default 41 x 41 px window it is 2.5x faster than pocketfft (41 is prime).
+* ``"dft"``: the 2D DFT is separable. With the phases taken from the window centre
+  (a factor of modulus 1, which the power does not see) and a symmetric taper, the
+  taper-weighted DFT along x of a row segment is a cosine transform of its even part
+  plus a sine transform of its odd part about the centre column: two real matrix
+  products for a block of rows (shared by all grid rows whose windows cover that
+  image row), half the products of a full DFT. The DFT along y of the ``Ly``
+  consecutive rows of a grid row is a real matrix product with the cosine and sine
+  rows, which ``a`` and ``-a`` share. The window mean enters as
+  ``F = DFT(T W) - mean(W) DFT(T)``. BLAS-bound; only the kept frequencies are
+  computed, so cropping makes it proportionally cheaper. For the default 41 x 41 px
+  window it is 4x faster than pocketfft (41 is prime; 9x with the default crop).
 * ``"fft"``: windows gathered in batches (numba), mean removed and tapered, then
   ``scipy.fft.rfft2``; faster for large windows with small prime factors (65, 81 px).
 
-``method="auto"`` picks one by a cost model (:func:`_choose_method`). Blocks of grid
-rows (or of windows) run in a thread pool, each with single-threaded BLAS / FFT.
+``method="auto"`` picks one by a cost model (``_power_methods._choose_method``). Blocks
+of grid rows (or of windows) run in a thread pool, each with single-threaded BLAS /
+FFT; both methods live in :mod:`hyperspy_symseg.descriptors._power_methods`.
 
 Kernels take and return NumPy arrays and never import HyperSpy.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
-import scipy.fft
 
 from .. import _validation as check
 from ._grid import DescriptorGrid, descriptor_grid
-from .translation import ROUNDING, patch_statistics
+from ._power_methods import _choose_method, _n_workers, _spectra_dft, _spectra_fft, hann_window
+from .translation import ROUNDING, one_thread_if_small, patch_statistics
 
 __all__ = [
     "METHODS",
@@ -84,31 +86,6 @@ TAPERS = ("hann", "none")
 
 #: Ways of computing the spectra ("auto" picks the cheaper of the two).
 METHODS = ("auto", "dft", "fft")
-
-#: Grid rows whose image rows are transformed along x together by the dft method.
-_DFT_BLOCK_ROWS = 256
-
-#: Bytes of row segments and their x transforms per block of the dft method.
-_BLOCK_BYTES = 32 * 2**20
-
-#: Windows transformed together by the fft method.
-_FFT_BATCH = 256
-
-
-def hann_window(length: int) -> np.ndarray:
-    """The 1D Hann taper of a window of ``length`` pixels (float64, shape ``(length,)``).
-
-    ``h(n) = sin(pi (n + 1) / (length + 1))**2`` for ``n = 0 .. length - 1``, i.e.
-    ``numpy.hanning(length + 2)[1:-1]``: zero one pixel outside both ends of the
-    window, positive on every window pixel, symmetric, and 1 at the centre of an
-    odd-length window. The 2D taper is ``outer(hann_window(Ly), hann_window(Lx))``.
-    """
-    n = np.arange(length, dtype=np.float64)
-    return np.sin(np.pi * (n + 1) / (length + 1)) ** 2
-
-
-def _taper(length: int, taper: str) -> np.ndarray:
-    return hann_window(length) if taper == "hann" else np.ones(length)
 
 
 def power_spectrum_frequencies(window_y: int, window_x: int, crop: float | None = None) -> np.ndarray:
@@ -129,192 +106,6 @@ def power_spectrum_frequencies(window_y: int, window_x: int, crop: float | None 
     aa, bb = np.meshgrid(a, b, indexing="ij")
     keep = (bb > 0) | (aa >= 0)
     return np.stack([aa[keep], bb[keep]], axis=1).astype(np.int64)
-
-
-# ----------------------------------------------------------------------- kernels
-# Serial kernels (nogil): the drivers run them, and BLAS / pocketfft with one thread
-# each, on blocks of grid rows in a thread pool, which keeps numba's, OpenBLAS's and
-# pocketfft's thread pools from competing for the cores.
-
-
-@numba.njit(cache=True, nogil=True)
-def _power_from_dft(y, nkx, ch_a, ch_b, what, means, invs, row, col0, stride, wy, wx, log, out):
-    """Power of one grid row from its tapered DFTs (dft method).
-
-    y : (nky, nx * nkx) complex128, ``DFT(T W)`` of every window of the grid row
-        (column ``j * nkx + b``).
-    ch_a, ch_b : (N,) positions of the channels in the rows / columns of ``y``.
-    what : (nky, nkx) complex128, ``DFT(T)``. means, invs : patch statistics maps
-        (``invs == 0`` marks a flat window). out : (nx, N) float32.
-    """
-    nx = out.shape[0]
-    n_ch = ch_a.shape[0]
-    for j in range(nx):
-        r = row - wy
-        c = col0 + j * stride - wx
-        if invs[r, c] == 0.0:
-            for k in range(n_ch):
-                out[j, k] = 0.0
-            continue
-        m = means[r, c]
-        for k in range(n_ch):
-            a = ch_a[k]
-            b = ch_b[k]
-            z = y[a, j * nkx + b] - m * what[a, b]
-            p = z.real * z.real + z.imag * z.imag
-            out[j, k] = math.log1p(p) if log else p
-
-
-@numba.njit(cache=True, nogil=True)
-def _gather_windows(img, ys, xs, wy, wx, ty, tx, means, invs, out):
-    """Mean-removed, tapered windows centred on ``(ys, xs)`` into ``out`` (B, Ly, Lx)."""
-    ly = 2 * wy + 1
-    lx = 2 * wx + 1
-    for b in range(ys.shape[0]):
-        r0 = ys[b] - wy
-        c0 = xs[b] - wx
-        if invs[r0, c0] == 0.0:
-            out[b] = 0.0
-            continue
-        m = means[r0, c0]
-        for r in range(ly):
-            t = ty[r]
-            for c in range(lx):
-                out[b, r, c] = (img[r0 + r, c0 + c] - m) * t * tx[c]
-
-
-@numba.njit(cache=True, nogil=True)
-def _power_from_fft(spec, ch_a, ch_b, log, out):
-    """Power of the channels ``spec[:, ch_a, ch_b]`` of a batch of rfft2 spectra."""
-    n_ch = ch_a.shape[0]
-    for i in range(spec.shape[0]):
-        for k in range(n_ch):
-            z = spec[i, ch_a[k], ch_b[k]]
-            p = z.real * z.real + z.imag * z.imag
-            out[i, k] = math.log1p(p) if log else p
-
-
-# ----------------------------------------------------------------------- drivers
-
-
-def _prime_factor_sum(n: int) -> int:
-    """Sum of the prime factors of ``n`` with multiplicity (``65 -> 5 + 13``)."""
-    total, p = 0, 2
-    while p * p <= n:
-        while n % p == 0:
-            total += p
-            n //= p
-        p += 1
-    return total + (n if n > 1 else 0)
-
-
-def _choose_method(window_y: int, window_x: int, channels: np.ndarray, stride: int) -> str:
-    """The faster method by a cost model measured on a 2-core machine (microseconds per window).
-
-    dft: ``8 nky Ly nkx`` flops of the y transform plus ``4 Lx nkx (Ly + stride) / stride``
-    of the x transform, at ~20 GFLOP/s. fft: pocketfft costs about 0.3 ns per pixel and
-    per unit of the sum of the prime factors of each axis length (the window sizes are
-    odd, often prime: 41 px costs as much as 65 = 5 x 13 px).
-    """
-    ly, lx = 2 * window_y + 1, 2 * window_x + 1
-    nky = len(np.unique(channels[:, 0]))
-    nkx = int(channels[:, 1].max()) + 1
-    dft = (8.0 * nky * ly * nkx + 4.0 * lx * nkx * (ly + stride) / stride) / 2e4
-    fft = 3e-4 * ly * lx * (_prime_factor_sum(ly) + _prime_factor_sum(lx))
-    return "dft" if dft <= fft else "fft"
-
-
-def _n_workers(workers) -> int:
-    if workers is None or workers < 1:
-        return max(1, numba.get_num_threads())
-    return int(workers)
-
-
-@contextlib.contextmanager
-def _single_threaded_blas():
-    """BLAS with one thread inside the block (our own thread pool runs the blocks)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _run_blocks(task, n_items: int, block: int, workers: int, progress):
-    """``task(start, stop)`` on consecutive blocks of items, ``workers`` at a time.
-
-    ``task`` returns the number of grid points it finished, passed to ``progress``.
-    """
-    blocks = [(s, min(n_items, s + block)) for s in range(0, n_items, block)]
-    if workers <= 1 or len(blocks) <= 1:
-        for s, e in blocks:
-            done = task(s, e)
-            if progress is not None:
-                progress(done)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done in pool.map(lambda b: task(*b), blocks):
-            if progress is not None:
-                progress(done)
-
-
-def _spectra_dft(img, grid, wy, wx, taper, channels, log, means, invs, out, workers, progress):
-    ly, lx = 2 * wy + 1, 2 * wx + 1
-    a_values = np.unique(channels[:, 0])
-    nkx = int(channels[:, 1].max()) + 1
-    ch_a = np.searchsorted(a_values, channels[:, 0]).astype(np.int64)
-    ch_b = np.ascontiguousarray(channels[:, 1], dtype=np.int64)
-    # x transform: columns (b re, b im) interleaved, so the product views as complex.
-    ex = _taper(lx, taper)[:, None] * np.exp(-2j * np.pi * np.outer(np.arange(lx), np.arange(nkx)) / lx)
-    mx = np.empty((lx, 2 * nkx))
-    mx[:, 0::2] = ex.real
-    mx[:, 1::2] = ex.imag
-    # y transform of the kept rows a, taper included.
-    fy = _taper(ly, taper)[None, :] * np.exp(-2j * np.pi * np.outer(a_values, np.arange(ly)) / ly)
-    what = np.ascontiguousarray(np.outer(fy.sum(axis=1), ex.sum(axis=0)))
-    rows, cols = grid.rows(), grid.cols()
-    xstart = cols - wx
-
-    def task(i0, i1):
-        # x transforms of all image rows under grid rows i0..i1-1, then one y
-        # transform per grid row.
-        r0, r1 = rows[i0] - wy, rows[i1 - 1] + wy + 1
-        seg = np.lib.stride_tricks.sliding_window_view(img[r0:r1], lx, axis=1)[:, xstart, :]
-        ax = (seg.reshape(-1, lx) @ mx).view(np.complex128).reshape(r1 - r0, grid.nx * nkx)
-        for i in range(i0, i1):
-            top = rows[i] - wy - r0
-            y = fy @ ax[top : top + ly]
-            _power_from_dft(y, nkx, ch_a, ch_b, what, means, invs, rows[i], grid.x0, grid.stride, wy, wx, log, out[i])
-        return (i1 - i0) * grid.nx
-
-    # Blocks of grid rows: at least 4 per worker, x transforms of <= ~256 image rows
-    # and <= ~32 MB of row segments per block.
-    row_bytes = grid.nx * (lx + 2 * nkx) * 8
-    fit = (_BLOCK_BYTES // row_bytes - 2 * wy) // grid.stride
-    block = max(1, min(_DFT_BLOCK_ROWS // grid.stride, -(-grid.ny // (4 * workers)), fit))
-    with _single_threaded_blas():
-        _run_blocks(task, grid.ny, block, workers, progress)
-
-
-def _spectra_fft(img, grid, wy, wx, taper, channels, log, means, invs, out, workers, progress):
-    ly, lx = 2 * wy + 1, 2 * wx + 1
-    ty, tx = _taper(ly, taper), _taper(lx, taper)
-    ch_a = np.ascontiguousarray(channels[:, 0] % ly, dtype=np.int64)
-    ch_b = np.ascontiguousarray(channels[:, 1], dtype=np.int64)
-    ys_all = np.repeat(grid.rows(), grid.nx).astype(np.int64)
-    xs_all = np.tile(grid.cols(), grid.ny).astype(np.int64)
-    flat_out = out.reshape(-1, len(channels))
-
-    def task(start, stop):
-        windows = np.empty((stop - start, ly, lx))
-        _gather_windows(img, ys_all[start:stop], xs_all[start:stop], wy, wx, ty, tx, means, invs, windows)
-        spec = scipy.fft.rfft2(windows, workers=1)
-        _power_from_fft(spec, ch_a, ch_b, log, flat_out[start:stop])
-        return stop - start
-
-    _run_blocks(task, ys_all.size, _FFT_BATCH, workers, progress)
 
 
 def power_spectrum_map(
@@ -404,7 +195,8 @@ def power_spectrum_map(
     img = np.ascontiguousarray(img - img.mean())
     _check_magnitude(img, window_y, window_x, reference_std, magnitude)
     variance = None if reference_std is None else float(reference_std) ** 2
-    means, invs = patch_statistics(img, window_y, window_x, variance=variance)
+    with one_thread_if_small(img.shape):
+        means, invs = patch_statistics(img, window_y, window_x, variance=variance)
     if method == "auto":
         method = _choose_method(window_y, window_x, channels, stride)
     workers = _n_workers(fft_workers)
