@@ -47,13 +47,14 @@ Kernels take and return NumPy arrays and never import HyperSpy.
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import os
 import threading
 
 import numba
 import numpy as np
 import scipy.fft
+
+from ._pearson_kernels import _clipped_pearson, _pearson, _row_bounds
 
 
 def fft_length(n: int) -> int:
@@ -77,11 +78,6 @@ def inverse_weights(lags: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarr
     return weight * np.cos(phase) / length, -weight * np.sin(phase) / length
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _box(ii, top, bottom, left, right):
-    return ii[bottom + 1, right + 1] - ii[top, right + 1] - ii[bottom + 1, left] + ii[top, left]
-
-
 @numba.njit(cache=True, nogil=True)
 def _score(sab, yc, xc, m, n, py, px, height, width, npix, mean, inv, ii1, ii2, flat_pp):
     """Pearson score from the cross sum of the (clipped) patch at (yc, xc) and shift (m, n).
@@ -90,25 +86,12 @@ def _score(sab, yc, xc, m, n, py, px, height, width, npix, mean, inv, ii1, ii2, 
     the pixel and its shifted partner both lie inside) the integral images, and are 0
     when either box is flat.
     """
-    top = max(yc - py, 0, -m)
-    bottom = min(yc + py, height - 1, height - 1 - m)
+    top, bottom = _row_bounds(yc, py, m, height)
     left = max(xc - px, 0, -n)
     right = min(xc + px, width - 1, width - 1 - n)
     if top == yc - py and bottom == yc + py and left == xc - px and right == xc + px:
-        r = (sab - npix * mean[top, left] * mean[top + m, left + n]) * inv[top, left] * inv[top + m, left + n]
-        return min(1.0, max(-1.0, r))
-    cnt = float((bottom - top + 1) * (right - left + 1))
-    s1a = _box(ii1, top, bottom, left, right)
-    s2a = _box(ii2, top, bottom, left, right)
-    s1b = _box(ii1, top + m, bottom + m, left + n, right + n)
-    s2b = _box(ii2, top + m, bottom + m, left + n, right + n)
-    va = s2a - s1a * s1a / cnt
-    vb = s2b - s1b * s1b / cnt
-    flat = flat_pp * cnt
-    if va <= flat or vb <= flat:
-        return 0.0
-    r = (sab - s1a * s1b / cnt) / math.sqrt(va * vb)
-    return min(1.0, max(-1.0, r))
+        return _pearson(sab, npix, mean[top, left], inv[top, left], mean[top + m, left + n], inv[top + m, left + n])
+    return _clipped_pearson(sab, top, bottom, left, right, m, n, ii1, ii2, flat_pp)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -53,6 +53,7 @@ import numpy as np
 from .._tasks import run_tasks
 from .._threading import serialised
 from ._grid import DescriptorGrid, descriptor_grid
+from ._pearson_kernels import _clipped_pearson, _pearson, _row_bounds
 from ._translation_fft import lcm_fft
 
 #: How descriptors treat the image edges (see the module docstring).
@@ -252,42 +253,6 @@ def integral_images(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _pearson(sab, npix, mean_a, inv_a, mean_b, inv_b):
-    """Pearson correlation from the cross sum and two full patches' statistics."""
-    r = (sab - npix * mean_a * mean_b) * inv_a * inv_b
-    return min(1.0, max(-1.0, r))
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _box(ii, top, bottom, left, right):
-    return ii[bottom + 1, right + 1] - ii[top, right + 1] - ii[bottom + 1, left] + ii[top, left]
-
-
-@numba.njit(cache=True, nogil=True)
-def _clipped_pearson(sab, top, bottom, left, right, m, n, ii1, ii2, flat_per_pixel):
-    """Pearson correlation over the box rows top..bottom, columns left..right and
-    the same box shifted by (m, n), from integral images; 0 if either is flat."""
-    npix = float((bottom - top + 1) * (right - left + 1))
-    s1a = _box(ii1, top, bottom, left, right)
-    s2a = _box(ii2, top, bottom, left, right)
-    s1b = _box(ii1, top + m, bottom + m, left + n, right + n)
-    s2b = _box(ii2, top + m, bottom + m, left + n, right + n)
-    va = s2a - s1a * s1a / npix
-    vb = s2b - s1b * s1b / npix
-    flat = flat_per_pixel * npix
-    if va <= flat or vb <= flat:
-        return 0.0
-    r = (sab - s1a * s1b / npix) / math.sqrt(va * vb)
-    return min(1.0, max(-1.0, r))
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _row_bounds(yc, py, m, height):
-    """First and last image row of the (clipped) patch at row yc for shift m."""
-    return max(yc - py, 0, -m), min(yc + py, height - 1, height - 1 - m)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _full_columns(px, n, x0, stride, nx, width):
     """Grid columns j0 <= j < j1 whose patch and shifted patch need no clipping."""
     lo = px + max(0, -n)  # smallest full centre column
@@ -383,23 +348,13 @@ def _box_sums(c, a0, w, n, box):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _add_products(c, img, y, m, n, xa, xb):
-    """``c[x] += I(y, x) I(y + m, x + n)`` for ``xa <= x < xb``."""
+def _add_products(c, img, y, m, n, xa, xb, sign):
+    """``c[x] += sign I(y, x) I(y + m, x + n)`` for ``xa <= x < xb``; ``sign`` is 1.0 or -1.0 (exact)."""
     a = img[y, xa:xb]
     b = img[y + m, xa + n : xb + n]
     cc = c[xa:xb]
     for x in range(xb - xa):
-        cc[x] += a[x] * b[x]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _sub_products(c, img, y, m, n, xa, xb):
-    """``c[x] -= I(y, x) I(y + m, x + n)`` for ``xa <= x < xb``."""
-    a = img[y, xa:xb]
-    b = img[y + m, xa + n : xb + n]
-    cc = c[xa:xb]
-    for x in range(xb - xa):
-        cc[x] -= a[x] * b[x]
+        cc[x] += sign * (a[x] * b[x])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -458,7 +413,7 @@ def _lcm_direct_rows(img, shifts, py, px, y0, x0, i0, i1, nx, stride, mean, inv,
                 if i == i0 or top > cbot[k]:
                     c[:] = 0.0
                     for y in range(top, bottom + 1):
-                        _add_products(c, img, y, m, n, xa, xb)
+                        _add_products(c, img, y, m, n, xa, xb, 1.0)
                 else:
                     # Slide: add the rows entering the box, remove those leaving it.
                     entering = bottom - cbot[k]
@@ -467,9 +422,9 @@ def _lcm_direct_rows(img, shifts, py, px, y0, x0, i0, i1, nx, stride, mean, inv,
                     for s in range(both):
                         _slide_products(c, img, cbot[k] + 1 + s, ctop[k] + s, m, n, xa, xb)
                     for s in range(both, entering):
-                        _add_products(c, img, cbot[k] + 1 + s, m, n, xa, xb)
+                        _add_products(c, img, cbot[k] + 1 + s, m, n, xa, xb, 1.0)
                     for s in range(both, leaving):
-                        _sub_products(c, img, ctop[k] + s, m, n, xa, xb)
+                        _add_products(c, img, ctop[k] + s, m, n, xa, xb, -1.0)
                 ctop[k] = top
                 cbot[k] = bottom
                 sc = scores[k]
