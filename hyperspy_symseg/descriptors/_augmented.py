@@ -233,7 +233,8 @@ class AugmentedDescriptor:
         if "crystallinity" in self.extras:
             c = np.maximum(crystallinity, 0.0) if self.nonnegative else crystallinity
             out.append(CRYSTALLINITY_WEIGHT * unit * c)
-        for k, name, key in ((1, "local mean", "mean_range"), (2, "local std", "std_range")):
+        for k, name, key, crystal_key in ((1, "local mean", "mean_range", "mean_crystal"),
+                                          (2, "local std", "std_range", "std_crystal")):
             if name in self.extras:
                 lo, hi = s.get(key, (0.0, 1.0))
                 scaled = (raw[..., k] - lo) / max(hi - lo, 1e-300)
@@ -242,7 +243,7 @@ class AugmentedDescriptor:
                 # In a crystal the channel takes the crystals' typical value, not 0: a
                 # thickness ramp cannot split a crystal, and a crystal does not look
                 # like vacuum (whose scaled intensity is also about 0).
-                typical = float(s.get(key.replace("range", "crystal"), math.nan))
+                typical = float(s.get(crystal_key, math.nan))
                 typical = (typical - lo) / max(hi - lo, 1e-300) if math.isfinite(typical) else 0.0
                 out.append(INTENSITY_WEIGHT * unit * ((1.0 - gate) * scaled + gate * typical))
         return np.stack(out, axis=-1)
