@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._crystal_labels import CRYSTAL_FRACTION  # noqa: F401  (re-exported: the documented default)
 from ._signal_utils import _check_fits, _frames, _image_geometry, _map_signal
 from .descriptors import upsample_labels
 from .descriptors._augmented import CRYSTALLINITY_WEIGHT, AugmentedDescriptor
-
-#: Share of the crystal's typical crystallinity above which ``crystal_labels`` calls a pixel crystalline.
-CRYSTAL_FRACTION = 0.3
 
 
 class CrystallinityMixin:
@@ -113,29 +111,52 @@ class CrystallinityMixin:
         """The crystallinity map of the segmented signal (see :meth:`crystallinity_map`)."""
         return self.crystallinity_map()
 
-    def crystal_labels(self, threshold: float | None = None, signal=None):
+    def crystal_labels(self, threshold: float | None = None, signal=None, contamination: bool = True):
         """Crystal / not-crystal labels: 1 where the neighbourhood is crystalline, 0 elsewhere.
 
         Vacuum, amorphous support, contamination and strongly disordered areas are 0; every
         grain and phase of the lattices found is 1, whatever the pattern labels split them into.
+        The rule (:mod:`hyperspy_symseg._crystal_labels`): the smoothed crystallinity
+        above ``threshold``; then, among those pixels, a mode of clearly higher local
+        contrast *and* clearly lower crystallinity (a crystal seen through an amorphous
+        layer) is not crystalline.
 
         Parameters
         ----------
         threshold : float, optional
-            Crystallinity (smoothed over the patch size) above which a pixel is
+            Crystallinity (smoothed over 1.5 patch sizes) above which a pixel is
             crystalline. Default: ``CRYSTAL_FRACTION`` (0.3) of the crystal's typical
             crystallinity (its 90th percentile on the fitted frames); measured on the 24
             labelled graphene images of ``benchmarks/bench_real.py`` (0.3: 0.885 mean
-            accuracy, 0.5: 0.834, Otsu: 0.73).
+            accuracy, 0.5: 0.834, Otsu: 0.73, before the contamination step).
         signal : hyperspy.signals.Signal2D, optional
             Default: the segmented signal.
+        contamination : bool, default True
+            Call crystal seen through an amorphous overlayer not crystalline (on the
+            graphene set: 0.978 mean accuracy with it, 0.921 without). False keeps every
+            pixel whose lattice shows.
 
         Returns
         -------
         hyperspy.signals.Signal2D
-            uint8 labels (0 not crystalline, 1 crystalline) with the signal's axes.
+            uint8 labels (0 not crystalline, 1 crystalline) with the signal's axes;
+            ``metadata.Crystallinity`` holds the threshold, the crystal fraction and what
+            the contamination step measured.
+
+        Examples
+        --------
+        >>> from hyperspy_symseg import simulate
+        >>> sim = simulate.particle_on_vacuum(shape=(128, 128), random_state=0)
+        >>> seg = sim.image.symmetry_segmentation(2, random_state=0, show_progressbar=False)
+        >>> crystal = seg.crystal_labels()
+        >>> crystal.data.dtype.name
+        'uint8'
+
+        See Also
+        --------
+        crystallinity_map : the map the labels threshold.
         """
-        import scipy.ndimage as ndi
+        from ._crystal_labels import CRYSTAL_FRACTION, crystal_mask
 
         spec = self._crystal_descriptor()
         if threshold is None:
@@ -144,12 +165,18 @@ class CrystallinityMixin:
             raise ValueError(f"threshold must be a finite crystallinity, got {threshold}.")
         crystallinity = np.asarray(self.crystallinity_map(signal).data, dtype=np.float64)
         frames = crystallinity.reshape((-1,) + crystallinity.shape[-2:])
-        smooth = np.stack([ndi.gaussian_filter(f, float(spec.patch)) for f in frames]).reshape(crystallinity.shape)
-        labels = (smooth >= threshold).astype(np.uint8)
         target = self.signal if signal is None else signal
+        images = None
+        if contamination:
+            images = np.stack([spec.prepared(np.asarray(f.compute() if hasattr(f, "compute") else f, dtype=np.float64))
+                               for f in _frames(target)])
+        mask, info = crystal_mask(frames, threshold, float(spec.patch), images, contamination=bool(contamination))
+        labels = mask.reshape(crystallinity.shape).astype(np.uint8)
         out = _map_signal(target, labels, "Crystal labels", "Crystalline (1) or not (0)")
         out.metadata.set_item("Crystallinity.threshold", float(threshold))
         out.metadata.set_item("Crystallinity.crystal_fraction", float(labels.mean()))
+        for key, value in info.items():
+            out.metadata.set_item(f"Crystallinity.{key}", value)
         return out
 
     # ----------------------------------------------------------- number of patterns
