@@ -191,6 +191,13 @@ def _output_names(files: list[str], args, several: bool) -> dict[str, Path]:
     return out
 
 
+def _crystal_name(labels: Path) -> Path:
+    """``<stem>_crystal<suffix>`` next to ``<stem>_labels<suffix>`` (or after any other labels name)."""
+    stem = labels.stem
+    stem = stem[: -len("_labels")] if stem.endswith("_labels") else stem
+    return labels.with_name(f"{stem}_crystal{labels.suffix}")
+
+
 def _area_rows(file: str, seg) -> list[dict]:
     areas = seg.pattern_areas()
     fractions = seg.pattern_areas(fraction=True)
@@ -262,6 +269,9 @@ def cmd_segment(args) -> int:
         try:
             out = outputs[file]
             _check_writable(out, inputs, args.overwrite, "labels file")
+            crystal_out = _crystal_name(out) if args.crystal else None
+            if crystal_out is not None:
+                _check_writable(crystal_out, inputs, args.overwrite, "crystal labels file")
             png = None
             if args.png:
                 png = Path(args.png) if not several else out.with_suffix(".png")
@@ -273,12 +283,24 @@ def cmd_segment(args) -> int:
             seg.labels.save(out, overwrite=True)
             if png is not None:
                 _save_overlay(image, seg.labels, str(png))
+            crystal_line = None
+            if crystal_out is not None:
+                try:
+                    crystal = seg.crystal_labels()
+                except ValueError as exc:  # no lattice: crystallinity is not defined
+                    crystal_line = f"  crystal labels not written: {exc}"
+                else:
+                    crystal.save(crystal_out, overwrite=True)
+                    fraction = float(crystal.metadata.Crystallinity.crystal_fraction)
+                    crystal_line = f"  crystalline: {fraction:.1%} -> {crystal_out}"
             rows.extend(_area_rows(file, seg))
             done += 1
             if not args.quiet:
                 fractions = ", ".join(f"{k}: {n / seg.pattern_sizes.sum():.1%}" for k, n in enumerate(seg.pattern_sizes))
                 print(f"{file}: {seg.n_patterns} patterns ({fractions}) in {elapsed:.2f} s -> {out}")
                 print(f"  {seg.describe_parameters()}")
+                if crystal_line:
+                    print(crystal_line)
         except CommandError as exc:
             failures += 1
             _fail(str(exc))
@@ -339,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--csv", help="CSV of the pattern areas (default: pattern_areas.csv in the output folder)")
     seg.add_argument("--png", help="also write an overlay image (PNG); with several files one per input")
     seg.add_argument("--signal-index", type=int, default=None, help="which signal of a multi-signal file (default: the first image)")
+    seg.add_argument("--crystal", action="store_true",
+                     help="also write crystal / not-crystal labels (1 = any grain or phase, 0 = vacuum, amorphous, "
+                          "contamination) as <input>_crystal next to the labels file")
     seg.add_argument("--overwrite", action="store_true", help="replace existing output files (never the inputs)")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     _add_segmentation_options(seg)

@@ -62,6 +62,30 @@ def test_intensity_features_flag(image_file, tmp_path, capsys):
     assert outs[True].automatic.intensity_features and not outs[False].automatic.intensity_features
 
 
+def test_crystal_flag_writes_crystal_labels_next_to_the_labels(tmp_path, capsys):
+    from hyperspy_symseg import simulate
+
+    sim = simulate.particle_on_vacuum(shape=(160, 160), random_state=0)
+    path = tmp_path / "particle.hspy"
+    sim.image.save(path)
+    assert cli.main(["segment", str(path), "--crystal", "--stride", "2"]) == 0
+    crystal = hs.load(tmp_path / "particle_crystal.hspy")
+    truth = sim.labels.data == 1
+    assert crystal.data.dtype == np.uint8 and set(np.unique(crystal.data)) <= {0, 1}
+    assert np.mean((crystal.data == 1) == truth) > 0.9
+    printed = capsys.readouterr().out
+    assert "crystalline:" in printed and "particle_crystal.hspy" in printed
+    assert cli.main(["segment", str(path), "--crystal", "--stride", "2", "-o", str(tmp_path / "other.hspy"),
+                     "--csv", str(tmp_path / "other.csv"), "-q"]) == 0
+    assert (tmp_path / "other_crystal.hspy").exists()
+    # An existing crystal file is not replaced without --overwrite, and nothing is written for that input.
+    (tmp_path / "third_crystal.hspy").write_bytes(b"keep")
+    assert cli.main(["segment", str(path), "--crystal", "--stride", "2", "-o", str(tmp_path / "third.hspy"),
+                     "--csv", str(tmp_path / "third.csv"), "-q"]) == 1
+    assert "crystal labels file" in capsys.readouterr().err
+    assert (tmp_path / "third_crystal.hspy").read_bytes() == b"keep" and not (tmp_path / "third.hspy").exists()
+
+
 def test_missing_file(tmp_path, capsys):
     assert cli.main(["segment", str(tmp_path / "nope.dm4"), "-o", str(tmp_path / "x.hspy")]) == 1
     assert "no such file" in capsys.readouterr().err
