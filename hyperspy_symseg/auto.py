@@ -25,6 +25,7 @@ radius 20, stride 4), which were tuned on scenes of 13-20 px periods; scaling th
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -257,6 +258,19 @@ def gap_statistic(X: np.ndarray, max_patterns: int = MAX_PATTERNS, n_references:
     return gap, reference.std(axis=0) * np.sqrt(1.0 + 1.0 / n_references)
 
 
+def _decide(gap: np.ndarray, ratios, bands) -> tuple[int, list]:
+    """The k of the rule of :func:`choose_n_patterns` from a gap curve and the shape tests per k."""
+    chosen, accepted = 1, [True]
+    for k in range(2, len(gap) + 1):
+        gain = gap[k - 1] - gap[k - 2]
+        ok = (gain >= (GAIN_FIRST if k == 2 else GAIN_NEXT) and ratios[k - 1] <= MAX_PERIMETER_RATIO
+              and bands[k - 1] <= MAX_BAND_FRACTION)
+        accepted.append(bool(ok))
+        if ok and chosen == k - 1:
+            chosen = k
+    return chosen, accepted
+
+
 def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_PATTERNS, random_state=None,
                       n_init: int = 5, max_samples: int = 10_000, band_width: float = 3.0) -> dict:
     """The number of patterns of reduced descriptors, from 1 to ``max_patterns``.
@@ -285,7 +299,10 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
         ``n_patterns`` (int), ``stability`` (mean adjusted Rand index between the chosen
         labelling and k-means runs with other seeds and subsamples; 1 for one pattern),
         ``tried`` (1..max), ``gap``, ``gap_error``, ``gain``,
-        ``perimeter_ratio`` (largest per k), ``accepted`` (bool per k), and ``labels``
+        ``perimeter_ratio`` (largest per k), ``band_fraction``, ``accepted`` (bool per k),
+        ``n_patterns_per_subsample`` (the k of the same rule on each of the two subsamples
+        whose gap statistics are averaged: where one differs the choice is fragile, and a
+        UserWarning says so), and ``labels``
         ((n_points,) int64 k-means labels for the chosen k, not yet sorted by size).
     """
     from ._learn import SubsampledKMeans
@@ -304,16 +321,25 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
         ratios.append(float(perimeter_ratios(grid, k).max()))
         bands.append(float(band_fractions(grid, labels_by_k[-2].reshape(grid_shape), k, band_width).max())
                      if k > 2 else 0.0)
-    gap, error = gap_statistic(sample, max_patterns, random_state=rng, centres=centres)
-    chosen = 1
-    accepted = [True]
-    for k in range(2, max_patterns + 1):
-        gain = gap[k - 1] - gap[k - 2]
-        ok = (gain >= (GAIN_FIRST if k == 2 else GAIN_NEXT) and ratios[k - 1] <= MAX_PERIMETER_RATIO
-              and bands[k - 1] <= MAX_BAND_FRACTION)
-        accepted.append(bool(ok))
-        if ok and chosen == k - 1:
-            chosen = k
+    # Two gap statistics on independent subsamples (other reference draws), decided on
+    # their mean; where either alone decides otherwise, a gain sits within the sampling
+    # noise of its threshold and the choice is fragile.
+    other = X[np.sort(rng.choice(n, GAP_SAMPLES, replace=False))] if n > GAP_SAMPLES else X
+    runs = [gap_statistic(points, max_patterns, random_state=rng, centres=centres) for points in (sample, other)]
+    gap = 0.5 * (runs[0][0] + runs[1][0])
+    error = np.sqrt(0.5 * (runs[0][1] ** 2 + runs[1][1] ** 2) / 2.0 + 0.25 * (runs[0][0] - runs[1][0]) ** 2)
+    chosen, accepted = _decide(gap, ratios, bands)
+    alone = [_decide(g, ratios, bands)[0] for g, _ in runs]
+    if any(k != chosen for k in alone):
+        shown = max([chosen] + alone)
+        warnings.warn(
+            f"n_patterns='auto' chose {chosen} pattern(s), but the gap statistic of either of two subsamples of "
+            f"the descriptors alone gives {alone[0]} and {alone[1]}: a gain lies within the sampling noise of its "
+            f"threshold (gains {np.round(np.diff(runs[0][0])[:shown], 3).tolist()} and "
+            f"{np.round(np.diff(runs[1][0])[:shown], 3).tolist()}). Look at plot_n_patterns() and give n_patterns "
+            "explicitly if the image's content says which is right.",
+            UserWarning, stacklevel=3,
+        )
     stability = 1.0
     if chosen > 1:
         from .metrics import adjusted_rand_index
@@ -333,5 +359,6 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
         "perimeter_ratio": np.asarray(ratios),
         "band_fraction": np.asarray(bands),
         "accepted": np.asarray(accepted),
+        "n_patterns_per_subsample": np.asarray(alone),
         "labels": labels_by_k[chosen - 1],
     }

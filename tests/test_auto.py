@@ -290,3 +290,31 @@ def test_gated_intensity_takes_the_crystals_value_inside_a_crystal():
     spec = AugmentedDescriptor(base, lattice_shifts=spec.lattice_shifts, half_shifts=spec.half_shifts, patch=4,
                                stats={**spec.stats, "mean_crystal": np.nan, "std_crystal": np.nan})
     np.testing.assert_allclose(spec.scale_channels(raw)[0][0, 1:], 0.0)
+
+
+def test_decision_rule_stops_at_the_first_rejected_pattern():
+    gap = np.array([0.0, 0.5, 0.6, 1.2])  # gains 0.5 (ok), 0.1 (< GAIN_NEXT), 0.6
+    ok_shapes = [0.0, 1.0, 1.0, 1.0]
+    assert auto._decide(gap, ok_shapes, [0.0] * 4) == (2, [True, True, False, True])
+    assert auto._decide(gap, [0.0, auto.MAX_PERIMETER_RATIO + 1, 1.0, 1.0], [0.0] * 4)[0] == 1
+    assert auto._decide(np.array([0.0, auto.GAIN_FIRST - 1e-9]), [0.0, 1.0], [0.0, 0.0])[0] == 1
+
+
+def test_fragile_choice_warns_and_reports_both_subsamples(monkeypatch):
+    """Two subsamples whose gap curves decide differently: the mean decides, a warning says it is fragile."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (3000, 3)), rng.normal(0, 1, (3000, 3)) + [8, 0, 0]])
+    grid = (60, 100)
+    X = X[np.argsort(np.repeat(np.arange(2), 3000))]  # halves of the grid: compact regions
+    curves = iter([(np.array([0.0, 0.06, 0.07]), np.zeros(3)), (np.array([0.0, 0.01, 0.02]), np.zeros(3))])
+    monkeypatch.setattr(auto, "gap_statistic", lambda *a, **k: next(curves))
+    with pytest.warns(UserWarning, match="sampling noise"):
+        out = auto.choose_n_patterns(X, grid, max_patterns=3, random_state=0)
+    assert out["n_patterns_per_subsample"].tolist() == [2, 1]
+    assert out["n_patterns"] == 2  # mean gain 0.035 >= GAIN_FIRST
+    np.testing.assert_allclose(out["gap"], [0.0, 0.035, 0.045])
+    curves = iter([(np.array([0.0, 0.6, 0.7]), np.zeros(3))] * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = auto.choose_n_patterns(X, grid, max_patterns=3, random_state=0)
+    assert again["n_patterns"] == 2 and again["n_patterns_per_subsample"].tolist() == [2, 2]
