@@ -38,7 +38,21 @@ from hyperspy_symseg.atom_columns import _min_separation  # noqa: E402
 from hyperspy_symseg.lattice import find_lattice  # noqa: E402
 
 DOSES = (8, 30, 100, 1000)
-ATOMAP_PYTHON = os.environ.get("ATOMAP_PYTHON", "/work/venv-atomap/bin/python")
+
+
+def _atomap_python() -> str:
+    """$ATOMAP_PYTHON, else /work/venv-atomap, else this Python when it can import atomap."""
+    if os.environ.get("ATOMAP_PYTHON"):
+        return os.environ["ATOMAP_PYTHON"]
+    venv = "/work/venv-atomap/bin/python"
+    if Path(venv).exists():
+        return venv
+    import importlib.util
+
+    return sys.executable if importlib.util.find_spec("atomap") is not None else venv
+
+
+ATOMAP_PYTHON = _atomap_python()
 
 
 def detection_table(doses, scan_sigma: float) -> None:
