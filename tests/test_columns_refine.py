@@ -177,8 +177,8 @@ def test_fixed_width_equals_scipy(noisy):
 
 def _pair_image(sep_sigma, s=2.0, seed=None):
     yy, xx = np.mgrid[:40, :48].astype(float)
-    pa = (20.2, 21.7, 40.0, 1.0, 1 / s**2, 0.0, 1 / s**2)
     dx = np.sqrt((sep_sigma * s) ** 2 - 0.09)
+    pa = (20.2, 21.7, 40.0, 1.0, 1 / (1.1 * s) ** 2, 0.01, 1 / s**2)  # one (elliptical) probe for both
     pb = (20.5, 21.7 + dx, 25.0, 1.0, 1 / (1.1 * s) ** 2, 0.01, 1 / s**2)
     img = model(pa, yy, xx) + model(pb, yy, xx) - 1.0
     if seed is not None:
@@ -205,36 +205,39 @@ def test_overlapping_pair_below_2_5_sigma_is_fitted_jointly_and_exactly(sep_sigm
 
 def test_joint_pair_fit_equals_scipy_least_squares():
     """Brute-force reference: SciPy least squares of the two-Gaussian model (one shared
-    background) on the union of the two windows, noisy counts, 2 sigma apart."""
+    shape and background) on the union of the two windows, noisy counts, 2 sigma apart."""
     img, pa, pb, yy, xx = _pair_image(2.0, seed=3)
 
     def resid(th, mask):
-        a = (th[0], th[1], th[2], th[12], th[3], th[4], th[5])
-        b = (th[6], th[7], th[8], 0.0, th[9], th[10], th[11])
+        a = (th[0], th[1], th[2], th[9], th[6], th[7], th[8])
+        b = (th[3], th[4], th[5], 0.0, th[6], th[7], th[8])
         return (img - model(a, yy, xx) - model(b, yy, xx))[mask]
 
     def union(c):
         return ((yy - c[0, 0]) ** 2 + (xx - c[0, 1]) ** 2 <= 36.0) | ((yy - c[1, 0]) ** 2 + (xx - c[1, 1]) ** 2 <= 36.0)
 
-    th_true = np.r_[np.array(pa)[[0, 1, 2, 4, 5, 6]], np.array(pb)[[0, 1, 2, 4, 5, 6]], pa[3]]
+    # parameters (y1, x1, A1, y2, x2, A2, a, b, c, B): one shape for both columns
+    th_true = np.r_[np.array(pa)[[0, 1, 2]], np.array(pb)[[0, 1, 2]], np.array(pa)[[4, 5, 6]], pa[3]]
     first = least_squares(resid, th_true, args=(union(np.array([pa[:2], pb[:2]])),))
     # our windows are centred on the starts: start at SciPy's optimum, so they stay put
-    starts = first.x[[0, 1, 6, 7]].reshape(2, 2)
+    starts = first.x[[0, 1, 3, 4]].reshape(2, 2)
     mask = union(starts)
     p0 = _refine.initial_params(starts, img, 2.0, 1.0)
     p, info, _ = _refine.fit_columns(img, p0, radius=6.0, noise="gaussian", max_sweeps=8, tol=1e-9,
                                      sweep_tol=1e-9)
-    th0 = np.r_[p0[0, [0, 1, 2, 4, 5, 6]], p0[1, [0, 1, 2, 4, 5, 6]], p0[0, 3]]
+    th0 = np.r_[p0[0, [0, 1, 2]], p0[1, [0, 1, 2]], p0[0, [4, 5, 6]], p0[0, 3]]
     ref = least_squares(resid, th0, args=(mask,), xtol=1e-15, ftol=1e-15, gtol=1e-15)
     np.testing.assert_allclose(p[0, :2], ref.x[:2], atol=1e-4)
-    np.testing.assert_allclose(p[1, :2], ref.x[6:8], atol=1e-4)
-    np.testing.assert_allclose(p[:, 2], ref.x[[2, 8]], rtol=1e-4)
-    np.testing.assert_allclose(p[:, 3], ref.x[12], rtol=1e-4)
+    np.testing.assert_allclose(p[1, :2], ref.x[3:5], atol=1e-4)
+    np.testing.assert_allclose(p[:, 2], ref.x[[2, 5]], rtol=1e-4)
+    np.testing.assert_allclose(p[:, 3], ref.x[9], rtol=1e-4)
+    np.testing.assert_allclose(p[0, 4:], ref.x[6:9], rtol=1e-4)
+    np.testing.assert_allclose(p[1, 4:], ref.x[6:9], rtol=1e-4)
     # standard errors: s^2 (J^T J)^-1
-    s2 = np.sum(ref.fun**2) / (mask.sum() - 13)
+    s2 = np.sum(ref.fun**2) / (mask.sum() - 10)
     cov = s2 * np.linalg.inv(ref.jac.T @ ref.jac)
     np.testing.assert_allclose(info[0, :2], np.sqrt(np.diag(cov)[:2]), rtol=1e-3)
-    np.testing.assert_allclose(info[1, :2], np.sqrt(np.diag(cov)[6:8]), rtol=1e-3)
+    np.testing.assert_allclose(info[1, :2], np.sqrt(np.diag(cov)[3:5]), rtol=1e-3)
 
 
 def test_find_pairs_brute_force():
