@@ -56,7 +56,8 @@ def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
     step = max(1, int(min_separation // 6))
     if step > 1:
         hb, wb = -(-h // step), -(-w // step)
-        pad = np.pad(smoothed, ((0, hb * step - h), (0, wb * step - w)), mode="edge")
+        pad = smoothed if (hb * step, wb * step) == (h, w) else \
+            np.pad(smoothed, ((0, hb * step - h), (0, wb * step - w)), mode="edge")
         small = pad.reshape(hb, step, wb, step).min(axis=(1, 3))
     else:
         small = smoothed
@@ -69,7 +70,32 @@ def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
     # block centres at (k + 0.5) step - 0.5 px: interpolate linearly back to every pixel
     yi = np.clip((np.arange(h) + 0.5) / step - 0.5, 0, low.shape[0] - 1)
     xi = np.clip((np.arange(w) + 0.5) / step - 0.5, 0, low.shape[1] - 1)
-    return ndimage.map_coordinates(low, np.meshgrid(yi, xi, indexing="ij"), order=1, mode="nearest")
+    return bilinear(low, yi, xi)
+
+
+def _interp_matrix(coords: np.ndarray, n: int):
+    """Sparse (len(coords), n) matrix of linear interpolation weights (2 per row)."""
+    from scipy import sparse
+
+    c = np.asarray(coords, dtype=np.float64)
+    i0 = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    f = c - i0
+    rows = np.arange(len(c))
+    return sparse.csr_matrix((np.r_[1.0 - f, f], (np.r_[rows, rows], np.r_[i0, i1])), shape=(len(c), n))
+
+
+def bilinear(grid: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    """``grid`` sampled at every ``(yi[r], xi[c])`` (coordinates in ``[0, n - 1]``), bilinearly.
+
+    The same numbers as ``ndimage.map_coordinates(grid, meshgrid(yi, xi), order=1)``,
+    as two sparse interpolation-matrix products (``Wy @ grid @ Wx.T``): a few
+    multiply-adds per output pixel instead of a general coordinate transform.
+    """
+    wy = _interp_matrix(yi, grid.shape[0])
+    wx = _interp_matrix(xi, grid.shape[1])
+    rows = (wx @ np.ascontiguousarray(grid.T)).T  # (ny_grid, len(xi))
+    return np.asarray(wy @ rows)
 
 
 def disk(radius: float) -> np.ndarray:
