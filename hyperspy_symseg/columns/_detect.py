@@ -174,9 +174,7 @@ def find_candidates(
     }
 
 
-@serialised
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _centre_of_mass(image, floor, starts, radius, n_iter, out):
+def _centre_of_mass_impl(image, floor, starts, radius, n_iter, out):
     ny, nx = image.shape
     r2 = radius * radius
     for i in numba.prange(starts.shape[0]):
@@ -213,6 +211,12 @@ def _centre_of_mass(image, floor, starts, radius, n_iter, out):
         out[i, 1] = cx
 
 
+_centre_of_mass = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_centre_of_mass_impl))
+#: on the calling thread below MIN_PARALLEL starts (a parallel region wakes every worker)
+_centre_of_mass_serial = numba.njit(cache=True, nogil=True)(_centre_of_mass_impl)
+MIN_PARALLEL = 2000
+
+
 def centre_of_mass(
     image: np.ndarray, floor: np.ndarray, starts: np.ndarray, radius: float, n_iter: int = 5
 ) -> np.ndarray:
@@ -224,7 +228,8 @@ def centre_of_mass(
     starts = np.ascontiguousarray(np.asarray(starts, dtype=np.float64).reshape(-1, 2))
     out = np.empty_like(starts)
     if len(starts):
-        _centre_of_mass(
+        kernel = _centre_of_mass if len(starts) >= MIN_PARALLEL else _centre_of_mass_serial
+        kernel(
             np.ascontiguousarray(image, dtype=np.float64), np.ascontiguousarray(floor, dtype=np.float64),
             starts, float(radius), int(n_iter), out,
         )

@@ -10,7 +10,11 @@ starting position)::
 shapes from the previous sweep, without their backgrounds), so overlapping neighbours
 are subtracted rather than absorbed into the fit. Every column is fitted in parallel
 (Jacobi sweeps), which makes the result independent of thread scheduling; sweeps are
-repeated until the positions stop moving.
+repeated until the positions stop moving, each re-fitting only the columns whose
+neighbours changed, whose window was re-centred (first two sweeps) or whose fit hit the
+iteration limit. Mutual nearest neighbours closer than ``JOINT_SEPARATION`` widths are
+fitted together instead (:mod:`._pairs`); the single-column Levenberg-Marquardt kernel
+is in :mod:`._lm`.
 
 Objectives (``noise``):
 
