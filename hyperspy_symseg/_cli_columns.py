@@ -28,6 +28,9 @@ def add_columns_parser(subparsers, load_image, error) -> None:
     p.add_argument("--min-snr", type=float, default=None, help="minimum amplitude / standard error (default: 5)")
     p.add_argument("--denoise", action="store_true", help="denoise (lattice non-local means) before the search")
     p.add_argument("--signal-index", type=int, default=None, help="which signal of a multi-signal file")
+    p.add_argument("--all-frames", action="store_true",
+                   help="a stack: every frame (CSV with a frame column; lattice of the first frame); "
+                        "default: the first frame only")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary")
     p.set_defaults(func=lambda args: cmd_columns(args, load_image, error))
@@ -47,6 +50,7 @@ def cmd_columns(args, load_image, error) -> int:
 
     CommandError = error
     image = load_image(args.file, args.signal_index)
+    stack = image if args.all_frames and image.axes_manager.navigation_dimension else None
     if image.axes_manager.navigation_dimension:
         image = image.inav[(0,) * image.axes_manager.navigation_dimension]
     kwargs = {"min_separation": args.min_separation, "sigma": args.sigma, "noise": args.noise,
@@ -55,7 +59,8 @@ def cmd_columns(args, load_image, error) -> int:
         kwargs["min_snr"] = args.min_snr
     start = time.perf_counter()
     try:
-        target = denoise(image) if args.denoise else image
+        source = image if stack is None else stack
+        target = denoise(source) if args.denoise else source
         cols = find_atom_columns(target, **kwargs)
     except (ValueError, TypeError) as exc:
         raise CommandError(f"{args.file}: {exc}") from exc
@@ -65,11 +70,13 @@ def cmd_columns(args, load_image, error) -> int:
     if args.png:
         _writable(Path(args.png), args, error)
     cols.to_csv(csv_path)
+    first = cols if stack is None else cols[0]
     if args.png:
-        _save_overlay(image, cols, args.png)
+        _save_overlay(image, first, args.png)
     if not args.quiet:
-        print(f"{args.file}: {len(cols)} columns in {elapsed:.2f} s (min separation "
-              f"{cols.parameters['min_separation']:.3g} px, sigma {cols.parameters['sigma']:.3g} px) -> {csv_path}")
+        frames = "" if stack is None else f" over {len(cols)} frames"
+        print(f"{args.file}: {len(cols.table)} columns{frames} in {elapsed:.2f} s (min separation "
+              f"{cols.parameters['min_separation']:.3g} px, sigma {first.parameters['sigma']:.3g} px) -> {csv_path}")
     return 0
 
 

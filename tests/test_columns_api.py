@@ -115,7 +115,7 @@ def test_bad_input():
 
     with pytest.raises(TypeError, match="signal must be a HyperSpy Signal2D or a 2D NumPy array"):
         find_atom_columns([[1, 2], [3, 4]])
-    with pytest.raises(ValueError, match="works on one image"):
+    with pytest.raises(ValueError, match="holds no lattice"):  # a stack: the lattice of its first frame
         find_atom_columns(hs.signals.Signal2D(np.zeros((2, 32, 32))))
     img = np.ones((32, 32))
     img[3, 3] = np.nan

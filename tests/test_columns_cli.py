@@ -63,3 +63,21 @@ def test_columns_is_a_subcommand_of_symseg(tmp_path):
     sim.image.save(path)
     assert cli.main(["columns", str(path), "-q"]) == 0
     assert (tmp_path / "grains_columns.csv").exists()
+
+
+def test_columns_all_frames_of_a_stack(tmp_path, capsys):
+    import hyperspy.api as hs
+
+    sims = [S.two_grain_image(shape=(128, 128), random_state=k) for k in range(2)]
+    path = tmp_path / "series.hspy"
+    hs.stack([s.image for s in sims], show_progressbar=False).save(path)
+    csv = tmp_path / "series.csv"
+    assert run(["columns", str(path), "--csv", str(csv), "--all-frames"]) == 0
+    table = np.genfromtxt(csv, delimiter=",", names=True)
+    assert set(table["frame"]) == {0, 1}
+    for k in range(2):
+        assert abs(np.sum(table["frame"] == k) - len(sims[k].positions)) <= 4
+    assert "over 2 frames" in capsys.readouterr().out
+    first = tmp_path / "first.csv"
+    assert run(["columns", str(path), "--csv", str(first), "-q"]) == 0
+    assert "frame" not in np.genfromtxt(first, delimiter=",", names=True).dtype.names

@@ -114,3 +114,17 @@ def test_same_input_same_result_and_input_untouched():
     b = locate_columns(img, 12.0)
     np.testing.assert_array_equal(img, sim.image.data)
     np.testing.assert_array_equal(a["x"], b["x"])
+
+
+def test_bilinear_equals_map_coordinates():
+    from scipy import ndimage
+
+    from hyperspy_symseg.columns._detect import bilinear
+
+    rng = np.random.default_rng(5)
+    grid = rng.normal(size=(13, 9))
+    yi = np.clip(rng.uniform(-0.5, 12.5, 40), 0, 12)
+    xi = np.clip(rng.uniform(-0.5, 8.5, 31), 0, 8)
+    yi[:3] = (0.0, 12.0, 5.0)
+    ref = ndimage.map_coordinates(grid, np.meshgrid(yi, xi, indexing="ij"), order=1, mode="nearest")
+    np.testing.assert_allclose(bilinear(grid, yi, xi), ref, rtol=0, atol=1e-12)

@@ -173,3 +173,81 @@ def test_fixed_width_equals_scipy(noisy):
     s2 = np.sum(ref.fun**2) / (m.sum() - 4)
     se = np.sqrt(np.diag(s2 * np.linalg.inv(ref.jac.T @ ref.jac)))
     np.testing.assert_allclose(info[0, :4], se, rtol=1e-3)
+
+
+def _pair_image(sep_sigma, s=2.0, seed=None):
+    yy, xx = np.mgrid[:40, :48].astype(float)
+    dx = np.sqrt((sep_sigma * s) ** 2 - 0.09)
+    pa = (20.2, 21.7, 40.0, 1.0, 1 / (1.1 * s) ** 2, 0.01, 1 / s**2)  # one (elliptical) probe for both
+    pb = (20.5, 21.7 + dx, 25.0, 1.0, 1 / (1.1 * s) ** 2, 0.01, 1 / s**2)
+    img = model(pa, yy, xx) + model(pb, yy, xx) - 1.0
+    if seed is not None:
+        img = np.random.default_rng(seed).poisson(img).astype(float)
+    return img, pa, pb, yy, xx
+
+
+@pytest.mark.parametrize("sep_sigma", [2.5, 2.0, 1.5])
+def test_overlapping_pair_below_2_5_sigma_is_fitted_jointly_and_exactly(sep_sigma):
+    """Jacobi sweeps with the neighbour subtracted stall below ~2.5 sigma (0.1-0.3 px off);
+    the joint fit of the pair recovers both columns of a noise-free pair exactly."""
+    img, pa, pb, _, _ = _pair_image(sep_sigma)
+    p0 = _refine.initial_params(np.array([[pa[0] - 0.3, pa[1] - 0.3], [pb[0] + 0.3, pb[1] + 0.3]]), img, 1.8, 1.0)
+    ptr, idx = _refine.neighbour_lists(p0[:, :2], 20.0)
+    np.testing.assert_array_equal(_refine.find_pairs(p0, ptr, idx), [[0, 1]])
+    p, info, _ = _refine.fit_columns(img, p0, radius=6.0, max_sweeps=8, sweep_tol=5e-4, tol=1e-5)
+    np.testing.assert_allclose(p[0], pa, atol=1e-6)
+    np.testing.assert_allclose(p[1], pb, atol=1e-6)
+    assert np.all(info[:, 7] == _refine.STATUS_CONVERGED)
+    jacobi, _, _ = _refine.fit_columns(img, p0, radius=6.0, max_sweeps=8, sweep_tol=5e-4, tol=1e-5,
+                                       joint_separation=0.0)
+    assert np.abs(jacobi[:, :2] - np.array([pa[:2], pb[:2]])).max() > 0.03
+
+
+def test_joint_pair_fit_equals_scipy_least_squares():
+    """Brute-force reference: SciPy least squares of the two-Gaussian model (one shared
+    shape and background) on the union of the two windows, noisy counts, 2 sigma apart."""
+    img, pa, pb, yy, xx = _pair_image(2.0, seed=3)
+
+    def resid(th, mask):
+        a = (th[0], th[1], th[2], th[9], th[6], th[7], th[8])
+        b = (th[3], th[4], th[5], 0.0, th[6], th[7], th[8])
+        return (img - model(a, yy, xx) - model(b, yy, xx))[mask]
+
+    def union(c):
+        return ((yy - c[0, 0]) ** 2 + (xx - c[0, 1]) ** 2 <= 36.0) | ((yy - c[1, 0]) ** 2 + (xx - c[1, 1]) ** 2 <= 36.0)
+
+    # parameters (y1, x1, A1, y2, x2, A2, a, b, c, B): one shape for both columns
+    th_true = np.r_[np.array(pa)[[0, 1, 2]], np.array(pb)[[0, 1, 2]], np.array(pa)[[4, 5, 6]], pa[3]]
+    first = least_squares(resid, th_true, args=(union(np.array([pa[:2], pb[:2]])),))
+    # our windows are centred on the starts: start at SciPy's optimum, so they stay put
+    starts = first.x[[0, 1, 3, 4]].reshape(2, 2)
+    mask = union(starts)
+    p0 = _refine.initial_params(starts, img, 2.0, 1.0)
+    p, info, _ = _refine.fit_columns(img, p0, radius=6.0, noise="gaussian", max_sweeps=8, tol=1e-9,
+                                     sweep_tol=1e-9)
+    th0 = np.r_[p0[0, [0, 1, 2]], p0[1, [0, 1, 2]], p0[0, [4, 5, 6]], p0[0, 3]]
+    ref = least_squares(resid, th0, args=(mask,), xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(p[0, :2], ref.x[:2], atol=1e-4)
+    np.testing.assert_allclose(p[1, :2], ref.x[3:5], atol=1e-4)
+    np.testing.assert_allclose(p[:, 2], ref.x[[2, 5]], rtol=1e-4)
+    np.testing.assert_allclose(p[:, 3], ref.x[9], rtol=1e-4)
+    np.testing.assert_allclose(p[0, 4:], ref.x[6:9], rtol=1e-4)
+    np.testing.assert_allclose(p[1, 4:], ref.x[6:9], rtol=1e-4)
+    # standard errors: s^2 (J^T J)^-1
+    s2 = np.sum(ref.fun**2) / (mask.sum() - 10)
+    cov = s2 * np.linalg.inv(ref.jac.T @ ref.jac)
+    np.testing.assert_allclose(info[0, :2], np.sqrt(np.diag(cov)[:2]), rtol=1e-3)
+    np.testing.assert_allclose(info[1, :2], np.sqrt(np.diag(cov)[3:5]), rtol=1e-3)
+
+
+def test_find_pairs_brute_force():
+    rng = np.random.default_rng(4)
+    pts = rng.uniform(0, 60, (120, 2))
+    params = _refine.initial_params(pts, np.ones((64, 64)), 2.0, 0.0)
+    ptr, idx = _refine.neighbour_lists(pts, 12.0)
+    got = {tuple(r) for r in _refine.find_pairs(params, ptr, idx, 3.5)}
+    d = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(d, np.inf)
+    nn = d.argmin(1)
+    want = {(i, int(nn[i])) for i in range(len(pts)) if nn[nn[i]] == i and i < nn[i] and d[i, nn[i]] < 7.0}
+    assert got == want and len(want) > 3

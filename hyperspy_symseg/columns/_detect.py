@@ -56,7 +56,8 @@ def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
     step = max(1, int(min_separation // 6))
     if step > 1:
         hb, wb = -(-h // step), -(-w // step)
-        pad = np.pad(smoothed, ((0, hb * step - h), (0, wb * step - w)), mode="edge")
+        pad = smoothed if (hb * step, wb * step) == (h, w) else \
+            np.pad(smoothed, ((0, hb * step - h), (0, wb * step - w)), mode="edge")
         small = pad.reshape(hb, step, wb, step).min(axis=(1, 3))
     else:
         small = smoothed
@@ -69,7 +70,32 @@ def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
     # block centres at (k + 0.5) step - 0.5 px: interpolate linearly back to every pixel
     yi = np.clip((np.arange(h) + 0.5) / step - 0.5, 0, low.shape[0] - 1)
     xi = np.clip((np.arange(w) + 0.5) / step - 0.5, 0, low.shape[1] - 1)
-    return ndimage.map_coordinates(low, np.meshgrid(yi, xi, indexing="ij"), order=1, mode="nearest")
+    return bilinear(low, yi, xi)
+
+
+def _interp_matrix(coords: np.ndarray, n: int):
+    """Sparse (len(coords), n) matrix of linear interpolation weights (2 per row)."""
+    from scipy import sparse
+
+    c = np.asarray(coords, dtype=np.float64)
+    i0 = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    f = c - i0
+    rows = np.arange(len(c))
+    return sparse.csr_matrix((np.r_[1.0 - f, f], (np.r_[rows, rows], np.r_[i0, i1])), shape=(len(c), n))
+
+
+def bilinear(grid: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    """``grid`` sampled at every ``(yi[r], xi[c])`` (coordinates in ``[0, n - 1]``), bilinearly.
+
+    The same numbers as ``ndimage.map_coordinates(grid, meshgrid(yi, xi), order=1)``,
+    as two sparse interpolation-matrix products (``Wy @ grid @ Wx.T``): a few
+    multiply-adds per output pixel instead of a general coordinate transform.
+    """
+    wy = _interp_matrix(yi, grid.shape[0])
+    wx = _interp_matrix(xi, grid.shape[1])
+    rows = (wx @ np.ascontiguousarray(grid.T)).T  # (ny_grid, len(xi))
+    return np.asarray(wy @ rows)
 
 
 def disk(radius: float) -> np.ndarray:
@@ -148,9 +174,7 @@ def find_candidates(
     }
 
 
-@serialised
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _centre_of_mass(image, floor, starts, radius, n_iter, out):
+def _centre_of_mass_impl(image, floor, starts, radius, n_iter, out):
     ny, nx = image.shape
     r2 = radius * radius
     for i in numba.prange(starts.shape[0]):
@@ -187,6 +211,12 @@ def _centre_of_mass(image, floor, starts, radius, n_iter, out):
         out[i, 1] = cx
 
 
+_centre_of_mass = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_centre_of_mass_impl))
+#: on the calling thread below MIN_PARALLEL starts (a parallel region wakes every worker)
+_centre_of_mass_serial = numba.njit(cache=True, nogil=True)(_centre_of_mass_impl)
+MIN_PARALLEL = 2000
+
+
 def centre_of_mass(
     image: np.ndarray, floor: np.ndarray, starts: np.ndarray, radius: float, n_iter: int = 5
 ) -> np.ndarray:
@@ -198,7 +228,8 @@ def centre_of_mass(
     starts = np.ascontiguousarray(np.asarray(starts, dtype=np.float64).reshape(-1, 2))
     out = np.empty_like(starts)
     if len(starts):
-        _centre_of_mass(
+        kernel = _centre_of_mass if len(starts) >= MIN_PARALLEL else _centre_of_mass_serial
+        kernel(
             np.ascontiguousarray(image, dtype=np.float64), np.ascontiguousarray(floor, dtype=np.float64),
             starts, float(radius), int(n_iter), out,
         )

@@ -10,7 +10,11 @@ starting position)::
 shapes from the previous sweep, without their backgrounds), so overlapping neighbours
 are subtracted rather than absorbed into the fit. Every column is fitted in parallel
 (Jacobi sweeps), which makes the result independent of thread scheduling; sweeps are
-repeated until the positions stop moving.
+repeated until the positions stop moving, each re-fitting only the columns whose
+neighbours changed, whose window was re-centred (first two sweeps) or whose fit hit the
+iteration limit. Mutual nearest neighbours closer than ``JOINT_SEPARATION`` widths are
+fitted together instead (:mod:`._pairs`); the single-column Levenberg-Marquardt kernel
+is in :mod:`._lm`.
 
 Objectives (``noise``):
 
@@ -32,282 +36,20 @@ import numba
 import numpy as np
 
 from .._threading import serialised
+from ._lm import STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _fit_one, _window  # noqa: F401
+from ._pairs import JOINT_SEPARATION, _sweep_pairs, _sweep_pairs_serial, find_pairs
 
 #: Parameter order of the ``params`` arrays.
 PARAMS = ("y", "x", "amplitude", "background", "a", "b", "c")
 #: Columns of the ``info`` array returned by :func:`fit_columns`.
 INFO = ("y_err", "x_err", "amplitude_err", "background_err", "chi2", "n_iter", "n_pixels", "status")
 
-STATUS_CONVERGED = 0
-STATUS_MAX_ITER = 1
-STATUS_FAILED = 2  # too few pixels or singular normal equations
-
-_MIN_MU = 1e-12
+#: During the first two sweeps a window is re-centred on its column when the column
+#: has moved further than this (px) from the window centre.
+RECENTRE = 0.25
 
 
-@numba.njit(cache=True, nogil=True)
-def _cholesky_solve(h, g, n, out, lmat, tmp):
-    """Solve ``h x = g`` for symmetric positive definite ``h[:n, :n]``; False if not SPD.
-
-    ``lmat`` (7, 7) and ``tmp`` (7,) are scratch arrays.
-    """
-    for i in range(n):
-        for j in range(i + 1):
-            s = h[i, j]
-            for k in range(j):
-                s -= lmat[i, k] * lmat[j, k]
-            if i == j:
-                if s <= 0.0 or not math.isfinite(s):
-                    return False
-                lmat[i, i] = math.sqrt(s)
-            else:
-                lmat[i, j] = s / lmat[j, j]
-    for i in range(n):
-        s = g[i]
-        for k in range(i):
-            s -= lmat[i, k] * tmp[k]
-        tmp[i] = s / lmat[i, i]
-    for i in range(n - 1, -1, -1):
-        s = tmp[i]
-        for k in range(i + 1, n):
-            s -= lmat[k, i] * out[k]
-        out[i] = s / lmat[i, i]
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
-def _expand(theta, elliptical, p):
-    """Free parameters -> the 7 model parameters."""
-    p[0] = theta[0]
-    p[1] = theta[1]
-    p[2] = theta[2]
-    p[3] = theta[3]
-    p[4] = theta[4]
-    if elliptical:
-        p[5] = theta[5]
-        p[6] = theta[6]
-    else:
-        p[5] = 0.0
-        p[6] = theta[4]
-
-
-@numba.njit(cache=True, nogil=True)
-def _valid(p, min_prec, max_prec):
-    a, b, c = p[4], p[5], p[6]
-    if not (a > min_prec and c > min_prec and a < max_prec and c < max_prec):
-        return False
-    det = a * c - b * b
-    if det <= 0.0:
-        return False
-    # both eigenvalues of the precision matrix within [min_prec, max_prec]
-    tr = 0.5 * (a + c)
-    disc = math.sqrt(max(tr * tr - det, 0.0))
-    return tr - disc > min_prec and tr + disc < max_prec
-
-
-@numba.njit(cache=True, nogil=True)
-def _cost_and_normal(
-    py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, want_normal, d
-):
-    """Cost and (optionally) the normal equations ``h``, ``g`` at parameters ``p``.
-
-    ``g`` is ``sum w (y - mu) dmu``: the LM step solves ``(h + lambda D) d = g``.
-    Returns ``(cost, pearson_chi2)`` or ``(inf, inf)`` where the Poisson mean is not positive.
-    """
-    y0, x0, amp, bg, a, b, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
-    cost = 0.0
-    chi2 = 0.0
-    if want_normal:
-        for i in range(npar):
-            g[i] = 0.0
-            for j in range(npar):
-                h[i, j] = 0.0
-    for k in range(n):
-        dy = py[k] - y0
-        dx = px[k] - x0
-        q = a * dy * dy + 2.0 * b * dy * dx + c * dx * dx
-        e = math.exp(-0.5 * q)
-        mu = nb[k] + bg + amp * e
-        yk = vals[k]
-        if poisson:
-            if mu <= _MIN_MU:
-                return math.inf, math.inf
-            cost += mu - yk * math.log(mu)
-            w = 1.0 / mu
-        else:
-            w = 1.0
-            cost += (yk - mu) * (yk - mu)
-        r = yk - mu
-        chi2 += w * r * r
-        if want_normal:
-            ae = amp * e
-            # d mu / d theta
-            d[0] = ae * (a * dy + b * dx)
-            d[1] = ae * (b * dy + c * dx)
-            d[2] = e
-            d[3] = 1.0
-            if elliptical:
-                d[4] = -0.5 * ae * dy * dy
-                d[5] = -ae * dy * dx
-                d[6] = -0.5 * ae * dx * dx
-            else:
-                d[4] = -0.5 * ae * (dy * dy + dx * dx)
-            for i in range(npar):
-                wi = w * d[i]
-                g[i] += wi * r
-                for j in range(i + 1):
-                    h[i, j] += wi * d[j]
-    if want_normal:
-        for i in range(npar):
-            for j in range(i + 1, npar):
-                h[i, j] = h[j, i]
-    return cost, chi2
-
-
-@numba.njit(cache=True, nogil=True)
-def _fit_one(
-    py, px, vals, nb, n, p0, poisson, elliptical, fixed_width, max_iter, tol, min_prec, max_prec, cy, cx,
-    max_shift, p_out, info
-):
-    """Levenberg-Marquardt fit of one column on its window pixels; writes p_out, info.
-
-    ``fixed_width`` keeps the circular width of ``p0`` (4 free parameters).
-    """
-    npar = 4 if fixed_width else (7 if elliptical else 5)
-    theta = np.empty(7)
-    for i in range(7):
-        theta[i] = p0[i]
-    p = np.empty(7)
-    trial = np.empty(7)
-    ptrial = np.empty(7)
-    step = np.zeros(7)
-    h = np.zeros((7, 7))
-    hd = np.zeros((7, 7))
-    g = np.zeros(7)
-    g2 = np.zeros(7)
-    h2 = np.zeros((7, 7))
-    dvec = np.empty(7)
-    lmat = np.zeros((7, 7))
-    tmp = np.zeros(7)
-    for i in range(7):
-        p_out[i] = p0[i]
-    for i in range(8):
-        info[i] = math.nan
-    info[6] = n
-    if n <= npar:
-        info[7] = STATUS_FAILED
-        info[5] = 0
-        return
-    _expand(theta, elliptical, p)
-    if not _valid(p, min_prec, max_prec):
-        info[7] = STATUS_FAILED
-        info[5] = 0
-        return
-    cost, chi2 = _cost_and_normal(py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, True, dvec)
-    if not math.isfinite(cost):
-        # start from a positive background so that the Poisson mean is positive
-        theta[3] = max(theta[3], 1e-3 * (abs(theta[2]) + 1e-3))
-        _expand(theta, elliptical, p)
-        cost, chi2 = _cost_and_normal(py, px, vals, nb, n, p, poisson, elliptical, npar, h, g, True, dvec)
-        if not math.isfinite(cost):
-            info[7] = STATUS_FAILED
-            info[5] = 0
-            return
-    lam = 1e-3
-    status = STATUS_MAX_ITER
-    it = 0
-    while it < max_iter:
-        it += 1
-        for i in range(npar):
-            for j in range(npar):
-                hd[i, j] = h[i, j]
-            hd[i, i] = h[i, i] * (1.0 + lam) + 1e-12
-        if not _cholesky_solve(hd, g, npar, step, lmat, tmp):
-            lam *= 10.0
-            if lam > 1e12:
-                status = STATUS_FAILED
-                break
-            continue
-        for i in range(7):
-            trial[i] = theta[i]
-        for i in range(npar):
-            trial[i] = theta[i] + step[i]
-        _expand(trial, elliptical, ptrial)
-        ok = _valid(ptrial, min_prec, max_prec) and (
-            (ptrial[0] - cy) ** 2 + (ptrial[1] - cx) ** 2 <= max_shift * max_shift
-        )
-        if ok:
-            c_new, chi_new = _cost_and_normal(
-                py, px, vals, nb, n, ptrial, poisson, elliptical, npar, h2, g2, True, dvec
-            )
-            ok = c_new <= cost
-        if ok:
-            moved = max(abs(step[0]), abs(step[1]))
-            rel = (cost - c_new) / max(abs(cost), 1e-300)
-            for i in range(7):
-                theta[i] = trial[i]
-            for i in range(npar):
-                g[i] = g2[i]
-                for j in range(npar):
-                    h[i, j] = h2[i, j]
-            cost = c_new
-            chi2 = chi_new
-            lam = max(lam * 0.1, 1e-9)
-            if moved < tol and rel < 1e-9:
-                status = STATUS_CONVERGED
-                break
-        else:
-            lam *= 10.0
-            if lam > 1e10:
-                # no step lowers the cost: a minimum to machine precision
-                status = STATUS_CONVERGED
-                break
-    _expand(theta, elliptical, p)
-    for i in range(7):
-        p_out[i] = p[i]
-    info[5] = it
-    info[7] = status
-    dof = n - npar
-    disp = chi2 / dof
-    info[4] = disp
-    # covariance = dispersion * H^-1 : the diagonal entries for y, x, A, B
-    e = np.zeros(7)
-    col = np.zeros(7)
-    for k in range(4):
-        for i in range(npar):
-            e[i] = 0.0
-        e[k] = 1.0
-        if _cholesky_solve(h, e, npar, col, lmat, tmp):
-            info[k] = math.sqrt(max(col[k] * disp, 0.0))
-        else:
-            info[7] = STATUS_FAILED
-
-
-@numba.njit(cache=True, nogil=True)
-def _window(image, cy, cx, radius, py, px, vals):
-    """Pixels of ``image`` within ``radius`` of ``(cy, cx)``; returns their count."""
-    ny, nx = image.shape
-    r2 = radius * radius
-    i0 = max(int(math.floor(cy - radius)), 0)
-    i1 = min(int(math.ceil(cy + radius)), ny - 1)
-    j0 = max(int(math.floor(cx - radius)), 0)
-    j1 = min(int(math.ceil(cx + radius)), nx - 1)
-    n = 0
-    for i in range(i0, i1 + 1):
-        dy = i - cy
-        for j in range(j0, j1 + 1):
-            dx = j - cx
-            if dy * dy + dx * dx <= r2:
-                py[n] = i
-                px[n] = j
-                vals[n] = image[i, j]
-                n += 1
-    return n
-
-
-@serialised
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _sweep(
+def _sweep_columns(
     image, params, centres, nb_ptr, nb_idx, radius, poisson, elliptical, fixed_width, max_iter, tol, min_prec,
     max_prec, max_shift, active, out, info,
 ):
@@ -338,6 +80,15 @@ def _sweep(
                     nb[k] += aj * math.exp(-0.5 * q)
         _fit_one(py, px, vals, nb, n, params[i], poisson, elliptical, fixed_width, max_iter, tol, min_prec,
                  max_prec, centres[i, 0], centres[i, 1], max_shift, out[i], info[i])
+
+
+#: One Jacobi sweep over the columns, in parallel (numba threads) ...
+_sweep = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_sweep_columns))
+#: ... or on the calling thread: a parallel region costs a wake-up of every worker
+#: thread (milliseconds on a busy machine), more than a few dozen column fits.
+_sweep_serial = numba.njit(cache=True, nogil=True)(_sweep_columns)
+#: Below this many columns to fit, a sweep runs on the calling thread.
+MIN_PARALLEL = 96
 
 
 def neighbour_lists(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
@@ -400,6 +151,7 @@ def fit_columns(
     active: np.ndarray | None = None,
     max_shift: float | None = None,
     fixed_width: bool = False,
+    joint_separation: float = JOINT_SEPARATION,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Fit every column, neighbours subtracted, until positions move less than ``sweep_tol``.
 
@@ -426,6 +178,10 @@ def fit_columns(
         sweep; default ``radius``.
     fixed_width : bool
         Keep each column's width (circular, ``a`` of ``params``; 4 free parameters).
+    joint_separation : float
+        Mutual nearest neighbours closer than this many widths (the larger major
+        width of the two) are fitted together, one model of both columns on the union
+        of their windows (:mod:`._pairs`); 0 fits every column alone.
 
     Returns
     -------
@@ -455,19 +211,32 @@ def fit_columns(
     todo = active.copy()
     last_step = np.zeros_like(params)
     for sweeps in range(1, max_sweeps + 1):
-        if sweeps <= 2:
-            # windows follow the columns for two sweeps, then stay put so that every
-            # column's objective is fixed and the sweeps converge to a fixed point
-            centres = params[:, :2].copy()
-        if neighbour_reach is None:
-            sig = 1.0 / np.sqrt(np.clip(np.minimum(params[:, 4], params[:, 6]), min_prec, None))
-            reach = radius + 4.0 * float(np.percentile(sig, 99))
-        else:
-            reach = float(neighbour_reach)
-        ptr, idx = neighbour_lists(params[:, :2], reach)
+        if sweeps <= 3:
+            # neighbour lists from the first sweeps' positions and widths; later sweeps
+            # move columns by far less than the 4 sigma margin of the reach
+            if neighbour_reach is None:
+                sig = 1.0 / np.sqrt(np.clip(np.minimum(params[:, 4], params[:, 6]), min_prec, None))
+                reach = radius + 4.0 * float(np.percentile(sig, 99))
+            else:
+                reach = float(neighbour_reach)
+            ptr, idx = neighbour_lists(params[:, :2], reach)
+        if sweeps == 1:
+            # mutual nearest neighbours that overlap strongly are fitted together
+            pairs = find_pairs(params, ptr, idx, joint_separation, min_prec) if joint_separation > 0 \
+                else np.zeros((0, 2), np.int64)
+            pairs = pairs[active[pairs[:, 0]] & active[pairs[:, 1]]]
+            paired = np.zeros(n, dtype=np.bool_)
+            paired[pairs.ravel()] = True
         out = np.empty_like(params)
-        _sweep(image, params, centres, ptr, idx, float(radius), poisson, bool(elliptical) and not fixed_width,
-               bool(fixed_width), int(max_iter), float(tol), min_prec, max_prec, float(max_shift), todo, out, info)
+        ell = bool(elliptical) and not fixed_width
+        single = todo & ~paired
+        kernel = _sweep if int(single.sum()) >= MIN_PARALLEL else _sweep_serial
+        kernel(image, params, centres, ptr, idx, float(radius), poisson, ell, bool(fixed_width), int(max_iter),
+               float(tol), min_prec, max_prec, float(max_shift), single, out, info)
+        if len(pairs):
+            kernel = _sweep_pairs if len(pairs) >= MIN_PARALLEL // 2 else _sweep_pairs_serial
+            kernel(image, params, centres, ptr, idx, pairs, float(radius), poisson, ell, bool(fixed_width),
+                   int(max_iter), float(tol), min_prec, max_prec, float(max_shift), todo, out, info)
         # Strongly overlapping neighbours make the Jacobi sweeps oscillate (each column
         # over-corrects for the other's last move): a column whose step reverses
         # direction takes half a step, which removes that mode.
@@ -477,7 +246,7 @@ def fit_columns(
             out[flip] = params[flip] + 0.5 * step[flip]
             step[flip] *= 0.5
         last_step = step
-        # what changed enough to matter for the column itself or its neighbours
+        # what changed enough to matter for the neighbours' models
         moved = np.abs(out[:, :2] - params[:, :2]).max(axis=1)
         # amplitude and background relative to the amplitude, the shape relative to the
         # precision's scale (a background or an off-diagonal term near 0 has no scale of its own)
@@ -491,13 +260,26 @@ def fit_columns(
         changed = todo & ((moved >= sweep_tol) | (rel >= sweep_tol))
         changed &= np.isfinite(moved)
         params = out
-        if not changed.any() or ptr[-1] == 0:
+        if ptr[-1] == 0:  # no column has a neighbour: every fit is final (windows stay)
             break
-        # next sweep: the columns that changed and their neighbours
+        # Windows follow the columns for two sweeps (those that moved off their window
+        # centre by more than RECENTRE px), then stay put so that every column's
+        # objective is fixed and the sweeps converge to a fixed point.
+        recentre = np.zeros(n, dtype=np.bool_)
+        if sweeps <= 2:
+            off = np.hypot(params[:, 0] - centres[:, 0], params[:, 1] - centres[:, 1])
+            recentre = todo & (off > RECENTRE) & np.isfinite(off)
+            centres[recentre] = params[recentre, :2]
+        # Next sweep (block Jacobi): a column is at its optimum for fixed neighbours and
+        # window, so only the neighbours of changed columns, re-centred windows, damped
+        # (half) steps and fits stopped by the iteration limit are fitted again.
         owner = np.repeat(np.arange(n), np.diff(ptr))
         near = np.zeros(n, dtype=np.bool_)
         near[owner[changed[idx]]] = True
-        todo = active & (changed | near)
+        unfinished = todo & (info[:, 7] == STATUS_MAX_ITER)
+        todo = active & (near | recentre | (flip & changed) | unfinished)
+        if not todo.any():
+            break
     return params, info, sweeps
 
 
