@@ -39,6 +39,9 @@ import pytest
         "hyperspy_symseg.columns._crlb",
         "hyperspy_symseg.columns._denoise",
         "hyperspy_symseg.columns._table",
+        "hyperspy_symseg.columns._lm",
+        "hyperspy_symseg.columns._pairs",
+        "hyperspy_symseg._crystal_labels",
     ],
 )
 def test_kernel_modules_do_not_import_hyperspy(module):
