@@ -22,6 +22,8 @@ import pytest
         "hyperspy_symseg.descriptors._translation_family",
         "hyperspy_symseg._learn",
         "hyperspy_symseg.lattice",
+        "hyperspy_symseg._lattice_spectrum",
+        "hyperspy_symseg._lattice_indexing",
         "hyperspy_symseg.unmixing",
         "hyperspy_symseg.metrics",
         "hyperspy_symseg.separability",
