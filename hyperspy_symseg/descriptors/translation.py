@@ -69,6 +69,34 @@ FLAT_TOLERANCE = 1e-10
 ROUNDING = 1e-13
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_peak(image, y):
+    """Largest magnitude of row ``y``."""
+    acc = 0.0
+    for x in range(image.shape[1]):
+        acc = max(acc, abs(image[y, x]))
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_sum(image, y, pre):
+    """Sum of row ``y`` scaled by ``pre``."""
+    acc = 0.0
+    for x in range(image.shape[1]):
+        acc += image[y, x] * pre
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_squares(image, y, pre, mean):
+    """Sum of the squared deviations from ``mean`` of row ``y`` scaled by ``pre``."""
+    acc = 0.0
+    for x in range(image.shape[1]):
+        d = image[y, x] * pre - mean
+        acc += d * d
+    return acc
+
+
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _normalize_kernel(image, out):
@@ -83,25 +111,15 @@ def _normalize_kernel(image, out):
     height, width = image.shape
     rows = np.empty(height)
     for y in numba.prange(height):
-        acc = 0.0
-        for x in range(width):
-            acc = max(acc, abs(image[y, x]))
-        rows[y] = acc
+        rows[y] = _row_peak(image, y)
     peak = rows.max()
     exponent = math.frexp(peak)[1] if peak > 0 else 0
     pre = math.ldexp(1.0, -exponent)
     for y in numba.prange(height):
-        acc = 0.0
-        for x in range(width):
-            acc += image[y, x] * pre
-        rows[y] = acc
+        rows[y] = _row_sum(image, y, pre)
     mean = rows.sum() / (height * width)
     for y in numba.prange(height):
-        acc = 0.0
-        for x in range(width):
-            d = image[y, x] * pre - mean
-            acc += d * d
-        rows[y] = acc
+        rows[y] = _row_squares(image, y, pre, mean)
     std = math.sqrt(rows.sum() / (height * width))
     if std <= ROUNDING * peak * pre:
         # Variations at the level of the rounding of the mean: a constant image.
@@ -111,6 +129,38 @@ def _normalize_kernel(image, out):
         return 0.0
     scale = 1.0 / std
     for y in numba.prange(height):
+        for x in range(width):
+            out[y, x] = (image[y, x] * pre - mean) * scale
+    return math.ldexp(std, exponent)
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalize_serial(image, out):
+    """:func:`_normalize_kernel` on one thread: the same arithmetic in the same order, the same bits.
+
+    For small images, where loading a parallel kernel from numba's cache costs more
+    CPU than its work (benchmarks/bench_lcm.py --fresh).
+    """
+    height, width = image.shape
+    rows = np.empty(height)
+    for y in range(height):
+        rows[y] = _row_peak(image, y)
+    peak = rows.max()
+    exponent = math.frexp(peak)[1] if peak > 0 else 0
+    pre = math.ldexp(1.0, -exponent)
+    for y in range(height):
+        rows[y] = _row_sum(image, y, pre)
+    mean = rows.sum() / (height * width)
+    for y in range(height):
+        rows[y] = _row_squares(image, y, pre, mean)
+    std = math.sqrt(rows.sum() / (height * width))
+    if std <= ROUNDING * peak * pre:
+        for y in range(height):
+            for x in range(width):
+                out[y, x] = 0.0
+        return 0.0
+    scale = 1.0 / std
+    for y in range(height):
         for x in range(width):
             out[y, x] = (image[y, x] * pre - mean) * scale
     return math.ldexp(std, exponent)
@@ -188,30 +238,75 @@ def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int, integrals=No
     float64; ``variance`` is the image's variance if known.
     """
     image = np.ascontiguousarray(image, dtype=np.float64)
-    ii1, ii2 = integral_images(image) if integrals is None else integrals
     shape = (image.shape[0] - 2 * patch_y, image.shape[1] - 2 * patch_x)
     npix = (2 * patch_y + 1) * (2 * patch_x + 1)
     flat = FLAT_TOLERANCE * npix * float(image.var() if variance is None else variance)
     mean = np.empty(shape)
     inv = np.empty(shape)
+    if integrals is None and image.size <= SERIAL_PRELUDE_PIXELS:
+        ring = np.empty((2, 2 * patch_y + 2, image.shape[1] + 1))
+        _integrate_stats(image, patch_y, patch_x, flat, ring[0], ring[1], mean, inv)
+        return mean, inv
+    ii1, ii2 = integral_images(image) if integrals is None else integrals
     _stats_from_integrals(ii1, ii2, patch_y, patch_x, flat, mean, inv)
     return mean, inv
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _stats_row(ii1, ii2, ia, ib, r, py, px, flat, mean, inv):
+    """Mean and inverse norm of the patches whose top row is ``r``; ``ia``, ``ib`` are the
+    rows of the integral images holding image rows ``r`` and ``r + 2 py + 1``."""
+    w = 2 * px + 1
+    npix = float((2 * py + 1) * w)
+    for c in range(mean.shape[1]):
+        s1 = ii1[ib, c + w] - ii1[ia, c + w] - ii1[ib, c] + ii1[ia, c]
+        s2 = ii2[ib, c + w] - ii2[ia, c + w] - ii2[ib, c] + ii2[ia, c]
+        m = s1 / npix
+        ss = s2 - s1 * m
+        mean[r, c] = m
+        inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
 
 
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _stats_from_integrals(ii1, ii2, py, px, flat, mean, inv):
     h = 2 * py + 1
-    w = 2 * px + 1
-    npix = float(h * w)
     for r in numba.prange(mean.shape[0]):
-        for c in range(mean.shape[1]):
-            s1 = ii1[r + h, c + w] - ii1[r, c + w] - ii1[r + h, c] + ii1[r, c]
-            s2 = ii2[r + h, c + w] - ii2[r, c + w] - ii2[r + h, c] + ii2[r, c]
-            m = s1 / npix
-            ss = s2 - s1 * m
-            mean[r, c] = m
-            inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
+        _stats_row(ii1, ii2, r, r + h, r, py, px, flat, mean, inv)
+
+
+@numba.njit(cache=True, nogil=True)
+def _integrate_stats(img, py, px, flat, ii1, ii2, mean, inv):
+    """Integral images of ``img`` and ``img**2`` and the patch statistics from them, on one thread.
+
+    The arithmetic of :func:`_integral_images` and :func:`_stats_from_integrals` (the
+    same bits). Image row ``y`` of the tables is kept in row ``y % len(ii1)``: with
+    ``H + 1`` rows they are the whole tables; with ``2 py + 2`` rows a ring holding just
+    the rows the statistics need, when nothing else reads the tables.
+    """
+    height, width = img.shape
+    kept = ii1.shape[0]
+    h = 2 * py + 1
+    for x in range(width + 1):
+        ii1[0, x] = 0.0
+        ii2[0, x] = 0.0
+    for y in range(height):
+        above = y % kept
+        row = (y + 1) % kept
+        a1 = 0.0
+        a2 = 0.0
+        ii1[row, 0] = 0.0
+        ii2[row, 0] = 0.0
+        for x in range(width):
+            v = img[y, x]
+            a1 += v
+            a2 += v * v
+            # a row's running sum plus the table's row above, as _integral_images adds them
+            ii1[row, x + 1] = a1 + ii1[above, x + 1]
+            ii2[row, x + 1] = a2 + ii2[above, x + 1]
+        r = y + 1 - h
+        if r >= 0:
+            _stats_row(ii1, ii2, r % kept, row, r, py, px, flat, mean, inv)
 
 
 @serialised
@@ -257,7 +352,10 @@ def integral_images(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 #: Images up to this many pixels are normalised, and get their integral images and
 #: patch statistics, on one thread: a few milliseconds of work, less than the seven
 #: parallel regions it takes cost on a machine whose cores are busy with other work
-#: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two).
+#: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two). They run as two
+#: serial kernels (:func:`_normalize_serial`, :func:`_integrate_stats`): a fresh
+#: process loads each parallel kernel from numba's cache in about twice the CPU time
+#: of a serial one (7.5 vs 4 ms here), and the serial ones start no thread pool.
 SERIAL_PRELUDE_PIXELS = 1 << 22
 
 @contextlib.contextmanager
@@ -310,6 +408,45 @@ def local_correlation_grid(shape, shifts, patch_y, patch_x, stride, edges: str =
     inner_y = max(patch_y, int(np.abs(shifts[:, 0]).max()))
     inner_x = max(patch_x, int(np.abs(shifts[:, 1]).max()))
     return descriptor_grid(shape, margin_y, margin_x, stride, inner_y=inner_y, inner_x=inner_x)
+
+
+def _boxes_stay_inside(shape, shifts, patch_y, patch_x, grid: DescriptorGrid) -> bool:
+    """Whether every patch of the grid and every shifted patch lie inside the image (no clipping)."""
+    reach_y = patch_y + int(np.abs(shifts[:, 0]).max())
+    reach_x = patch_x + int(np.abs(shifts[:, 1]).max())
+    last_y = grid.y0 + (grid.ny - 1) * grid.stride
+    last_x = grid.x0 + (grid.nx - 1) * grid.stride
+    return (grid.y0 >= reach_y and grid.x0 >= reach_x
+            and last_y + reach_y <= shape[0] - 1 and last_x + reach_x <= shape[1] - 1)
+
+
+def _prelude(image, shifts, patch_y, patch_x, grid, reference_std):
+    """(normalized image, flat variance, integral images, patch means, patch inverse norms).
+
+    Images up to ``SERIAL_PRELUDE_PIXELS`` go through two serial kernels; when no box is
+    clipped (e.g. ``edges="exclude"``) the kernels read no integral image, and only a
+    ring of ``2 patch_y + 2`` rows of them is kept (16 MB less at 1024 x 1024). Larger
+    images go through the parallel kernels on every thread. The same bits either way.
+    """
+    image = as_float_image(image)
+    if image.size > SERIAL_PRELUDE_PIXELS:
+        img, std = normalized_image(image, return_std=True)
+        variance = flat_variance(std, reference_std)
+        ii1, ii2 = integral_images(img)
+        mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
+        return img, variance, ii1, ii2, mean, inv
+    img = np.empty(image.shape, dtype=np.float64)
+    std = float(_normalize_serial(np.ascontiguousarray(image), img))
+    variance = flat_variance(std, reference_std)
+    height, width = image.shape
+    rows = 2 * patch_y + 2 if _boxes_stay_inside(image.shape, shifts, patch_y, patch_x, grid) else height + 1
+    tables = np.empty((2, rows, width + 1))
+    mean = np.empty((height - 2 * patch_y, width - 2 * patch_x))
+    inv = np.empty_like(mean)
+    npix = (2 * patch_y + 1) * (2 * patch_x + 1)
+    flat = FLAT_TOLERANCE * npix * float(variance)  # as patch_statistics computes it
+    _integrate_stats(img, patch_y, patch_x, flat, tables[0], tables[1], mean, inv)
+    return img, variance, tables[0], tables[1], mean, inv
 
 
 def local_correlation_map(
@@ -389,11 +526,7 @@ def local_correlation_map(
     stride = grid.stride
     if out is None:
         out = np.empty(grid.shape + (len(shifts),), dtype=np.float32)
-    with one_thread_if_small(np.shape(image)):
-        img, std = normalized_image(image, return_std=True)
-        variance = flat_variance(std, reference_std)
-        ii1, ii2 = integral_images(img)
-        mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
+    img, variance, ii1, ii2, mean, inv = _prelude(image, shifts, patch_y, patch_x, grid, reference_std)
     flat_pp = FLAT_TOLERANCE * variance
     if method == "direct":
         rows = _direct_task_rows(grid.ny)
