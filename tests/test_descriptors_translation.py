@@ -258,7 +258,9 @@ def _prelude_reference(image, py, px, reference_std):
     try:
         img, std = T.normalized_image(image, return_std=True)
         variance = T.flat_variance(std, reference_std)
-        ii1, ii2 = T.integral_images(img)
+        ii1 = np.empty((img.shape[0] + 1, img.shape[1] + 1))
+        ii2 = np.empty_like(ii1)
+        T._integral_images(img, ii1, ii2)
         mean = np.empty((img.shape[0] - 2 * py, img.shape[1] - 2 * px))
         inv = np.empty_like(mean)
         flat = FLAT_TOLERANCE * ((2 * py + 1) * (2 * px + 1)) * variance
@@ -291,6 +293,23 @@ def test_serial_prelude_gives_the_parallel_kernels_bits(image, dtype, reference_
                 continue
             np.testing.assert_array_equal(a, b, err_msg=name)
     assert (got[5][5:30 - 2 * py, 4:20 - 2 * px] == 0).all() and (got[5][40:] > 0).all()
+
+
+def test_integral_images_serial_and_parallel_agree(image):
+    import numba
+
+    from hyperspy_symseg.descriptors.translation import _integral_images, integral_images
+
+    img = normalized_image(image)
+    ii1, ii2 = integral_images(img)  # a small image: the serial kernel
+    assert ii1[-1, -1] == pytest.approx(img.sum(), abs=1e-9) and ii2[-1, -1] == pytest.approx((img**2).sum())
+    assert ii1[7, 9] == pytest.approx(img[:7, :9].sum(), abs=1e-12) and not ii1[0].any() and not ii2[:, 0].any()
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        p1, p2 = np.empty_like(ii1), np.empty_like(ii2)
+        _integral_images(img, p1, p2)
+        np.testing.assert_array_equal(ii1, p1)
+        np.testing.assert_array_equal(ii2, p2)
 
 
 def test_constant_image_prelude_is_all_zeros():

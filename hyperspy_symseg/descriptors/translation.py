@@ -305,7 +305,7 @@ def _integrate_stats(img, py, px, flat, ii1, ii2, mean, inv):
             ii1[row, x + 1] = a1 + ii1[above, x + 1]
             ii2[row, x + 1] = a2 + ii2[above, x + 1]
         r = y + 1 - h
-        if r >= 0:
+        if 0 <= r < mean.shape[0]:  # (no statistics rows: the tables only)
             _stats_row(ii1, ii2, r % kept, row, r, py, px, flat, mean, inv)
 
 
@@ -345,7 +345,11 @@ def integral_images(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     image = np.ascontiguousarray(image, dtype=np.float64)
     ii1 = np.empty((image.shape[0] + 1, image.shape[1] + 1))
     ii2 = np.empty_like(ii1)
-    _integral_images(image, ii1, ii2)
+    if image.size <= SERIAL_PRELUDE_PIXELS:  # the serial kernel of the descriptors' prelude, same bits
+        no_rows = np.empty((0, 0))
+        _integrate_stats(image, 0, 0, 0.0, ii1, ii2, no_rows, no_rows)
+    else:
+        _integral_images(image, ii1, ii2)
     return ii1, ii2
 
 
