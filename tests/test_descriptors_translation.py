@@ -312,6 +312,29 @@ def test_integral_images_serial_and_parallel_agree(image):
         np.testing.assert_array_equal(ii2, p2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalization_does_not_depend_on_the_threads(dtype):
+    """The parallel kernel (images above SERIAL_PRELUDE_PIXELS) sums its row sums in order:
+    the same bits on 1 or all threads, and as the serial kernel."""
+    import numba
+
+    from hyperspy_symseg.descriptors.translation import _normalize_kernel, _normalize_serial
+
+    data = (np.random.default_rng(3).standard_normal((257, 300)) * 3 + 11).astype(dtype)
+    ref = np.empty(data.shape)
+    std = _normalize_serial(data, ref)
+    assert std == pytest.approx(np.std(data.astype(np.float64)), rel=1e-12)
+    threads = numba.get_num_threads()
+    try:
+        for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            out = np.empty(data.shape)
+            assert _normalize_kernel(data, out) == std
+            np.testing.assert_array_equal(out, ref)
+    finally:
+        numba.set_num_threads(threads)
+
+
 def test_constant_image_prelude_is_all_zeros():
     from hyperspy_symseg.descriptors.translation import _prelude
 

@@ -97,6 +97,17 @@ def _row_squares(image, y, pre, mean):
     return acc
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ordered_sum(values):
+    """Sum in index order: a plain loop, which numba's parallel pass leaves serial (``values.sum()``
+    in a ``parallel=True`` kernel becomes a reduction split by thread, its rounding
+    depending on the number of threads)."""
+    acc = 0.0
+    for i in range(values.shape[0]):
+        acc += values[i]
+    return acc
+
+
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _normalize_kernel(image, out):
@@ -117,10 +128,10 @@ def _normalize_kernel(image, out):
     pre = math.ldexp(1.0, -exponent)
     for y in numba.prange(height):
         rows[y] = _row_sum(image, y, pre)
-    mean = rows.sum() / (height * width)
+    mean = _ordered_sum(rows) / (height * width)
     for y in numba.prange(height):
         rows[y] = _row_squares(image, y, pre, mean)
-    std = math.sqrt(rows.sum() / (height * width))
+    std = math.sqrt(_ordered_sum(rows) / (height * width))
     if std <= ROUNDING * peak * pre:
         # Variations at the level of the rounding of the mean: a constant image.
         for y in numba.prange(height):
@@ -150,10 +161,10 @@ def _normalize_serial(image, out):
     pre = math.ldexp(1.0, -exponent)
     for y in range(height):
         rows[y] = _row_sum(image, y, pre)
-    mean = rows.sum() / (height * width)
+    mean = _ordered_sum(rows) / (height * width)
     for y in range(height):
         rows[y] = _row_squares(image, y, pre, mean)
-    std = math.sqrt(rows.sum() / (height * width))
+    std = math.sqrt(_ordered_sum(rows) / (height * width))
     if std <= ROUNDING * peak * pre:
         for y in range(height):
             for x in range(width):
