@@ -243,6 +243,7 @@ def fresh_main(args) -> None:
         return
     env = _child_env()
     _spawn({"kind": "lcm", "method": "direct", "stride": 8, "warm": 0}, env)  # the numba caches exist from here on
+    load_before = os.getloadavg()  # the machine is shared: its load goes with the times
     jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
     if not args.no_auto:
         jobs.append({"kind": "auto", "method": "direct", "stride": "auto"})
@@ -288,7 +289,9 @@ def fresh_main(args) -> None:
         f"5 components, 2 patterns); fresh: median and minimum of {args.repeat} processes ({args.fft_repeat} for fft "
         f"at strides 1-2), from the image load to the labels after the imports; '+ import': with "
         f"`import hyperspy_symseg`; CPU: user + system time of all threads (less disturbed by other "
-        f"processes than wall time); warm: median of {args.warm_repeat} more runs in each process",
+        f"processes than wall time); warm: median of {args.warm_repeat} more runs in each process; load average "
+        f"(1, 5, 15 min) {' / '.join(f'{x:.1f}' for x in load_before)} before, "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} after",
     )
     alone = [_spawn({"kind": "import", "modules": ["hyperspy_symseg"]}, env)["hyperspy_symseg"] for _ in range(args.repeat)]
     cli, cli_what = _cli_wall_time(env)

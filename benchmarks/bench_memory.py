@@ -11,6 +11,14 @@ segmented eagerly. Peak RSS is the process's maximum resident set (``ru_maxrss``
 "baseline" is the RSS after the imports and a warm-up on a 256 x 256 image (kernels
 compiled or loaded from numba's cache), so "peak - baseline" is what the segmentation adds.
 Times are warm (kernels compiled), wall clock, on a shared 2-core machine.
+
+    python benchmarks/bench_memory.py --steps [--strides 8 4 1]
+
+Where the resident set of a fresh eager run comes from (pySTEM's defaults on
+``../shared/data/real/pystem_high_entropy_alloy.npy``, as ``bench_lcm.py --fresh``): the
+RSS after ``import hyperspy.api``, after ``import numba``, after ``import hyperspy_symseg``
+(which sets up numba's compiler: its first cached kernel), after the image signal, and
+the peak of the run. One fresh process per stride.
 """
 
 from __future__ import annotations
@@ -75,6 +83,52 @@ print(json.dumps(dict(baseline=baseline, peak=peak, fit=fit, total=total,
 """
 
 
+_STEPS_CHILD = r"""
+import json, os, resource, sys
+sys.path.insert(0, {root!r})
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+out = {{}}
+import numpy as np
+import hyperspy.api as hs
+out["import hyperspy.api"] = rss()
+import numba
+out["import numba"] = rss()
+import hyperspy_symseg as ss
+out["import hyperspy_symseg"] = rss()
+s = hs.signals.Signal2D(np.load({image!r}).astype(np.float32))
+s.set_signal_type("atomic_resolution")
+out["image signal"] = rss()
+seg = ss.symmetry_segmentation(s, 2, stride={stride}, patch_x=20, patch_y=20, window_x=21, window_y=21,
+                               max_num_points=100, n_components=5, edges="exclude", random_state=0,
+                               show_progressbar=False, background=None, intensity_features=False)
+out["after the run"] = rss()
+out["peak of the run"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(out))
+"""
+
+
+def steps_main(strides) -> None:
+    image = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "pystem_high_entropy_alloy.npy"
+    if not image.exists():
+        print(f"{image} is missing: --steps measures the authors' example image only.", file=sys.stderr)
+        return
+    columns = {}
+    for stride in strides:
+        code = _STEPS_CHILD.format(root=str(ROOT), image=str(image), stride=stride)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr[-3000:])
+        columns[stride] = json.loads(result.stdout.strip().splitlines()[-1])
+    names = list(next(iter(columns.values())))
+    rows = [[name] + [f"{columns[s][name] / 2**20:.0f}" for s in strides] for name in names]
+    print_table(["RSS after (MiB)"] + [f"stride {s}" for s in strides], rows,
+                title="Resident set of a fresh eager run, pySTEM's defaults (direct, edges='exclude'), one process per stride")
+
+
 def run(size: int, chunks: int, stride: int, route: str) -> dict:
     code = _CHILD.format(root=str(ROOT), size=size, chunks=chunks, stride=stride, route=route)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -89,7 +143,11 @@ def main(argv=None):
     parser.add_argument("--chunks", type=int, default=1000)
     parser.add_argument("--stride", type=int, default=4)
     parser.add_argument("--eager", action="store_true", help="also run the eager route for comparison")
+    parser.add_argument("--steps", action="store_true", help="RSS step by step of a fresh eager run (see above)")
+    parser.add_argument("--strides", type=int, nargs="+", default=[8, 4, 1], help="--steps: the strides")
     args = parser.parse_args(argv)
+    if args.steps:
+        return steps_main(args.strides)
     rows = []
     routes = ["lazy", "eager"] if args.eager else ["lazy"]
     for size in args.sizes:

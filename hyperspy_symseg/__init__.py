@@ -22,9 +22,7 @@ from ._threading import prepare_numba  # noqa: E402
 prepare_numba()
 from .files import load_model, save_model  # noqa: E402
 from .lattice import estimate_lattice  # noqa: E402
-from .atom_columns import AtomColumns, denoise, find_atom_columns  # noqa: E402
 from .result import load_segmentation  # noqa: E402
-from .spectra import labels_on_si_grid, navigation_mask, segment_spectra  # noqa: E402
 from .segmentation import (  # noqa: E402
     DEFAULTS,
     SymmetrySegmentation,
@@ -33,6 +31,34 @@ from .segmentation import (  # noqa: E402
     symmetry_segment,
     symmetry_segmentation,
 )
+
+#: Public names whose modules load on first use: the atom columns (with
+#: ``hyperspy_symseg.columns``) and the spectra, which a segmentation does not need
+#: (30-60 ms of a fresh process on a busy 2-core machine). The lattice analysis and
+#: the model files come with the pipeline anyway.
+_LAZY = {
+    "AtomColumns": "atom_columns",
+    "denoise": "atom_columns",
+    "find_atom_columns": "atom_columns",
+    "labels_on_si_grid": "spectra",
+    "navigation_mask": "spectra",
+    "segment_spectra": "spectra",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AtomColumns",

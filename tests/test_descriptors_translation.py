@@ -247,6 +247,102 @@ def test_patch_statistics_equals_direct_sums(image):
         assert inv[r, c] == pytest.approx(1 / np.sqrt(((patch - patch.mean()) ** 2).sum()), rel=1e-10)
 
 
+def _prelude_reference(image, py, px, reference_std):
+    """The parallel kernels on one thread, as every image up to SERIAL_PRELUDE_PIXELS was prepared before."""
+    import numba
+
+    from hyperspy_symseg.descriptors import translation as T
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        img, std = T.normalized_image(image, return_std=True)
+        variance = T.flat_variance(std, reference_std)
+        ii1 = np.empty((img.shape[0] + 1, img.shape[1] + 1))
+        ii2 = np.empty_like(ii1)
+        T._integral_images(img, ii1, ii2)
+        mean = np.empty((img.shape[0] - 2 * py, img.shape[1] - 2 * px))
+        inv = np.empty_like(mean)
+        flat = FLAT_TOLERANCE * ((2 * py + 1) * (2 * px + 1)) * variance
+        T._stats_from_integrals(ii1, ii2, py, px, flat, mean, inv)
+    finally:
+        numba.set_num_threads(threads)
+    return img, variance, ii1, ii2, mean, inv
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16])
+@pytest.mark.parametrize("reference_std", [None, 0.7])
+def test_serial_prelude_gives_the_parallel_kernels_bits(image, dtype, reference_std):
+    """Small images: two serial kernels (normalize; integral images + patch statistics) give
+    exactly the parallel kernels' numbers; with no clipped box only a ring of table rows is kept."""
+    from hyperspy_symseg.descriptors.translation import _boxes_stay_inside, _prelude
+
+    data = (image * 100 + 300).astype(dtype)
+    data[5:30, 4:20] = data[5, 4]  # a flat region: inverse norms 0 there
+    py, px = 3, 4
+    ref = _prelude_reference(data, py, px, reference_std)
+    inside = DescriptorGrid(py + 6, px + 7, 3, 4, 5)  # patch + max |shift| from every edge
+    edge = DescriptorGrid(0, 0, 3, 4, 5)
+    assert _boxes_stay_inside(data.shape, SHIFTS, py, px, inside)
+    assert not _boxes_stay_inside(data.shape, SHIFTS, py, px, edge)
+    for grid in (inside, edge):
+        got = _prelude(data, SHIFTS, py, px, grid, reference_std)
+        for name, a, b in zip(("img", "variance", "ii1", "ii2", "mean", "inv"), ref, got):
+            if name in ("ii1", "ii2") and grid is inside:
+                assert b.shape == (2 * py + 2, data.shape[1] + 1)
+                continue
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert (got[5][5:30 - 2 * py, 4:20 - 2 * px] == 0).all() and (got[5][40:] > 0).all()
+
+
+def test_integral_images_serial_and_parallel_agree(image):
+    import numba
+
+    from hyperspy_symseg.descriptors.translation import _integral_images, integral_images
+
+    img = normalized_image(image)
+    ii1, ii2 = integral_images(img)  # a small image: the serial kernel
+    assert ii1[-1, -1] == pytest.approx(img.sum(), abs=1e-9) and ii2[-1, -1] == pytest.approx((img**2).sum())
+    assert ii1[7, 9] == pytest.approx(img[:7, :9].sum(), abs=1e-12) and not ii1[0].any() and not ii2[:, 0].any()
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        p1, p2 = np.empty_like(ii1), np.empty_like(ii2)
+        _integral_images(img, p1, p2)
+        np.testing.assert_array_equal(ii1, p1)
+        np.testing.assert_array_equal(ii2, p2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalization_does_not_depend_on_the_threads(dtype):
+    """The parallel kernel (images above SERIAL_PRELUDE_PIXELS) sums its row sums in order:
+    the same bits on 1 or all threads, and as the serial kernel."""
+    import numba
+
+    from hyperspy_symseg.descriptors.translation import _normalize_kernel, _normalize_serial
+
+    data = (np.random.default_rng(3).standard_normal((257, 300)) * 3 + 11).astype(dtype)
+    ref = np.empty(data.shape)
+    std = _normalize_serial(data, ref)
+    assert std == pytest.approx(np.std(data.astype(np.float64)), rel=1e-12)
+    threads = numba.get_num_threads()
+    try:
+        for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            out = np.empty(data.shape)
+            assert _normalize_kernel(data, out) == std
+            np.testing.assert_array_equal(out, ref)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def test_constant_image_prelude_is_all_zeros():
+    from hyperspy_symseg.descriptors.translation import _prelude
+
+    flat = np.full((40, 50), 7.25)
+    img, variance, ii1, ii2, mean, inv = _prelude(flat, SHIFTS, 3, 3, DescriptorGrid(0, 0, 2, 2, 3), None)
+    assert variance == 0.0 and not img.any() and not ii1.any() and not ii2.any() and not inv.any()
+
+
 @pytest.mark.parametrize("method", ["direct", "fft"])
 def test_progress_callback_counts_every_grid_point(image, method):
     done = []

@@ -1,4 +1,5 @@
-"""What a fresh process imports: the eager pipeline needs neither scikit-learn nor dask.
+"""What a fresh process imports: the eager pipeline needs neither scikit-learn nor dask,
+and `import hyperspy_symseg` defers the atom-column and spectra modules.
 
 scikit-learn (with scipy.stats) and dask cost 0.5-1 s and 0.3-0.6 s of a fresh process
 on a 2-core machine (benchmarks/bench_lcm.py --fresh); they are imported only by the
@@ -62,6 +63,36 @@ def test_import_sets_up_numba_without_starting_threads():
             numba.threading_layer()
         except ValueError:
             print("ok")  # no parallel kernel has run: the thread pool is not started
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_import_defers_atom_columns_and_spectra():
+    """``import hyperspy_symseg`` loads the segmentation pipeline; the atom-column and spectra
+    modules load on first use of their public names, which stay importable."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        import hyperspy_symseg as ss
+        deferred = ("hyperspy_symseg.atom_columns", "hyperspy_symseg.columns", "hyperspy_symseg.spectra")
+        assert not [m for m in deferred if m in sys.modules], [m for m in deferred if m in sys.modules]
+        from hyperspy_symseg import AtomColumns, find_atom_columns, segment_spectra
+        from hyperspy_symseg.atom_columns import AtomColumns as direct
+        assert AtomColumns is direct and "hyperspy_symseg.atom_columns" in sys.modules
+        assert ss.segment_spectra is sys.modules["hyperspy_symseg.spectra"].segment_spectra
+        assert set(ss.__all__) <= set(dir(ss))
+        assert all(getattr(ss, name) is not None for name in ss.__all__)
+        try:
+            ss.no_such_name
+        except AttributeError as error:
+            assert "no_such_name" in str(error)
+        else:
+            raise AssertionError("no AttributeError")
+        print("ok")
         """
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -11,9 +11,10 @@ eq. 2-3). Every sum in it is a box sum:
   and removed once per shift) and prefix sums along each grid row (running window
   sums where every box of the row is full and the stride is 1).
 
-So the ``direct`` method costs O(shifts x pixels), independent of the patch area. It
-runs as a fixed number of tasks (blocks of grid rows, every shift; each task writes
-its output rows once, contiguously) shared among Python threads as they become free
+So the ``direct`` method (kernel in module ``_translation_direct``) costs O(shifts x
+pixels), independent of the patch area. It runs as a fixed number of tasks (blocks of
+grid rows, every shift; each task writes its output rows once, contiguously) shared
+among Python threads as they become free
 (:mod:`hyperspy_symseg._tasks`), so the scores do not depend on the number of threads.
 The ``fft`` method follows the paper's Appendix B (module ``_translation_fft``): the
 cross sums for every shift come from FFT correlations of the patch rows with their
@@ -53,7 +54,8 @@ import numpy as np
 from .._tasks import run_tasks
 from .._threading import serialised
 from ._grid import DescriptorGrid, descriptor_grid
-from ._pearson_kernels import _clipped_pearson, _pearson, _row_bounds
+from ._pearson_kernels import _clipped_pearson, _pearson, _row_bounds  # noqa: F401 (tests import them from here)
+from ._translation_direct import _lcm_direct_rows
 from ._translation_fft import lcm_fft
 
 #: How descriptors treat the image edges (see the module docstring).
@@ -65,6 +67,45 @@ FLAT_TOLERANCE = 1e-10
 #: An image whose standard deviation is below this fraction of its largest magnitude
 #: is constant: what varies is the rounding of float64 arithmetic (its mean).
 ROUNDING = 1e-13
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_peak(image, y):
+    """Largest magnitude of row ``y``."""
+    acc = 0.0
+    for x in range(image.shape[1]):
+        acc = max(acc, abs(image[y, x]))
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_sum(image, y, pre):
+    """Sum of row ``y`` scaled by ``pre``."""
+    acc = 0.0
+    for x in range(image.shape[1]):
+        acc += image[y, x] * pre
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_squares(image, y, pre, mean):
+    """Sum of the squared deviations from ``mean`` of row ``y`` scaled by ``pre``."""
+    acc = 0.0
+    for x in range(image.shape[1]):
+        d = image[y, x] * pre - mean
+        acc += d * d
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ordered_sum(values):
+    """Sum in index order: a plain loop, which numba's parallel pass leaves serial (``values.sum()``
+    in a ``parallel=True`` kernel becomes a reduction split by thread, its rounding
+    depending on the number of threads)."""
+    acc = 0.0
+    for i in range(values.shape[0]):
+        acc += values[i]
+    return acc
 
 
 @serialised
@@ -81,26 +122,16 @@ def _normalize_kernel(image, out):
     height, width = image.shape
     rows = np.empty(height)
     for y in numba.prange(height):
-        acc = 0.0
-        for x in range(width):
-            acc = max(acc, abs(image[y, x]))
-        rows[y] = acc
+        rows[y] = _row_peak(image, y)
     peak = rows.max()
     exponent = math.frexp(peak)[1] if peak > 0 else 0
     pre = math.ldexp(1.0, -exponent)
     for y in numba.prange(height):
-        acc = 0.0
-        for x in range(width):
-            acc += image[y, x] * pre
-        rows[y] = acc
-    mean = rows.sum() / (height * width)
+        rows[y] = _row_sum(image, y, pre)
+    mean = _ordered_sum(rows) / (height * width)
     for y in numba.prange(height):
-        acc = 0.0
-        for x in range(width):
-            d = image[y, x] * pre - mean
-            acc += d * d
-        rows[y] = acc
-    std = math.sqrt(rows.sum() / (height * width))
+        rows[y] = _row_squares(image, y, pre, mean)
+    std = math.sqrt(_ordered_sum(rows) / (height * width))
     if std <= ROUNDING * peak * pre:
         # Variations at the level of the rounding of the mean: a constant image.
         for y in numba.prange(height):
@@ -109,6 +140,38 @@ def _normalize_kernel(image, out):
         return 0.0
     scale = 1.0 / std
     for y in numba.prange(height):
+        for x in range(width):
+            out[y, x] = (image[y, x] * pre - mean) * scale
+    return math.ldexp(std, exponent)
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalize_serial(image, out):
+    """:func:`_normalize_kernel` on one thread: the same arithmetic in the same order, the same bits.
+
+    For small images, where loading a parallel kernel from numba's cache costs more
+    CPU than its work (benchmarks/bench_lcm.py --fresh).
+    """
+    height, width = image.shape
+    rows = np.empty(height)
+    for y in range(height):
+        rows[y] = _row_peak(image, y)
+    peak = rows.max()
+    exponent = math.frexp(peak)[1] if peak > 0 else 0
+    pre = math.ldexp(1.0, -exponent)
+    for y in range(height):
+        rows[y] = _row_sum(image, y, pre)
+    mean = _ordered_sum(rows) / (height * width)
+    for y in range(height):
+        rows[y] = _row_squares(image, y, pre, mean)
+    std = math.sqrt(_ordered_sum(rows) / (height * width))
+    if std <= ROUNDING * peak * pre:
+        for y in range(height):
+            for x in range(width):
+                out[y, x] = 0.0
+        return 0.0
+    scale = 1.0 / std
+    for y in range(height):
         for x in range(width):
             out[y, x] = (image[y, x] * pre - mean) * scale
     return math.ldexp(std, exponent)
@@ -186,30 +249,75 @@ def patch_statistics(image: np.ndarray, patch_y: int, patch_x: int, integrals=No
     float64; ``variance`` is the image's variance if known.
     """
     image = np.ascontiguousarray(image, dtype=np.float64)
-    ii1, ii2 = integral_images(image) if integrals is None else integrals
     shape = (image.shape[0] - 2 * patch_y, image.shape[1] - 2 * patch_x)
     npix = (2 * patch_y + 1) * (2 * patch_x + 1)
     flat = FLAT_TOLERANCE * npix * float(image.var() if variance is None else variance)
     mean = np.empty(shape)
     inv = np.empty(shape)
+    if integrals is None and image.size <= SERIAL_PRELUDE_PIXELS:
+        ring = np.empty((2, 2 * patch_y + 2, image.shape[1] + 1))
+        _integrate_stats(image, patch_y, patch_x, flat, ring[0], ring[1], mean, inv)
+        return mean, inv
+    ii1, ii2 = integral_images(image) if integrals is None else integrals
     _stats_from_integrals(ii1, ii2, patch_y, patch_x, flat, mean, inv)
     return mean, inv
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _stats_row(ii1, ii2, ia, ib, r, py, px, flat, mean, inv):
+    """Mean and inverse norm of the patches whose top row is ``r``; ``ia``, ``ib`` are the
+    rows of the integral images holding image rows ``r`` and ``r + 2 py + 1``."""
+    w = 2 * px + 1
+    npix = float((2 * py + 1) * w)
+    for c in range(mean.shape[1]):
+        s1 = ii1[ib, c + w] - ii1[ia, c + w] - ii1[ib, c] + ii1[ia, c]
+        s2 = ii2[ib, c + w] - ii2[ia, c + w] - ii2[ib, c] + ii2[ia, c]
+        m = s1 / npix
+        ss = s2 - s1 * m
+        mean[r, c] = m
+        inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
 
 
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _stats_from_integrals(ii1, ii2, py, px, flat, mean, inv):
     h = 2 * py + 1
-    w = 2 * px + 1
-    npix = float(h * w)
     for r in numba.prange(mean.shape[0]):
-        for c in range(mean.shape[1]):
-            s1 = ii1[r + h, c + w] - ii1[r, c + w] - ii1[r + h, c] + ii1[r, c]
-            s2 = ii2[r + h, c + w] - ii2[r, c + w] - ii2[r + h, c] + ii2[r, c]
-            m = s1 / npix
-            ss = s2 - s1 * m
-            mean[r, c] = m
-            inv[r, c] = 1.0 / math.sqrt(ss) if ss > flat else 0.0
+        _stats_row(ii1, ii2, r, r + h, r, py, px, flat, mean, inv)
+
+
+@numba.njit(cache=True, nogil=True)
+def _integrate_stats(img, py, px, flat, ii1, ii2, mean, inv):
+    """Integral images of ``img`` and ``img**2`` and the patch statistics from them, on one thread.
+
+    The arithmetic of :func:`_integral_images` and :func:`_stats_from_integrals` (the
+    same bits). Image row ``y`` of the tables is kept in row ``y % len(ii1)``: with
+    ``H + 1`` rows they are the whole tables; with ``2 py + 2`` rows a ring holding just
+    the rows the statistics need, when nothing else reads the tables.
+    """
+    height, width = img.shape
+    kept = ii1.shape[0]
+    h = 2 * py + 1
+    for x in range(width + 1):
+        ii1[0, x] = 0.0
+        ii2[0, x] = 0.0
+    for y in range(height):
+        above = y % kept
+        row = (y + 1) % kept
+        a1 = 0.0
+        a2 = 0.0
+        ii1[row, 0] = 0.0
+        ii2[row, 0] = 0.0
+        for x in range(width):
+            v = img[y, x]
+            a1 += v
+            a2 += v * v
+            # a row's running sum plus the table's row above, as _integral_images adds them
+            ii1[row, x + 1] = a1 + ii1[above, x + 1]
+            ii2[row, x + 1] = a2 + ii2[above, x + 1]
+        r = y + 1 - h
+        if 0 <= r < mean.shape[0]:  # (no statistics rows: the tables only)
+            _stats_row(ii1, ii2, r % kept, row, r, py, px, flat, mean, inv)
 
 
 @serialised
@@ -248,228 +356,21 @@ def integral_images(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     image = np.ascontiguousarray(image, dtype=np.float64)
     ii1 = np.empty((image.shape[0] + 1, image.shape[1] + 1))
     ii2 = np.empty_like(ii1)
-    _integral_images(image, ii1, ii2)
+    if image.size <= SERIAL_PRELUDE_PIXELS:  # the serial kernel of the descriptors' prelude, same bits
+        no_rows = np.empty((0, 0))
+        _integrate_stats(image, 0, 0, 0.0, ii1, ii2, no_rows, no_rows)
+    else:
+        _integral_images(image, ii1, ii2)
     return ii1, ii2
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _full_columns(px, n, x0, stride, nx, width):
-    """Grid columns j0 <= j < j1 whose patch and shifted patch need no clipping."""
-    lo = px + max(0, -n)  # smallest full centre column
-    hi = width - 1 - px - max(0, n)  # largest
-    j0 = max(0, -((x0 - lo) // stride))  # ceil((lo - x0) / stride)
-    j1 = min(nx, (hi - x0) // stride + 1) if hi >= x0 else 0
-    return j0, max(j0, j1)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _prefix_sums(c, prefix):
-    """``prefix[x] = sum(c[:x])`` for ``x`` in ``0 .. len(c)``.
-
-    Four running sums over the four quarters of ``c`` advance together, then the
-    quarters are offset by the totals before them: one running sum would be limited by
-    the latency of each addition waiting for the previous one.
-    """
-    width = c.shape[0]
-    q = width // 4
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    prefix[0] = 0.0
-    for t in range(q):
-        s0 += c[t]
-        prefix[t + 1] = s0
-        s1 += c[q + t]
-        prefix[q + t + 1] = s1
-        s2 += c[2 * q + t]
-        prefix[2 * q + t + 1] = s2
-        s3 += c[3 * q + t]
-        prefix[3 * q + t + 1] = s3
-    for x in range(4 * q, width):
-        s3 += c[x]
-        prefix[x + 1] = s3
-    o1 = s0
-    o2 = o1 + s1
-    o3 = o2 + s2
-    for x in range(q + 1, 2 * q + 1):
-        prefix[x] += o1
-    for x in range(2 * q + 1, 3 * q + 1):
-        prefix[x] += o2
-    for x in range(3 * q + 1, width + 1):
-        prefix[x] += o3
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _box_sums(c, a0, w, n, box):
-    """``box[t] = sum(c[a0 + t : a0 + t + w])`` for ``0 <= t < n`` (consecutive windows).
-
-    Four running window sums (add the entering value, remove the leaving one) over the
-    four quarters of ``t`` advance together, for the same reason as in
-    :func:`_prefix_sums`; no prefix array to write and read back.
-    """
-    q = n // 4
-    if q == 0:
-        for t in range(n):
-            acc = 0.0
-            for x in range(w):
-                acc += c[a0 + t + x]
-            box[t] = acc
-        return
-    t1 = q
-    t2 = 2 * q
-    t3 = 3 * q
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    for x in range(w):
-        s0 += c[a0 + x]
-        s1 += c[a0 + t1 + x]
-        s2 += c[a0 + t2 + x]
-        s3 += c[a0 + t3 + x]
-    box[0] = s0
-    box[t1] = s1
-    box[t2] = s2
-    box[t3] = s3
-    b = a0 + w - 1
-    for t in range(1, q):
-        s0 += c[b + t] - c[a0 + t - 1]
-        box[t] = s0
-        s1 += c[b + t1 + t] - c[a0 + t1 + t - 1]
-        box[t1 + t] = s1
-        s2 += c[b + t2 + t] - c[a0 + t2 + t - 1]
-        box[t2 + t] = s2
-        s3 += c[b + t3 + t] - c[a0 + t3 + t - 1]
-        box[t3 + t] = s3
-    for t in range(t3 + q, n):
-        s3 += c[b + t] - c[a0 + t - 1]
-        box[t] = s3
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _add_products(c, img, y, m, n, xa, xb, sign):
-    """``c[x] += sign I(y, x) I(y + m, x + n)`` for ``xa <= x < xb``; ``sign`` is 1.0 or -1.0 (exact)."""
-    a = img[y, xa:xb]
-    b = img[y + m, xa + n : xb + n]
-    cc = c[xa:xb]
-    for x in range(xb - xa):
-        cc[x] += sign * (a[x] * b[x])
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _slide_products(c, img, ya, yr, m, n, xa, xb):
-    """``c[x] += I(ya, x) I(ya + m, x + n) - I(yr, x) I(yr + m, x + n)`` for ``xa <= x < xb``."""
-    a = img[ya, xa:xb]
-    b = img[ya + m, xa + n : xb + n]
-    ar = img[yr, xa:xb]
-    br = img[yr + m, xa + n : xb + n]
-    cc = c[xa:xb]
-    for x in range(xb - xa):
-        cc[x] += a[x] * b[x] - ar[x] * br[x]
-
-
-@numba.njit(cache=True, nogil=True)
-def _clipped_scores(sc, j_start, j_end, prefix, top, bottom, m, n, px, x0, stride, width, ii1, ii2, flat_pp):
-    """``sc[j]`` for grid columns ``j_start <= j < j_end`` whose box is clipped by the image edges."""
-    for j in range(j_start, j_end):
-        xc = x0 + j * stride
-        left = max(xc - px, 0, -n)
-        right = min(xc + px, width - 1, width - 1 - n)
-        sab = prefix[right + 1] - prefix[left]
-        sc[j] = _clipped_pearson(sab, top, bottom, left, right, m, n, ii1, ii2, flat_pp)
-
-
-@numba.njit(cache=True, nogil=True)
-def _lcm_direct_rows(img, shifts, py, px, y0, x0, i0, i1, nx, stride, mean, inv, ii1, ii2, flat_pp, out):
-    """Scores of every shift at the grid points of grid rows ``i0 <= i < i1``, into ``out[i]``.
-
-    Per shift, ``col[k, x]`` holds the sum over the patch rows of ``I(y, x) I(y + m, x + n)``
-    (zero where ``x + n`` is outside the image); it slides down the image (rows entering
-    the box added, rows leaving it removed), and its prefix sums along the row give every
-    box sum of the grid row. A grid row's scores are collected per shift, contiguous along
-    the row, then written to ``out[i]``, which is contiguous: every output byte is written
-    once, in order.
-    """
-    height, width = img.shape
-    n_shifts = shifts.shape[0]
-    npix = float((2 * py + 1) * (2 * px + 1))
-    if i1 > i0:
-        col = np.zeros((n_shifts, width))
-        ctop = np.zeros(n_shifts, dtype=np.int64)
-        cbot = np.full(n_shifts, -1, dtype=np.int64)
-        prefix = np.empty(width + 1)
-        box = np.empty(nx)
-        scores = np.empty((n_shifts, nx), dtype=np.float32)
-        for i in range(i0, i1):
-            yc = y0 + i * stride
-            for k in range(n_shifts):
-                m = shifts[k, 0]
-                n = shifts[k, 1]
-                xa = max(0, -n)
-                xb = min(width, width - n)
-                top, bottom = _row_bounds(yc, py, m, height)
-                c = col[k]
-                if i == i0 or top > cbot[k]:
-                    c[:] = 0.0
-                    for y in range(top, bottom + 1):
-                        _add_products(c, img, y, m, n, xa, xb, 1.0)
-                else:
-                    # Slide: add the rows entering the box, remove those leaving it.
-                    entering = bottom - cbot[k]
-                    leaving = top - ctop[k]
-                    both = min(entering, leaving)
-                    for s in range(both):
-                        _slide_products(c, img, cbot[k] + 1 + s, ctop[k] + s, m, n, xa, xb)
-                    for s in range(both, entering):
-                        _add_products(c, img, cbot[k] + 1 + s, m, n, xa, xb, 1.0)
-                    for s in range(both, leaving):
-                        _add_products(c, img, ctop[k] + s, m, n, xa, xb, -1.0)
-                ctop[k] = top
-                cbot[k] = bottom
-                sc = scores[k]
-                j0, j1 = _full_columns(px, n, x0, stride, nx, width)
-                if top != yc - py or bottom != yc + py:
-                    j0 = j1 = 0  # clipped rows: no grid column has a full box
-                ra = yc - py
-                ca = x0 + j0 * stride - px
-                end = ca + (j1 - j0 - 1) * stride + 1
-                if stride == 1 and j0 == 0 and j1 == nx:
-                    # Every box full and consecutive: running window sums, no prefix sums.
-                    _box_sums(c, ca, 2 * px + 1, nx, box)
-                    mean_a = mean[ra, ca:end]
-                    inv_a = inv[ra, ca:end]
-                    mean_b = mean[ra + m, ca + n : end + n]
-                    inv_b = inv[ra + m, ca + n : end + n]
-                    for t in range(nx):
-                        sc[t] = _pearson(box[t], npix, mean_a[t], inv_a[t], mean_b[t], inv_b[t])
-                    continue
-                _prefix_sums(c, prefix)
-                # Full boxes: statistics from the precomputed maps. Slices (no index
-                # arithmetic in the loop) let the compiler vectorise it.
-                if j1 > j0:
-                    p1 = prefix[ca + 2 * px + 1 : end + 2 * px + 1 : stride]
-                    p0 = prefix[ca:end:stride]
-                    mean_a = mean[ra, ca:end:stride]
-                    inv_a = inv[ra, ca:end:stride]
-                    mean_b = mean[ra + m, ca + n : end + n : stride]
-                    inv_b = inv[ra + m, ca + n : end + n : stride]
-                    sc_full = sc[j0:j1]
-                    for t in range(j1 - j0):
-                        sc_full[t] = _pearson(p1[t] - p0[t], npix, mean_a[t], inv_a[t], mean_b[t], inv_b[t])
-                # Clipped boxes near the edges: statistics from the integral images.
-                _clipped_scores(sc, 0, j0, prefix, top, bottom, m, n, px, x0, stride, width, ii1, ii2, flat_pp)
-                _clipped_scores(sc, j1, nx, prefix, top, bottom, m, n, px, x0, stride, width, ii1, ii2, flat_pp)
-            row = out[i]
-            for j in range(nx):
-                for k in range(n_shifts):
-                    row[j, k] = scores[k, j]
 
 
 #: Images up to this many pixels are normalised, and get their integral images and
 #: patch statistics, on one thread: a few milliseconds of work, less than the seven
 #: parallel regions it takes cost on a machine whose cores are busy with other work
-#: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two).
+#: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two). They run as two
+#: serial kernels (:func:`_normalize_serial`, :func:`_integrate_stats`): a fresh
+#: process loads each parallel kernel from numba's cache in about twice the CPU time
+#: of a serial one (7.5 vs 4 ms here), and the serial ones start no thread pool.
 SERIAL_PRELUDE_PIXELS = 1 << 22
 
 @contextlib.contextmanager
@@ -522,6 +423,45 @@ def local_correlation_grid(shape, shifts, patch_y, patch_x, stride, edges: str =
     inner_y = max(patch_y, int(np.abs(shifts[:, 0]).max()))
     inner_x = max(patch_x, int(np.abs(shifts[:, 1]).max()))
     return descriptor_grid(shape, margin_y, margin_x, stride, inner_y=inner_y, inner_x=inner_x)
+
+
+def _boxes_stay_inside(shape, shifts, patch_y, patch_x, grid: DescriptorGrid) -> bool:
+    """Whether every patch of the grid and every shifted patch lie inside the image (no clipping)."""
+    reach_y = patch_y + int(np.abs(shifts[:, 0]).max())
+    reach_x = patch_x + int(np.abs(shifts[:, 1]).max())
+    last_y = grid.y0 + (grid.ny - 1) * grid.stride
+    last_x = grid.x0 + (grid.nx - 1) * grid.stride
+    return (grid.y0 >= reach_y and grid.x0 >= reach_x
+            and last_y + reach_y <= shape[0] - 1 and last_x + reach_x <= shape[1] - 1)
+
+
+def _prelude(image, shifts, patch_y, patch_x, grid, reference_std):
+    """(normalized image, flat variance, integral images, patch means, patch inverse norms).
+
+    Images up to ``SERIAL_PRELUDE_PIXELS`` go through two serial kernels; when no box is
+    clipped (e.g. ``edges="exclude"``) the kernels read no integral image, and only a
+    ring of ``2 patch_y + 2`` rows of them is kept (16 MB less at 1024 x 1024). Larger
+    images go through the parallel kernels on every thread. The same bits either way.
+    """
+    image = as_float_image(image)
+    if image.size > SERIAL_PRELUDE_PIXELS:
+        img, std = normalized_image(image, return_std=True)
+        variance = flat_variance(std, reference_std)
+        ii1, ii2 = integral_images(img)
+        mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
+        return img, variance, ii1, ii2, mean, inv
+    img = np.empty(image.shape, dtype=np.float64)
+    std = float(_normalize_serial(np.ascontiguousarray(image), img))
+    variance = flat_variance(std, reference_std)
+    height, width = image.shape
+    rows = 2 * patch_y + 2 if _boxes_stay_inside(image.shape, shifts, patch_y, patch_x, grid) else height + 1
+    tables = np.empty((2, rows, width + 1))
+    mean = np.empty((height - 2 * patch_y, width - 2 * patch_x))
+    inv = np.empty_like(mean)
+    npix = (2 * patch_y + 1) * (2 * patch_x + 1)
+    flat = FLAT_TOLERANCE * npix * float(variance)  # as patch_statistics computes it
+    _integrate_stats(img, patch_y, patch_x, flat, tables[0], tables[1], mean, inv)
+    return img, variance, tables[0], tables[1], mean, inv
 
 
 def local_correlation_map(
@@ -601,11 +541,7 @@ def local_correlation_map(
     stride = grid.stride
     if out is None:
         out = np.empty(grid.shape + (len(shifts),), dtype=np.float32)
-    with one_thread_if_small(np.shape(image)):
-        img, std = normalized_image(image, return_std=True)
-        variance = flat_variance(std, reference_std)
-        ii1, ii2 = integral_images(img)
-        mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
+    img, variance, ii1, ii2, mean, inv = _prelude(image, shifts, patch_y, patch_x, grid, reference_std)
     flat_pp = FLAT_TOLERANCE * variance
     if method == "direct":
         rows = _direct_task_rows(grid.ny)

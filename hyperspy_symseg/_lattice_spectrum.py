@@ -1,0 +1,290 @@
+"""Lattice analysis, step 1-2: the power spectrum of an image and its Bragg peaks.
+
+NumPy and numba only (no HyperSpy). :func:`power_spectrum` is the Hann-tapered,
+mean-removed spectrum, Welch-averaged over tiles; :func:`find_bragg_peaks` the local
+maxima of the spectrum over its azimuthal median; :func:`_zoom` refines peak positions
+on a fine frequency grid. The driver is :func:`hyperspy_symseg.lattice.find_lattice`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+import scipy.ndimage
+
+from ._threading import serialised
+
+#: Largest tile (px) of the spectrum estimate; larger images are averaged over tiles.
+TILE = 512
+#: A Bragg peak must stand this many times above the azimuthal median (3 x 3 mean).
+THRESHOLD = 4.0
+#: ... and this many times above its 3 x 3 mean 3 bins away in every direction, which
+#: rejects streaks (scan artefacts, straight edges) that rise above the median too.
+COMPACTNESS = 2.0
+
+#: At most this many tiles (per axis) enter the Welch average.
+MAX_TILES_PER_AXIS = 3
+
+
+def _tiles(shape, tile):
+    """Top-left corners of tiles covering an image (half-overlapping, at most 3 per axis)."""
+    starts = []
+    for n in shape:
+        if n <= tile:
+            starts.append([0])
+        else:
+            count = min(MAX_TILES_PER_AXIS, int(math.ceil((n - tile) / (tile / 2))) + 1)
+            starts.append(np.linspace(0, n - tile, count).round().astype(int).tolist())
+    return [(y, x) for y in starts[0] for x in starts[1]], tuple(min(n, tile) for n in shape)
+
+
+def _hann(n: int) -> np.ndarray:
+    """The periodic (DFT-even) Hann window, for which the sub-bin estimator is exact."""
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+
+
+def power_spectrum(image: np.ndarray, tile: int = TILE) -> np.ndarray:
+    """Hann-tapered, mean-removed power spectrum, Welch-averaged over tiles.
+
+    Parameters
+    ----------
+    image : (H, W) real ndarray
+    tile : int
+        Largest tile size; the spectrum has shape ``(min(H, tile), min(W, tile))``.
+
+    Returns
+    -------
+    (h, w) float64 ndarray
+        In FFT order (zero frequency at ``[0, 0]``; ``numpy.fft.fftfreq`` frequencies).
+    """
+    import scipy.fft
+
+    image = np.asarray(image, dtype=np.float64)
+    corners, (h, w) = _tiles(image.shape, tile)
+    taper = np.outer(_hann(h), _hann(w))
+    half = np.zeros((h, w // 2 + 1))
+    for y, x in corners:
+        block = image[y:y + h, x:x + w]
+        block = (block - block.mean()) * taper
+        half += np.abs(scipy.fft.rfft2(block, workers=-1)) ** 2
+    half /= len(corners)
+    # The full plane from the half plane: P(-k) = P(k) for a real image.
+    full = np.empty((h, w))
+    full[:, : w // 2 + 1] = half
+    cols = np.arange(w // 2 + 1, w)
+    full[:, cols] = half[(-np.arange(h)) % h][:, w - cols]
+    return full
+
+
+@numba.njit(cache=True, nogil=True)
+def _ring_medians(ring, values, n_rings, exclude):
+    """Median of ``values`` over the pixels of each ring not excluded (counting sort by ring)."""
+    counts = np.zeros(n_rings + 1, dtype=np.int64)
+    for i in range(ring.shape[0]):
+        if not exclude[i]:
+            counts[ring[i] + 1] += 1
+    starts = np.cumsum(counts)
+    fill = starts[:-1].copy()
+    buffer = np.empty(values.shape[0])
+    for i in range(ring.shape[0]):
+        if exclude[i]:
+            continue
+        r = ring[i]
+        buffer[fill[r]] = values[i]
+        fill[r] += 1
+    medians = np.full(n_rings, np.nan)
+    for r in range(n_rings):
+        a, b = starts[r], starts[r + 1]
+        if b > a:
+            medians[r] = np.median(buffer[a:b])
+    return medians
+
+
+@serialised
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _box3(a):
+    """3 x 3 box sum with periodic boundaries."""
+    h, w = a.shape
+    out = np.empty_like(a)
+    for i in numba.prange(h):
+        for j in range(w):
+            acc = 0.0
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    acc += a[(i + di) % h, (j + dj) % w]
+            out[i, j] = acc
+    return out
+
+
+def _frequencies(shape):
+    """(ky (h,), kx (w,)) in cycles per pixel, FFT order."""
+    return np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1])
+
+
+def _radial_background(spectrum: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Azimuthal median of the spectrum at each |k| (rings one frequency step wide).
+
+    Pixels where ``exclude`` is True (e.g. around peaks found in a first pass) are left
+    out, so the median stays the background even where Bragg peaks fill much of a ring
+    (small images, or several lattices of one period); rings left empty are interpolated.
+    """
+    h, w = spectrum.shape
+    ky, kx = _frequencies((h, w))
+    radius = np.hypot(ky[:, None], kx[None, :]) * min(h, w)
+    ring = np.rint(radius).astype(np.int64).ravel()
+    n_rings = int(ring.max()) + 1
+    mask = np.zeros(h * w, dtype=np.bool_) if exclude is None else np.ascontiguousarray(exclude).ravel()
+    medians = _ring_medians(ring, spectrum.ravel(), n_rings, mask)
+    valid = np.isfinite(medians)
+    if not valid.any():
+        medians = np.ones(n_rings)
+    elif not valid.all():
+        idx = np.arange(n_rings)
+        medians = np.interp(idx, idx[valid], medians[valid])
+    background = np.interp(radius.ravel(), np.arange(n_rings), medians).reshape(h, w)
+    return np.maximum(background, np.finfo(float).tiny)
+
+
+@dataclass
+class _Peaks:
+    k: np.ndarray  # (n, 2) cycles/px, half plane, strongest first
+    excess: np.ndarray  # (n,) excess power (spectrum - background) over 3 x 3 bins
+    ratio: np.ndarray  # (n,) 3 x 3 spectrum over background
+    bin_size: float  # cycles/px of the coarser frequency step
+    total: float  # spectrum power in the searched band, one half plane
+    ratio_map: np.ndarray = field(repr=False, default=None)  # (h, w) 3 x 3 spectrum over background
+    threshold: float = THRESHOLD
+
+    def ratio_at(self, k: np.ndarray) -> np.ndarray:
+        """(n,) largest ratio within one bin of each frequency ``k`` (n, 2) in cycles/px."""
+        h, w = self.ratio_map.shape
+        rows = np.rint(np.asarray(k)[:, 0] * h).astype(np.int64)
+        cols = np.rint(np.asarray(k)[:, 1] * w).astype(np.int64)
+        best = np.zeros(len(rows))
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                best = np.maximum(best, self.ratio_map[(rows + di) % h, (cols + dj) % w])
+        return best
+
+
+def find_bragg_peaks(spectrum: np.ndarray, threshold: float = THRESHOLD, min_period: float = 2.0,
+                     max_period: float | None = None) -> _Peaks:
+    """Bragg peaks of a power spectrum in FFT order (one of each +-k pair)."""
+    h, w = spectrum.shape
+    summed = _box3(spectrum)
+    # Two passes: the peaks of a first pass are left out of the background of the second.
+    first = summed / (9.0 * _radial_background(spectrum))
+    near_peaks = scipy.ndimage.maximum_filter(first > threshold, size=5, mode="wrap")
+    background = _radial_background(spectrum, near_peaks)
+    ratio = summed / (9.0 * background)
+    ky, kx = _frequencies((h, w))
+    k = np.hypot(ky[:, None], kx[None, :])
+    if max_period is None:
+        max_period = min(h, w) / 4.0
+    band = (k >= 1.0 / max_period) & (k <= 1.0 / min_period)
+    half = (ky[:, None] > 0) | ((ky[:, None] == 0) & (kx[None, :] > 0))
+    total = float(spectrum[band].sum()) / 2.0
+    rows, cols = np.nonzero(band & half & (ratio > threshold))
+    if rows.size:
+        # Local maxima of the ratio over 5 x 5 bins.
+        keep = np.ones(rows.size, dtype=bool)
+        centre = ratio[rows, cols]
+        for di in range(-2, 3):
+            for dj in range(-2, 3):
+                if di or dj:
+                    keep &= centre >= ratio[(rows + di) % h, (cols + dj) % w]
+        rows, cols = rows[keep], cols[keep]
+        # Compact: along no axis does the ratio stay within a factor COMPACTNESS of the peak
+        # 3 bins away on *both* sides, as it does along a streak (a neighbouring peak, e.g.
+        # of another grain in a small image, raises one side only).
+        for di, dj in ((3, 0), (0, 3), (3, 3), (3, -3)):
+            centre = ratio[rows, cols]
+            plus = ratio[(rows + di) % h, (cols + dj) % w]
+            minus = ratio[(rows - di) % h, (cols - dj) % w]
+            keep = (centre >= COMPACTNESS * plus) | (centre >= COMPACTNESS * minus)
+            rows, cols = rows[keep], cols[keep]
+        rows, cols = _climb(spectrum - background, rows, cols)
+        unique = np.unique(rows * w + cols, return_index=True)[1]
+        rows, cols = rows[unique], cols[unique]
+    excess = summed[rows, cols] - 9.0 * background[rows, cols]
+    positive = excess > 0
+    rows, cols, excess = rows[positive], cols[positive], excess[positive]
+    # Sub-bin position (a first estimate; the lattice's strongest peaks are refined on a fine grid).
+    mag = np.sqrt(spectrum)
+    dy = _hann_offset(mag[(rows - 1) % h, cols], mag[rows, cols], mag[(rows + 1) % h, cols])
+    dx = _hann_offset(mag[rows, (cols - 1) % w], mag[rows, cols], mag[rows, (cols + 1) % w])
+    kk = np.column_stack([ky[rows] + dy / h, kx[cols] + dx / w])
+    order = np.argsort(-excess, kind="stable")
+    return _Peaks(kk[order], excess[order], ratio[rows, cols][order], 1.0 / min(h, w), total, ratio, threshold)
+
+
+def _climb(spectrum, rows, cols, steps: int = 2):
+    """Move each position to the largest value among its 3 x 3 neighbours, repeatedly.
+
+    Used on the excess over the radial background: the ratio to the background peaks up
+    to a bin away from the excess's own maximum where the background falls steeply.
+    """
+    h, w = spectrum.shape
+    for _ in range(steps):
+        best = spectrum[rows, cols]
+        new_r, new_c = rows.copy(), cols.copy()
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                r, c = (rows + di) % h, (cols + dj) % w
+                better = spectrum[r, c] > best
+                best = np.where(better, spectrum[r, c], best)
+                new_r, new_c = np.where(better, r, new_r), np.where(better, c, new_c)
+        if np.array_equal(new_r, rows) and np.array_equal(new_c, cols):
+            break
+        rows, cols = new_r, new_c
+    return rows, cols
+
+
+def _zoom(image, corners, shape, k, step: float = 0.25, n: int = 5):
+    """Sub-bin peak positions by evaluating the tapered DTFT on a fine grid around each peak.
+
+    For each ``k`` (cycles/px), the power on an ``n x n`` grid ``step`` bins apart
+    (separable products, summed over the tiles), then a quadratic fit to the log power
+    of the 3 x 3 around its maximum. Robust where a three-bin estimator is not (scan
+    noise sidebands, neighbouring peaks).
+    """
+    h, w = shape
+    taper = np.outer(_hann(h), _hann(w)).astype(np.float32)
+    yy, xx = np.arange(h), np.arange(w)
+    offsets = (np.arange(n) - n // 2) * step
+    out = np.array(k, dtype=np.float64, copy=True)
+    blocks = []
+    for y, x in corners[:4]:
+        block = image[y:y + h, x:x + w].astype(np.float32)
+        blocks.append((block - block.mean()) * taper)
+    for p in range(len(out)):
+        for _ in range(2):
+            ky = out[p, 0] + offsets / h
+            kx = out[p, 1] + offsets / w
+            ey = np.exp(-2j * np.pi * np.outer(ky, yy)).astype(np.complex64)
+            ex = np.exp(-2j * np.pi * np.outer(xx, kx)).astype(np.complex64)
+            power = sum(np.abs(ey @ (b @ ex)) ** 2 for b in blocks)
+            i, j = np.unravel_index(np.argmax(power), power.shape)
+            i, j = min(max(i, 1), n - 2), min(max(j, 1), n - 2)
+            logs = np.log(np.maximum(power[i - 1:i + 2, j - 1:j + 2].astype(np.float64), 1e-300))
+            di = _parabola_vertex(logs[0, 1], logs[1, 1], logs[2, 1])
+            dj = _parabola_vertex(logs[1, 0], logs[1, 1], logs[1, 2])
+            out[p, 0] = ky[i] + di * step / h
+            out[p, 1] = kx[j] + dj * step / w
+    return out
+
+
+def _parabola_vertex(a, b, c):
+    denom = a - 2.0 * b + c
+    return float(np.clip(0.5 * (a - c) / denom, -1.0, 1.0)) if denom < 0 else 0.0
+
+
+def _hann_offset(before, centre, after):
+    """Sub-bin offset of a peak from three DFT magnitudes under a periodic Hann taper."""
+    denom = before + 2.0 * centre + after
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(denom > 0, 2.0 * (after - before) / denom, 0.0)
+    return np.clip(d, -0.5, 0.5)
