@@ -38,6 +38,7 @@ from .segmentation import (  # noqa: E402
 #: the model files come with the pipeline anyway.
 _LAZY = {
     "AtomColumns": "atom_columns",
+    "AtomColumnsStack": "atom_columns",
     "denoise": "atom_columns",
     "find_atom_columns": "atom_columns",
     "labels_on_si_grid": "spectra",
@@ -62,6 +63,7 @@ def __dir__():
 
 __all__ = [
     "AtomColumns",
+    "AtomColumnsStack",
     "DEFAULTS",
     "SymmetrySegmentation",
     "__version__",
