@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-import scipy.ndimage
 
 from ._threading import serialised
 
@@ -173,6 +172,8 @@ class _Peaks:
 def find_bragg_peaks(spectrum: np.ndarray, threshold: float = THRESHOLD, min_period: float = 2.0,
                      max_period: float | None = None) -> _Peaks:
     """Bragg peaks of a power spectrum in FFT order (one of each +-k pair)."""
+    import scipy.ndimage  # here, not at import: ~0.1 s of a fresh process
+
     h, w = spectrum.shape
     summed = _box3(spectrum)
     # Two passes: the peaks of a first pass are left out of the background of the second.
