@@ -118,7 +118,16 @@ class TestKMeans:
 
     @pytest.mark.parametrize("k", [2, 4])
     def test_seeding_and_lloyd_equal_point_by_point_reference(self, blobs, k):
-        from hyperspy_symseg._learn import _kmeans_plusplus, _lloyd
+        from hyperspy_symseg._learn import _kmeans_buffers, _kmeans_plusplus_into, _lloyd_into
+
+        def _kmeans_plusplus(XT, k, uniforms):
+            centres, (scratch, point, *_) = np.empty((k, XT.shape[0])), _kmeans_buffers(*XT.shape, k)
+            _kmeans_plusplus_into(XT, uniforms, centres, *scratch, point)
+            return centres
+
+        def _lloyd(XT, centres, max_iter, tol):
+            scratch, _, labels, sums, counts = _kmeans_buffers(*XT.shape, centres.shape[0])
+            return labels, _lloyd_into(XT, centres, max_iter, tol, labels, scratch[0], scratch[1], sums, counts)
 
         X = blobs[0][::3]
         XT = np.ascontiguousarray(X.T)
