@@ -232,18 +232,45 @@ def _nearest_centre_kernel(X, centres, labels, dist, keep_distances):
         labels[i] = best
 
 
+@numba.njit(cache=True, nogil=True)
+def _nearest_centre_serial(X, centres, labels, dist, keep_distances):
+    """:func:`_nearest_centre_kernel` on one thread (the same arithmetic, row by row)."""
+    for i in range(X.shape[0]):
+        best = 0
+        best_d = np.inf
+        for c in range(centres.shape[0]):
+            d = 0.0
+            for f in range(X.shape[1]):
+                t = X[i, f] - centres[c, f]
+                d += t * t
+            if keep_distances:
+                dist[i, c] = d
+            if c == 0 or d < best_d:
+                best = c
+                best_d = d
+        labels[i] = best
+
+
+#: Below this many multiply-adds (samples x centres x features) :func:`nearest_centre` runs on
+#: one thread: ~1 ms of work, less than a parallel launch costs on a busy 2-core machine
+#: (measured 10-16 ms for 13924 x 2 x 5 under load 3.5), and the serial kernel loads faster.
+SERIAL_NEAREST_WORK = 2**21
+
+
 def nearest_centre(X: np.ndarray, centres: np.ndarray, distances: bool = True):
     """Index of, and squared distance to, the nearest of ``centres`` for each row of X.
 
     Returns ``(labels, distances)``: (n_samples,) int64 and (n_samples, n_centres)
     float64 squared Euclidean distances (ties go to the lower index); with
-    ``distances=False`` only the labels.
+    ``distances=False`` only the labels. Small inputs run on one thread, large ones in
+    parallel; both give the same bits (each row is computed alone, in the same order).
     """
     X = np.ascontiguousarray(X)
     centres = np.ascontiguousarray(centres, dtype=np.float64)
     labels = np.empty(X.shape[0], dtype=np.int64)
     dist = np.empty((X.shape[0] if distances else 0, centres.shape[0]))
-    _nearest_centre_kernel(X, centres, labels, dist, distances)
+    small = X.shape[0] * centres.shape[0] * max(X.shape[1], 1) <= SERIAL_NEAREST_WORK
+    (_nearest_centre_serial if small else _nearest_centre_kernel)(X, centres, labels, dist, distances)
     return (labels, dist) if distances else labels
 
 
@@ -338,25 +365,30 @@ def _assign(XT, centres, labels, dist, work):
             labels[i] = c if closer else labels[i]
 
 
+# The k-means kernels allocate nothing and call no NumPy routine (searchsorted, argmax,
+# copy): the callers pass every buffer. That shrinks the code numba loads from its cache
+# in a fresh process (one start: 280 kB -> 175 kB; the first kmeans() of a process 41-54 ->
+# 38-43 ms on a busy 2-core machine), with the same arithmetic in the same order, so the same bits.
+
+
 @numba.njit(cache=True, nogil=True)
-def _kmeans_plusplus(XT, k, uniforms):
-    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007 with local trials).
+def _kmeans_plusplus_into(XT, uniforms, centres, closest, cumulative, best_closest, trial_closest, point):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007 with local trials) into ``centres`` (k, d).
 
     ``XT`` is (n_features, n_samples). ``uniforms`` holds 1 + (k - 1) * n_trials
     numbers in [0, 1): the first picks the first centre, the others the candidate
     centres, each drawn with probability proportional to the squared distance to the
     nearest centre so far; of each step's candidates the one giving the lowest total
-    squared distance is kept.
+    squared distance is kept. ``closest``, ``cumulative``, ``best_closest`` and
+    ``trial_closest`` are (n,) and ``point`` (d,) float64 scratch buffers.
     """
     d, n = XT.shape
+    k = centres.shape[0]
     n_trials = (uniforms.shape[0] - 1) // max(k - 1, 1)
-    centres = np.empty((k, d))
-    centres[0] = XT[:, min(int(uniforms[0] * n), n - 1)]
-    closest = np.empty(n)
+    first = min(int(uniforms[0] * n), n - 1)
+    for f in range(d):
+        centres[0, f] = XT[f, first]
     _distances_to(XT, centres[0], closest)
-    cumulative = np.empty(n)
-    best_closest = np.empty(n)
-    trial_closest = np.empty(n)
     for c in range(1, k):
         total = 0.0
         for i in range(n):
@@ -366,8 +398,17 @@ def _kmeans_plusplus(XT, k, uniforms):
         best = 0
         for t in range(n_trials):
             u = uniforms[1 + (c - 1) * n_trials + t] * total
-            cand = min(np.searchsorted(cumulative, u, side="right"), n - 1)
-            _distances_to(XT, XT[:, cand].copy(), trial_closest)
+            lo, hi = 0, n  # first index with cumulative > u (np.searchsorted side="right")
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if cumulative[mid] <= u:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            cand = min(lo, n - 1)
+            for f in range(d):
+                point[f] = XT[f, cand]
+            _distances_to(XT, point, trial_closest)
             pot = 0.0
             for i in range(n):
                 trial_closest[i] = min(closest[i], trial_closest[i])
@@ -376,25 +417,22 @@ def _kmeans_plusplus(XT, k, uniforms):
                 best_pot = pot
                 best = cand
                 best_closest[:] = trial_closest
-        centres[c] = XT[:, best]
+        for f in range(d):
+            centres[c, f] = XT[f, best]
         closest[:] = best_closest
-    return centres
 
 
 @numba.njit(cache=True, nogil=True)
-def _lloyd(XT, centres, max_iter, tol):
-    """Lloyd iterations from ``centres`` (modified in place); returns (labels, inertia).
+def _lloyd_into(XT, centres, max_iter, tol, labels, dist, work, sums, counts):
+    """Lloyd iterations from ``centres`` (modified in place); the labels into ``labels``; returns the inertia.
 
     ``XT`` is (n_features, n_samples). The sums of each cluster add its points in
-    order, so the centres do not depend on how the work is vectorised.
+    order, so the centres do not depend on how the work is vectorised. ``dist`` and
+    ``work`` are (n,) float64, ``sums`` (k, d) float64 and ``counts`` (k,) int64 scratch.
     """
     d, n = XT.shape
     k = centres.shape[0]
-    labels = np.zeros(n, dtype=np.int64)
-    dist = np.empty(n)
-    work = np.empty(n)
-    sums = np.empty((k, d))
-    counts = np.empty(k, dtype=np.int64)
+    labels[:] = 0
     for _ in range(max_iter):
         _assign(XT, centres, labels, dist, work)
         sums[:] = 0.0
@@ -407,8 +445,11 @@ def _lloyd(XT, centres, max_iter, tol):
         shift = 0.0
         for c in range(k):
             if counts[c] == 0:
-                # Empty cluster: restart it on the point farthest from its centre.
-                far = np.argmax(dist)
+                # Empty cluster: restart it on the point farthest from its centre (the first of ties).
+                far = 0
+                for i in range(1, n):
+                    if dist[i] > dist[far]:
+                        far = i
                 dist[far] = 0.0
                 for f in range(d):
                     shift += (XT[f, far] - centres[c, f]) ** 2
@@ -424,16 +465,22 @@ def _lloyd(XT, centres, max_iter, tol):
     inertia = 0.0
     for i in range(n):
         inertia += dist[i]
-    return labels, inertia
+    return inertia
 
 
 @numba.njit(cache=True, nogil=True)
-def _kmeans_start(XT, k, uniforms, max_iter, tol, centres):
-    """One k-means from the seeding drawn with ``uniforms``: its centres into ``centres``; returns the inertia."""
-    c = _kmeans_plusplus(XT, k, uniforms)
-    _, inertia = _lloyd(XT, c, max_iter, tol)
-    centres[:] = c
-    return inertia
+def _kmeans_start(XT, uniforms, max_iter, tol, centres, scratch, point, labels, sums, counts):
+    """One k-means from the seeding drawn with ``uniforms``: its centres into ``centres`` (k, d); returns the inertia.
+
+    ``scratch`` is (4, n) float64; ``point`` (d,), ``labels`` (n,) int64, ``sums`` (k, d), ``counts`` (k,) int64.
+    """
+    _kmeans_plusplus_into(XT, uniforms, centres, scratch[0], scratch[1], scratch[2], scratch[3], point)
+    return _lloyd_into(XT, centres, max_iter, tol, labels, scratch[0], scratch[1], sums, counts)
+
+
+def _kmeans_buffers(d: int, n: int, k: int) -> tuple:
+    """Scratch arrays of one k-means start: (scratch (4, n), point (d,), labels (n,), sums (k, d), counts (k,))."""
+    return np.empty((4, n)), np.empty(d), np.empty(n, dtype=np.int64), np.empty((k, d)), np.empty(k, dtype=np.int64)
 
 
 def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, max_iter: int = 300, tol: float = 1e-4):
@@ -466,13 +513,15 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     XT = np.ascontiguousarray(X.T)
     centres = np.empty((n_init, n_clusters, XT.shape[0]))
     inertia = np.empty(n_init)
+    n_threads = max(1, min(numba.get_num_threads(), n_init))
+    buffers = [_kmeans_buffers(XT.shape[0], XT.shape[1], n_clusters) for _ in range(n_threads)]
 
-    def start(s, _):
-        inertia[s] = _kmeans_start(XT, n_clusters, uniforms[s], max_iter, tol_abs, centres[s])
+    def start(s, t):
+        inertia[s] = _kmeans_start(XT, uniforms[s], max_iter, tol_abs, centres[s], *buffers[t])
 
     from ._tasks import run_tasks
 
-    run_tasks(start, n_init, numba.get_num_threads())
+    run_tasks(start, n_init, n_threads)
     best = int(np.argmin(inertia))
     return centres[best], float(inertia[best])
 

@@ -40,9 +40,26 @@ def _count(flat, n, parts):
                 parts[p, v] += 1
 
 
+@numba.njit(cache=True, nogil=True)
+def _count_serial(flat, n, counts):
+    for i in range(flat.shape[0]):
+        v = flat[i]
+        if v < n:
+            counts[v] += 1
+
+
+#: Label images up to this many pixels are counted on one thread (~1 ms for 1024 x 1024
+#: uint8): a parallel launch costs more on a busy machine (12-16 ms measured under load 3.5).
+SERIAL_COUNT_SIZE = 2**22
+
+
 def count_labels(labels: np.ndarray, n_patterns: int) -> np.ndarray:
     """(n_patterns,) int64 pixel count of every label (np.bincount without the int64 copy)."""
     flat = np.ascontiguousarray(labels).reshape(-1)
+    if flat.shape[0] <= SERIAL_COUNT_SIZE:
+        counts = np.zeros(n_patterns, dtype=np.int64)
+        _count_serial(flat, n_patterns, counts)
+        return counts
     parts = np.zeros((4 * numba.get_num_threads(), n_patterns), dtype=np.int64)
     _count(flat, n_patterns, parts)
     return parts.sum(axis=0)

@@ -6,14 +6,37 @@ pipeline in :mod:`hyperspy_symseg.segmentation` or to :mod:`hyperspy_symseg.plot
 numerics live here.
 
 The lazy classes are defined on first use (``signals.LazyAtomicResolutionImage`` defines
-them): their base class imports dask (~0.3 s), which eager signals never need.
+them): their base class imports dask (~0.3 s), which eager signals never need. Likewise
+:mod:`hyperspy_symseg.atom_columns` (~35 ms of a fresh process) is imported when one of
+its methods is first looked up, not when ``set_signal_type`` loads this module.
 """
 
 import threading
+import types
 
 from hyperspy.signals import Signal2D
 
-from . import atom_columns, lattice, segmentation
+from . import lattice, segmentation
+
+
+class _AtomColumnsMethod:
+    """A method forwarding to :mod:`hyperspy_symseg.atom_columns`, which loads on first look-up.
+
+    The first access (``s.find_atom_columns``, ``help``, Sphinx) imports the module and
+    gives the method the docstring of the function it forwards to.
+    """
+
+    def __init__(self, method):
+        self._method = method
+        self._documented = False
+
+    def __get__(self, obj, objtype=None):
+        if not self._documented:
+            from . import atom_columns
+
+            self._method.__doc__ = getattr(atom_columns, self._method.__name__).__doc__
+            self._documented = True
+        return self._method if obj is None else types.MethodType(self._method, obj)
 
 
 class AtomicResolutionImage(Signal2D):
@@ -37,14 +60,18 @@ class AtomicResolutionImage(Signal2D):
     def estimate_lattice(self, frame=0, **kwargs):
         return lattice.estimate_lattice(self, frame, **kwargs)
 
+    @_AtomColumnsMethod
     def find_atom_columns(self, **kwargs):
+        from . import atom_columns
+
         return atom_columns.find_atom_columns(self, **kwargs)
 
+    @_AtomColumnsMethod
     def denoise(self, method="lattice_nlm", **kwargs):
+        from . import atom_columns
+
         return atom_columns.denoise(self, method, **kwargs)
 
-    find_atom_columns.__doc__ = atom_columns.find_atom_columns.__doc__
-    denoise.__doc__ = atom_columns.denoise.__doc__
     get_symmetry_descriptors.__doc__ = segmentation.get_symmetry_descriptors.__doc__
     estimate_lattice.__doc__ = lattice.estimate_lattice.__doc__
     symmetry_segmentation.__doc__ = segmentation.symmetry_segmentation.__doc__

@@ -1,5 +1,5 @@
 """What a fresh process imports: the eager pipeline needs neither scikit-learn nor dask,
-and `import hyperspy_symseg` defers the atom-column and spectra modules.
+and `import hyperspy_symseg` (and ``set_signal_type``) defers the atom-column and spectra modules.
 
 scikit-learn (with scipy.stats) and dask cost 0.5-1 s and 0.3-0.6 s of a fresh process
 on a 2-core machine (benchmarks/bench_lcm.py --fresh); they are imported only by the
@@ -24,7 +24,8 @@ SCRIPT = textwrap.dedent(
     y, x = np.mgrid[:96, :128] * (2 * np.pi / 7)
     image = np.where(x < 64 * 2 * np.pi / 7, np.cos(x) + np.cos(y), np.cos(x + y) + np.cos(x - y))
 
-    heavy = ("sklearn", "scipy.stats", "dask", "matplotlib.pyplot")
+    heavy = ("sklearn", "scipy.stats", "dask", "matplotlib.pyplot", "hyperspy_symseg.atom_columns",
+             "hyperspy_symseg.columns")
     assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
     s = hs.signals.Signal2D(image.astype(np.float32))
     s.set_signal_type("atomic_resolution")
@@ -34,6 +35,8 @@ SCRIPT = textwrap.dedent(
         np.bincount(np.asarray(seg.labels.data)[:, 72:].ravel()).argmax()
     assert seg.descriptors.learning_results.explained_variance_ratio is not None
     assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
+    assert s.find_atom_columns.__doc__.startswith("Find the atom columns")  # loads atom_columns on first look-up
+    assert "hyperspy_symseg.atom_columns" in sys.modules
     lazy = s.as_lazy()  # the lazy class is defined on first use
     assert type(lazy).__name__ == "LazyAtomicResolutionImage" and "dask" in sys.modules
     print("ok")

@@ -118,7 +118,16 @@ class TestKMeans:
 
     @pytest.mark.parametrize("k", [2, 4])
     def test_seeding_and_lloyd_equal_point_by_point_reference(self, blobs, k):
-        from hyperspy_symseg._learn import _kmeans_plusplus, _lloyd
+        from hyperspy_symseg._learn import _kmeans_buffers, _kmeans_plusplus_into, _lloyd_into
+
+        def _kmeans_plusplus(XT, k, uniforms):
+            centres, (scratch, point, *_) = np.empty((k, XT.shape[0])), _kmeans_buffers(*XT.shape, k)
+            _kmeans_plusplus_into(XT, uniforms, centres, *scratch, point)
+            return centres
+
+        def _lloyd(XT, centres, max_iter, tol):
+            scratch, _, labels, sums, counts = _kmeans_buffers(*XT.shape, centres.shape[0])
+            return labels, _lloyd_into(XT, centres, max_iter, tol, labels, scratch[0], scratch[1], sums, counts)
 
         X = blobs[0][::3]
         XT = np.ascontiguousarray(X.T)
@@ -202,3 +211,73 @@ def test_decomposition_results_as_hyperspy_stores_them():
         if key != "decomposition_algorithm":
             np.testing.assert_equal(getattr(a, key), value, err_msg=key)
     assert a.number_significant_components >= 1 and a.explained_variance.shape == (9,)
+
+
+# ----------------------------------------------------------------- serial variants for small inputs
+# Small inputs skip the parallel launch (slow on a busy machine); each serial kernel must give
+# the bits of its parallel twin and of a direct reference.
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nearest_centre_serial_and_parallel_kernels_agree_bitwise(dtype):
+    from hyperspy_symseg import _learn
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2500, 7)).astype(dtype)
+    centres = np.ascontiguousarray(rng.normal(size=(4, 7)))
+    X[7] = centres[2]
+    centres[2] = X[7]  # an exact hit in X's precision
+    X[8] = 0.5 * (centres[0] + centres[1])  # equidistant up to rounding: ties go to the lower index
+    out = {}
+    for name, kernel in (("serial", _learn._nearest_centre_serial), ("parallel", _learn._nearest_centre_kernel)):
+        labels, dist = np.empty(len(X), dtype=np.int64), np.empty((len(X), 4))
+        kernel(X, centres, labels, dist, True)
+        out[name] = labels, dist
+    np.testing.assert_array_equal(out["serial"][0], out["parallel"][0])
+    np.testing.assert_array_equal(out["serial"][1], out["parallel"][1])
+    np.testing.assert_array_equal(out["serial"][0], nearest(X, centres))
+    assert out["serial"][0][7] == 2 and out["serial"][1][7, 2] == 0.0
+    # the public function picks the serial kernel for this size, the parallel one above the limit
+    assert len(X) * 4 * 7 <= _learn.SERIAL_NEAREST_WORK
+    np.testing.assert_array_equal(nearest_centre(X, centres, distances=False), out["parallel"][0])
+
+
+def test_nearest_centre_above_the_serial_limit(monkeypatch):
+    from hyperspy_symseg import _learn
+
+    rng = np.random.default_rng(4)
+    X, centres = rng.normal(size=(3000, 5)).astype(np.float32), rng.normal(size=(3, 5))
+    small = nearest_centre(X, centres)
+    monkeypatch.setattr(_learn, "SERIAL_NEAREST_WORK", 0)  # force the parallel kernel
+    large = nearest_centre(X, centres)
+    np.testing.assert_array_equal(small[0], large[0])
+    np.testing.assert_array_equal(small[1], large[1])
+    np.testing.assert_array_equal(small[0], nearest(X, centres))
+
+
+def test_count_labels_serial_and_parallel(monkeypatch):
+    from hyperspy_symseg import model
+
+    labels = np.random.default_rng(5).integers(0, 6, size=(301, 257)).astype(np.uint8)  # 6 = out of range
+    expected = np.bincount(labels.ravel(), minlength=6)[:5]
+    serial = model.count_labels(labels, 5)
+    monkeypatch.setattr(model, "SERIAL_COUNT_SIZE", 0)
+    parallel = model.count_labels(labels, 5)
+    np.testing.assert_array_equal(serial, expected)
+    np.testing.assert_array_equal(parallel, expected)
+    assert serial.dtype == parallel.dtype == np.int64
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (37, 64)])
+def test_box3_serial_and_parallel_match_a_periodic_reference(shape):
+    from hyperspy_symseg import _lattice_spectrum as ls
+
+    a = np.random.default_rng(6).random(shape)
+    reference = np.zeros(shape)
+    for di in (-1, 0, 1):  # the kernels' order of the nine terms
+        for dj in (-1, 0, 1):
+            reference += np.roll(a, (-di, -dj), axis=(0, 1))
+    serial, parallel = ls._box3_serial(a), ls._box3_parallel(a)
+    np.testing.assert_array_equal(serial, parallel)
+    np.testing.assert_allclose(serial, reference, rtol=1e-14)
+    np.testing.assert_array_equal(ls._box3(a), serial)

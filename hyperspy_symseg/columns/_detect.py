@@ -20,7 +20,6 @@ import math
 
 import numba
 import numpy as np
-from scipy import ndimage
 
 from .._threading import serialised
 
@@ -42,6 +41,8 @@ def robust_noise_sigma(image: np.ndarray) -> float:
 
 
 def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy import ndimage  # here, not at import: ~0.1 s of a fresh process
+
     return ndimage.gaussian_filter(np.asarray(image, dtype=np.float64), sigma, mode="reflect", truncate=4.0)
 
 
@@ -52,6 +53,8 @@ def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
     The floor varies on the scale of the separation, so it is computed on blocks of
     ``separation / 6`` px (block minima) and interpolated back.
     """
+    from scipy import ndimage  # here, not at import: ~0.1 s of a fresh process
+
     h, w = smoothed.shape
     step = max(1, int(min_separation // 6))
     if step > 1:
@@ -135,6 +138,8 @@ def find_candidates(
     dict with ``positions`` ((N, 2) int64 row, col), ``height`` (N,) (above the floor,
     filtered), ``significance`` (N,), ``smoothed`` and ``floor`` ((H, W) float64).
     """
+    from scipy import ndimage  # here, not at import: ~0.1 s of a fresh process
+
     img = np.asarray(image, dtype=np.float64)
     if smoothing is None:
         smoothing = max(0.7, 0.12 * min_separation)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.ndimage as ndi
 
 from .translation import integral_images
 
@@ -51,6 +50,8 @@ def lattice_background(image: np.ndarray, size: int, sigma: float) -> np.ndarray
         ``G_sigma * ((open(I_s) + close(I_s)) / 2)`` with ``I_s`` the image smoothed by
         ``PRESMOOTH`` px; reflecting boundaries.
     """
+    import scipy.ndimage as ndi  # here, not at import: ~0.1 s of a fresh process
+
     smooth = ndi.gaussian_filter(np.asarray(image, dtype=np.float64), PRESMOOTH, mode="reflect")
     footprint = (int(size), int(size))
     mid = 0.5 * (ndi.grey_opening(smooth, size=footprint, mode="reflect")
