@@ -9,7 +9,6 @@ alignments of noise peaks, and the Patterson column separation. The driver is
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage
 
 from ._lattice_spectrum import _Peaks, _zoom
 from ._threading import single_threaded_blas
@@ -241,6 +240,8 @@ def _patterson_min_separation(vectors, hk, excess, resolution=24):
         return float(np.min(np.linalg.norm(vectors, axis=1)))
     norm = (pat - low) / (top - low)
     # Local maxima (periodic) above a third of the origin peak, other than the origin.
+    import scipy.ndimage  # on first use: import hyperspy_symseg does not need it
+
     peaks = (norm == scipy.ndimage.maximum_filter(norm, size=3, mode="wrap")) & (norm > 0.33)
     peaks[0, 0] = False
     lengths = [float(np.min(np.linalg.norm(vectors, axis=1)))]

@@ -19,6 +19,7 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     import numpy as np
     import hyperspy.api as hs
+    before = set(sys.modules)
     import hyperspy_symseg as ss
 
     y, x = np.mgrid[:96, :128] * (2 * np.pi / 7)
@@ -27,6 +28,7 @@ SCRIPT = textwrap.dedent(
     heavy = ("sklearn", "scipy.stats", "dask", "matplotlib.pyplot", "hyperspy_symseg.atom_columns",
              "hyperspy_symseg.columns")
     assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
+    assert "scipy.ndimage" not in sys.modules or "scipy.ndimage" in before  # not ours to load at import
     s = hs.signals.Signal2D(image.astype(np.float32))
     s.set_signal_type("atomic_resolution")
     seg = ss.symmetry_segmentation(s, 2, stride=4, random_state=0, show_progressbar=False, patch_x=5, patch_y=5,
