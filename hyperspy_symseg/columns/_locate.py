@@ -243,10 +243,22 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
     smaj, smin, _ = _refine.shape_from_precision(params[:, 4], params[:, 5], params[:, 6])
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = smaj / smin
-    cand = keep & ~fixed & np.isfinite(ratio) & (ratio > SPLIT_RATIO) if elliptical else keep & ~fixed
+    if elliptical:
+        # the image's typical elongation: when its columns are round (median ratio below
+        # SPLIT_RATIO) a merged pair must also stand out of their spread (3 robust standard
+        # deviations of log ratio: noise makes round columns look elongated at low dose)
+        good = keep & ~fixed & np.isfinite(ratio)
+        lr = np.log(ratio[good]) if good.any() else np.zeros(1)
+        med = float(np.median(lr))
+        limit = SPLIT_RATIO
+        if med < math.log(SPLIT_RATIO):
+            limit = max(limit, math.exp(med + 3.0 * 1.4826 * float(np.median(np.abs(lr - med)))))
+        cand = good & (ratio > limit)
+    else:
+        cand = keep & ~fixed
+        limit = SPLIT_RATIO
     penalty = None
     radius = window + 0.5 * sigma
-    ny, nx = img.shape
     for _ in range(SPLIT_ROUNDS):
         if not cand.any():
             break
@@ -256,10 +268,8 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         local = np.flatnonzero(cand[kept])
         _, p1, p2, i1, i2, res = _split.split_tests(
             img, sub, local, ptr, idx, radius=radius, poisson=noise == "poisson", sigma_range=sig_range,
-            max_shift=0.5 * min_separation + sigma)
-        inside = np.ones(len(local), bool)
-        for p in (p1, p2):  # a split column must stay inside the image
-            inside &= (p[:, 0] >= -0.5) & (p[:, 0] < ny - 0.5) & (p[:, 1] >= -0.5) & (p[:, 1] < nx - 0.5)
+            max_shift=0.5 * min_separation + sigma, min_ratio=limit, max_iter=40, tol=1e-5)
+        inside = _inside(p1, sigma, img.shape) & _inside(p2, sigma, img.shape)
         if penalty is None:
             lenient = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr) & inside
             penalty = 1.0 if lenient.sum() >= SPLIT_SYSTEMATIC * len(local) else SPLIT_STRICT
@@ -295,7 +305,8 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         # a half that is no longer significant (or failed) after the joint refit: undo the split
         with np.errstate(divide="ignore", invalid="ignore"):
             snr = params[:, 2] / info[:, 2]
-        weak = ~(np.isfinite(snr) & (snr >= min_snr)) | (info[:, 7] == _refine.STATUS_FAILED)
+        weak = ~(np.isfinite(snr) & (snr >= min_snr)) | (info[:, 7] == _refine.STATUS_FAILED) \
+            | ~_inside(params, sigma, img.shape)
         undo = weak[which] | weak[n:]
         if undo.any():
             params[which[undo]], info[which[undo]], com[which[undo]] = before_p[undo], before_i[undo], before_c[undo]
@@ -316,10 +327,24 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         if not new.any():
             break
         # next round: the rejected candidates next to a new split
+        sel = np.flatnonzero(keep)
+        near = cKDTree(params[new, :2]).query_ball_point(params[sel, :2], window + 4.0 * sigma,
+                                                          return_length=True)
         again = np.zeros(n + m, dtype=bool)
-        again[sel[active]] = True
+        again[sel[near > 0]] = True
         cand = np.concatenate([cand, np.zeros(m, bool)]) & again & ~halves
     return params, info, com, keep, fixed, halves
+
+
+def _inside(params: np.ndarray, margin: float, shape: tuple[int, int]) -> np.ndarray:
+    """Centres at least ``margin`` px inside the image.
+
+    A split half near the border may be the flank of a column outside the image (the
+    partner of a dumbbell cut by the border fits as well as a column inside).
+    """
+    with np.errstate(invalid="ignore"):
+        return ((params[:, 0] >= margin) & (params[:, 0] <= shape[0] - 1 - margin)
+                & (params[:, 1] >= margin) & (params[:, 1] <= shape[1] - 1 - margin))
 
 
 def _second_chance(img, params, info, com, keep, sigma, window, min_separation, min_snr, noise, elliptical,

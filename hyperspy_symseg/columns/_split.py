@@ -52,7 +52,7 @@ def _major_axis(a, b, c):
 
 
 def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, tol, min_prec, max_prec,
-                max_shift, single, pair1, pair2, info1, info2, res):
+                max_shift, min_ratio, single, pair1, pair2, info1, info2, res):
     m = int(2 * math.ceil(radius) + 1)
     cap = m * m
     for k in numba.prange(cand.shape[0]):
@@ -85,6 +85,8 @@ def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, 
             continue
         p = single[k]
         smaj, smin, vy, vx = _major_axis(p[4], p[5], p[6])
+        if smaj < min_ratio * smin:  # round: not tested
+            continue
         h = math.sqrt(max(smaj * smaj - smin * smin, 0.04 * smin * smin))
         q1 = np.empty(7)
         q2 = np.empty(7)
@@ -130,7 +132,7 @@ _split_serial = numba.njit(cache=True, nogil=True)(_split_impl)
 
 def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr: np.ndarray, nb_idx: np.ndarray, *,
                 radius: float, poisson: bool, sigma_range: tuple[float, float], max_shift: float,
-                max_iter: int = 100, tol: float = 1e-6):
+                max_iter: int = 100, tol: float = 1e-6, min_ratio: float = 1.0):
     """One- and two-column fits of the candidates ``cand`` (indices into ``params``).
 
     The neighbours ``nb_idx[nb_ptr[i]:nb_ptr[i + 1]]`` of each candidate (CSR, without
@@ -139,15 +141,16 @@ def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr:
     columns (7 parameters each, see :data:`._refine.PARAMS`), their ``info`` rows and
     ``res`` with the columns :data:`SPLIT_INFO` (deviance of one against two columns,
     the pair fit's Pearson dispersion (>= 1, Poisson only), window pixels, separation
-    of the two columns in px).
+    of the two columns in px). Candidates whose one-column fit has a major / minor width
+    ratio below ``min_ratio`` get no two-column fit (their ``res`` is NaN, never split).
     """
     image = np.ascontiguousarray(image, dtype=np.float64)
     params = np.ascontiguousarray(params, dtype=np.float64)
     cand = np.ascontiguousarray(cand, dtype=np.int64)
     k = len(cand)
     single = np.empty((k, 7))
-    pair1 = np.empty((k, 7))
-    pair2 = np.empty((k, 7))
+    pair1 = np.full((k, 7), np.nan)
+    pair2 = np.full((k, 7), np.nan)
     info1 = np.full((k, 8), np.nan)
     info2 = np.full((k, 8), np.nan)
     res = np.full((k, 4), np.nan)
@@ -157,7 +160,7 @@ def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr:
     kernel = _split if k >= 48 else _split_serial
     kernel(image, params, cand, np.ascontiguousarray(nb_ptr, np.int64), np.ascontiguousarray(nb_idx, np.int64),
            float(radius), bool(poisson), int(max_iter), float(tol), 1.0 / smax**2, 1.0 / smin**2, float(max_shift),
-           single, pair1, pair2, info1, info2, res)
+           float(min_ratio), single, pair1, pair2, info1, info2, res)
     return single, pair1, pair2, info1, info2, res
 
 
