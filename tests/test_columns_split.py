@@ -169,3 +169,15 @@ def test_split_kernel_poisson_equals_scipy_minimize():
     np.testing.assert_allclose(res[0, 0], 2.0 * (ref1.fun - ref2.fun), rtol=1e-4)
     assert res[0, 1] >= 1.0
     assert _split.accept_splits(res, p1, p2, i1, i2, min_snr=5.0)[0]
+
+
+def test_find_atom_columns_marks_split_columns_in_the_table():
+    from hyperspy_symseg.atom_columns import find_atom_columns
+
+    img, truth = grid_image(2.0, peak=3000.0)
+    cols = find_atom_columns(img, min_separation=8.0)
+    assert len(cols.table) == len(truth) and cols.table["split"].all()
+    off = find_atom_columns(img, min_separation=8.0, split=False)
+    assert len(off.table) == len(truth) // 2 and not off.table["split"].any()
+    with pytest.raises(TypeError, match="split must be True or False"):
+        find_atom_columns(img, min_separation=8.0, split=1)
