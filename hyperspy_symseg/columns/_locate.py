@@ -35,11 +35,17 @@ SPLIT_RATIO = 1.15
 #: When at least this share of the tested columns are two merged ones, merged pairs are
 #: systematic (a dumbbell lattice) and a split needs the BIC penalty, ...
 SPLIT_SYSTEMATIC = 0.25
+#: ... and at least this share of all the columns (one passing column of two tested is
+#: no lattice) ...
+SPLIT_SYSTEMATIC_ALL = 0.03
 #: ... else this many times the BIC penalty (a sporadic split: noise on a round column
-#: reached 1.0-1.9 BIC on the bench scenes at 8 and 30 counts).
-SPLIT_STRICT = 2.5
+#: reached 1.0-1.9 BIC on the bench scenes at 8 and 30 counts, 0.5 px scan jitter at
+#: 1000 counts 2.6 with least squares).
+SPLIT_STRICT = 3.0
 #: Rounds of split tests (later rounds: the rejected candidates next to a new split).
 SPLIT_ROUNDS = 3
+#: Levenberg-Marquardt iterations of each split test (the kept halves are refitted).
+SPLIT_MAX_ITER = 40
 
 
 def is_count_data(image: np.ndarray) -> bool:
@@ -234,7 +240,7 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
 
     Merged pairs of a crystal are systematic (a dumbbell in every cell), noise that
     makes a round column look like two is sporadic: when fewer than ``SPLIT_SYSTEMATIC``
-    of the tested columns pass the criterion, a split needs ``SPLIT_STRICT`` times the
+    of the tested columns (or ``SPLIT_SYSTEMATIC_ALL`` of all) pass the criterion, a split needs ``SPLIT_STRICT`` times the
     BIC penalty. After the first round, the rejected candidates next to a split are
     tested again (their neighbour model changed from one column to two).
     """
@@ -268,11 +274,12 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         local = np.flatnonzero(cand[kept])
         _, p1, p2, i1, i2, res = _split.split_tests(
             img, sub, local, ptr, idx, radius=radius, poisson=noise == "poisson", sigma_range=sig_range,
-            max_shift=0.5 * min_separation + sigma, min_ratio=limit, max_iter=40, tol=1e-5)
+            max_shift=0.5 * min_separation + sigma, min_ratio=limit, max_iter=SPLIT_MAX_ITER, tol=1e-5)
         inside = _inside(p1, sigma, img.shape) & _inside(p2, sigma, img.shape)
         if penalty is None:
             lenient = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr) & inside
-            penalty = 1.0 if lenient.sum() >= SPLIT_SYSTEMATIC * len(local) else SPLIT_STRICT
+            systematic = lenient.sum() >= max(SPLIT_SYSTEMATIC * len(local), SPLIT_SYSTEMATIC_ALL * len(kept))
+            penalty = 1.0 if systematic else SPLIT_STRICT
         ok = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr, penalty=penalty) & inside
         if not ok.any():
             break
