@@ -50,6 +50,7 @@ def find_atom_columns(
     window: float | None = None,
     fit: bool = True,
     min_lattice_quality: float = MIN_LATTICE_QUALITY,
+    split: bool = True,
 ) -> AtomColumns | AtomColumnsStack:
     """Find the atom columns of an image (or of every frame of a stack) and refine them.
 
@@ -99,6 +100,10 @@ def find_atom_columns(
         fields (widths, errors, amplitude, ...) are NaN.
     min_lattice_quality : float
         Lattice quality threshold in [0, 1] for the automatic ``min_separation``.
+    split : bool
+        Test elongated columns for two merged ones (a dumbbell below ~2.5 widths makes
+        one detection candidate) and split them where a two-column fit with one shared
+        shape is better by an information criterion; the table marks them ``split``.
 
     Returns
     -------
@@ -150,6 +155,8 @@ def find_atom_columns(
         raise TypeError(f"elliptical must be True or False, got {elliptical!r}.")
     if not isinstance(fit, (bool, np.bool_)):
         raise TypeError(f"fit must be True or False, got {fit!r}.")
+    if not isinstance(split, (bool, np.bool_)):
+        raise TypeError(f"split must be True or False, got {split!r}.")
     stack = _is_stack(signal)
     if stack:
         am = signal.axes_manager
@@ -173,7 +180,7 @@ def find_atom_columns(
     if window is not None:
         window = _real("window", window, 1.0, half, open_low=False)
     opts = {"min_separation": min_separation, "sigma": sigma, "noise": noise, "elliptical": bool(elliptical),
-            "window": window, "min_snr": min_snr, "fit": bool(fit)}
+            "window": window, "min_snr": min_snr, "fit": bool(fit), "split": bool(split)}
     if stack:
         return _find_in_stack(signal, nav_shape, axes, segmentation, lattice, opts)
     labels = _labels_image(segmentation, image.shape)
@@ -188,7 +195,7 @@ def _columns_of_frame(image: np.ndarray, axes: dict, labels: np.ndarray | None, 
                          "use noise='gaussian'.")
     res = _locate.locate_columns(
         image, opts["min_separation"], sigma=opts["sigma"], noise=opts["noise"], elliptical=opts["elliptical"],
-        window=opts["window"], min_snr=opts["min_snr"], fit=opts["fit"],
+        window=opts["window"], min_snr=opts["min_snr"], fit=opts["fit"], split=opts.get("split", True),
     )
     table = _table.build_table(res, axes["scale"], axes["offset"], labels)
     patterns = None

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import _detect, _refine
+from . import _detect, _refine, _split
 
 
 def cKDTree(*args, **kwargs):  # noqa: N802 - scipy.spatial on first use, not in every import (~0.1 s, ~10 MiB)
@@ -29,6 +29,23 @@ WIDTH_RANGE = (0.5, 2.0)
 SWEEP_TOL = 5e-4
 #: Within 2 sigma of the image border the minor width must be at least this times sigma.
 EDGE_MIN_WIDTH = 0.75
+#: Columns whose fitted major / minor width ratio exceeds this are tested for being two
+#: merged columns (:mod:`._split`); a pair 1.5 widths apart has 1.25 without noise.
+SPLIT_RATIO = 1.15
+#: When at least this share of the tested columns are two merged ones, merged pairs are
+#: systematic (a dumbbell lattice) and a split needs the BIC penalty, ...
+SPLIT_SYSTEMATIC = 0.25
+#: ... and at least this share of all the columns (one passing column of two tested is
+#: no lattice) ...
+SPLIT_SYSTEMATIC_ALL = 0.03
+#: ... else this many times the BIC penalty (a sporadic split: noise on a round column
+#: reached 1.0-1.9 BIC on the bench scenes at 8 and 30 counts, 0.5 px scan jitter at
+#: 1000 counts 2.6 with least squares).
+SPLIT_STRICT = 3.0
+#: Rounds of split tests (later rounds: the rejected candidates next to a new split).
+SPLIT_ROUNDS = 3
+#: Levenberg-Marquardt iterations of each split test (the kept halves are refitted).
+SPLIT_MAX_ITER = 40
 
 
 def is_count_data(image: np.ndarray) -> bool:
@@ -82,6 +99,7 @@ def locate_columns(
     max_sweeps: int = 8,
     fit: bool = True,
     second_chance: bool = True,
+    split: bool = True,
 ) -> dict[str, np.ndarray]:
     """Find and refine the atom columns of one image.
 
@@ -113,6 +131,11 @@ def locate_columns(
         Candidates rejected as too faint or of the wrong width are fitted again with
         the width fixed at the median (4 parameters: more significance for faint columns
         in thin regions) and kept when significant; ``width_fixed`` marks them.
+    split : bool
+        Columns whose fit is elongated (major / minor width above ``SPLIT_RATIO``) are
+        fitted again as two columns with one shared shape and split when the
+        information criterion says so (:mod:`._split`): two columns closer than about
+        2.5 widths make one detection candidate. ``split`` marks both halves.
 
     Returns
     -------
@@ -188,8 +211,16 @@ def locate_columns(
             img, params, info, com, keep, sigma, window, min_separation, min_snr, noise, elliptical, sig_range)
     else:
         fixed = np.zeros(n, dtype=bool)
+    halves = np.zeros(n, dtype=bool)
+    if split and keep.any():
+        params, info, com, keep, fixed, halves = _split_merged(
+            img, params, info, com, keep, fixed, sigma, window, min_separation, min_snr, noise, elliptical, sig_range)
+        if len(com) != n:
+            out = _empty(len(com))
+            out["com_y"], out["com_x"] = com[:, 0], com[:, 1]
     _fill(out, params, info)
     out["width_fixed"] = fixed.astype(np.float64)
+    out["split"] = halves.astype(np.float64)
     if not elliptical:
         out["angle"][:] = np.nan  # a circle has no orientation
     meta["n_sweeps"] = total_sweeps
@@ -199,8 +230,128 @@ def locate_columns(
 FIELDS = (
     "y", "x", "com_y", "com_x", "y_err", "x_err", "amplitude", "amplitude_err", "background", "background_err",
     "sigma_major", "sigma_minor", "angle", "integrated_intensity", "snr", "chi2", "n_iter", "n_pixels", "status",
-    "a", "b", "c", "width_fixed",
+    "a", "b", "c", "width_fixed", "split",
 )
+
+
+def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separation, min_snr, noise, elliptical,
+                  sig_range):
+    """Test the elongated kept columns for two merged columns; split and refit those that are.
+
+    Merged pairs of a crystal are systematic (a dumbbell in every cell), noise that
+    makes a round column look like two is sporadic: when fewer than ``SPLIT_SYSTEMATIC``
+    of the tested columns (or ``SPLIT_SYSTEMATIC_ALL`` of all) pass the criterion, a split needs ``SPLIT_STRICT`` times the
+    BIC penalty. After the first round, the rejected candidates next to a split are
+    tested again (their neighbour model changed from one column to two).
+    """
+    n0 = len(params)
+    halves = np.zeros(n0, dtype=bool)
+    smaj, smin, _ = _refine.shape_from_precision(params[:, 4], params[:, 5], params[:, 6])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = smaj / smin
+    if elliptical:
+        # the image's typical elongation: when its columns are round (median ratio below
+        # SPLIT_RATIO) a merged pair must also stand out of their spread (3 robust standard
+        # deviations of log ratio: noise makes round columns look elongated at low dose)
+        good = keep & ~fixed & np.isfinite(ratio)
+        lr = np.log(ratio[good]) if good.any() else np.zeros(1)
+        med = float(np.median(lr))
+        limit = SPLIT_RATIO
+        if med < math.log(SPLIT_RATIO):
+            limit = max(limit, math.exp(med + 3.0 * 1.4826 * float(np.median(np.abs(lr - med)))))
+        cand = good & (ratio > limit)
+    else:
+        cand = keep & ~fixed
+        limit = SPLIT_RATIO
+    penalty = None
+    radius = window + 0.5 * sigma
+    for _ in range(SPLIT_ROUNDS):
+        if not cand.any():
+            break
+        kept = np.flatnonzero(keep)
+        sub = params[kept]
+        ptr, idx = _refine.neighbour_lists(sub[:, :2], radius + 4.0 * sig_range[1])
+        local = np.flatnonzero(cand[kept])
+        _, p1, p2, i1, i2, res = _split.split_tests(
+            img, sub, local, ptr, idx, radius=radius, poisson=noise == "poisson", sigma_range=sig_range,
+            max_shift=0.5 * min_separation + sigma, min_ratio=limit, max_iter=SPLIT_MAX_ITER, tol=1e-5)
+        inside = _inside(p1, sigma, img.shape) & _inside(p2, sigma, img.shape)
+        if penalty is None:
+            lenient = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr) & inside
+            systematic = lenient.sum() >= max(SPLIT_SYSTEMATIC * len(local), SPLIT_SYSTEMATIC_ALL * len(kept))
+            penalty = 1.0 if systematic else SPLIT_STRICT
+        ok = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr, penalty=penalty) & inside
+        if not ok.any():
+            break
+        which = kept[local[ok]]
+        n, m = len(params), int(ok.sum())
+        before_p, before_i, before_c = params[which].copy(), info[which].copy(), com[which].copy()
+        params = np.concatenate([params, p2[ok]])
+        params[which] = p1[ok]
+        info = np.concatenate([info, i2[ok]])
+        info[which] = i1[ok]
+        com = np.concatenate([com, p2[ok, :2]])
+        com[which] = p1[ok, :2]
+        keep = np.concatenate([keep, np.ones(m, bool)])
+        fixed = np.concatenate([fixed, np.zeros(m, bool)])
+        new = np.zeros(n + m, dtype=bool)
+        new[which] = True
+        new[n:] = True
+        halves = np.concatenate([halves, np.zeros(m, bool)]) | new
+        # refit the new halves (mutual nearest neighbours: one joint pair fit each) and
+        # the columns next to them, whose neighbour model changed
+        sel = np.flatnonzero(keep)
+        near = cKDTree(params[new, :2]).query_ball_point(params[sel, :2], window + 4.0 * sigma,
+                                                          return_length=True)
+        active = near > 0
+        p_k, i_k, _ = _refine.fit_columns(
+            img, params[sel], radius=window, noise=noise, elliptical=elliptical, max_sweeps=4,
+            sigma_range=sig_range, max_shift=0.5 * min_separation, active=active, sweep_tol=SWEEP_TOL, tol=1e-5)
+        params[sel[active]] = p_k[active]
+        info[sel[active]] = i_k[active]
+        # a half that is no longer significant (or failed) after the joint refit: undo the split
+        with np.errstate(divide="ignore", invalid="ignore"):
+            snr = params[:, 2] / info[:, 2]
+        weak = ~(np.isfinite(snr) & (snr >= min_snr)) | (info[:, 7] == _refine.STATUS_FAILED) \
+            | ~_inside(params, sigma, img.shape)
+        undo = weak[which] | weak[n:]
+        if undo.any():
+            params[which[undo]], info[which[undo]], com[which[undo]] = before_p[undo], before_i[undo], before_c[undo]
+            keep[n + np.flatnonzero(undo)] = False
+            halves[which[undo]] = False
+            halves[n + np.flatnonzero(undo)] = False
+            new[which[undo]] = False
+            new[n + np.flatnonzero(undo)] = False
+            sel = np.flatnonzero(keep)
+            near = cKDTree(params[which[undo], :2]).query_ball_point(params[sel, :2], window + 4.0 * sigma,
+                                                                     return_length=True)
+            redo = near > 0
+            p_k, i_k, _ = _refine.fit_columns(
+                img, params[sel], radius=window, noise=noise, elliptical=elliptical, max_sweeps=4,
+                sigma_range=sig_range, max_shift=0.5 * min_separation, active=redo, sweep_tol=SWEEP_TOL, tol=1e-5)
+            params[sel[redo]] = p_k[redo]
+            info[sel[redo]] = i_k[redo]
+        if not new.any():
+            break
+        # next round: the rejected candidates next to a new split
+        sel = np.flatnonzero(keep)
+        near = cKDTree(params[new, :2]).query_ball_point(params[sel, :2], window + 4.0 * sigma,
+                                                          return_length=True)
+        again = np.zeros(n + m, dtype=bool)
+        again[sel[near > 0]] = True
+        cand = np.concatenate([cand, np.zeros(m, bool)]) & again & ~halves
+    return params, info, com, keep, fixed, halves
+
+
+def _inside(params: np.ndarray, margin: float, shape: tuple[int, int]) -> np.ndarray:
+    """Centres at least ``margin`` px inside the image.
+
+    A split half near the border may be the flank of a column outside the image (the
+    partner of a dumbbell cut by the border fits as well as a column inside).
+    """
+    with np.errstate(invalid="ignore"):
+        return ((params[:, 0] >= margin) & (params[:, 0] <= shape[0] - 1 - margin)
+                & (params[:, 1] >= margin) & (params[:, 1] <= shape[1] - 1 - margin))
 
 
 def _second_chance(img, params, info, com, keep, sigma, window, min_separation, min_snr, noise, elliptical,

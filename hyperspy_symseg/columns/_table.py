@@ -40,6 +40,7 @@ TABLE_FIELDS = (
     ("n_pixels", "i4", "pixels in the fit window"),
     ("converged", "?", "the fit converged"),
     ("width_fixed", "?", "a faint column fitted with the median width (second chance)"),
+    ("split", "?", "one of two merged columns split by the two-column test"),
     ("label", "i4", "segmentation label at the column (-1 without segmentation)"),
 )
 
@@ -76,6 +77,7 @@ def build_table(
     t["n_pixels"] = np.nan_to_num(result["n_pixels"], nan=0).astype(np.int32)
     t["converged"] = result["status"] == 0
     t["width_fixed"] = np.nan_to_num(result.get("width_fixed", np.zeros(n)), nan=0) > 0
+    t["split"] = np.nan_to_num(result.get("split", np.zeros(n)), nan=0) > 0
     t["label"] = -1
     if labels is not None and n:
         h, w = labels.shape
