@@ -44,6 +44,7 @@ import pytest
         "hyperspy_symseg.columns._table",
         "hyperspy_symseg.columns._lm",
         "hyperspy_symseg.columns._pairs",
+        "hyperspy_symseg.columns._split",
         "hyperspy_symseg._crystal_labels",
     ],
 )
