@@ -102,34 +102,33 @@ def _ring_medians(ring, values, n_rings, exclude):
     return medians
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _box3_row(a, out, i):
+    h, w = a.shape
+    for j in range(w):
+        acc = 0.0
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                acc += a[(i + di) % h, (j + dj) % w]
+        out[i, j] = acc
+
+
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _box3_parallel(a):
     """3 x 3 box sum with periodic boundaries."""
-    h, w = a.shape
     out = np.empty_like(a)
-    for i in numba.prange(h):
-        for j in range(w):
-            acc = 0.0
-            for di in (-1, 0, 1):
-                for dj in (-1, 0, 1):
-                    acc += a[(i + di) % h, (j + dj) % w]
-            out[i, j] = acc
+    for i in numba.prange(a.shape[0]):
+        _box3_row(a, out, i)
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def _box3_serial(a):
     """:func:`_box3_parallel` on one thread (the same sums in the same order)."""
-    h, w = a.shape
     out = np.empty_like(a)
-    for i in range(h):
-        for j in range(w):
-            acc = 0.0
-            for di in (-1, 0, 1):
-                for dj in (-1, 0, 1):
-                    acc += a[(i + di) % h, (j + dj) % w]
-            out[i, j] = acc
+    for i in range(a.shape[0]):
+        _box3_row(a, out, i)
     return out
 
 

@@ -213,42 +213,35 @@ class CovariancePCA(_Estimator):
         return self.fit(X).transform(X)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _nearest_centre_row(X, centres, labels, dist, keep_distances, i):
+    best = 0
+    best_d = np.inf
+    for c in range(centres.shape[0]):
+        d = 0.0
+        for f in range(X.shape[1]):
+            t = X[i, f] - centres[c, f]
+            d += t * t
+        if keep_distances:
+            dist[i, c] = d
+        if c == 0 or d < best_d:
+            best = c
+            best_d = d
+    labels[i] = best
+
+
 @serialised
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _nearest_centre_kernel(X, centres, labels, dist, keep_distances):
     for i in numba.prange(X.shape[0]):
-        best = 0
-        best_d = np.inf
-        for c in range(centres.shape[0]):
-            d = 0.0
-            for f in range(X.shape[1]):
-                t = X[i, f] - centres[c, f]
-                d += t * t
-            if keep_distances:
-                dist[i, c] = d
-            if c == 0 or d < best_d:
-                best = c
-                best_d = d
-        labels[i] = best
+        _nearest_centre_row(X, centres, labels, dist, keep_distances, i)
 
 
 @numba.njit(cache=True, nogil=True)
 def _nearest_centre_serial(X, centres, labels, dist, keep_distances):
     """:func:`_nearest_centre_kernel` on one thread (the same arithmetic, row by row)."""
     for i in range(X.shape[0]):
-        best = 0
-        best_d = np.inf
-        for c in range(centres.shape[0]):
-            d = 0.0
-            for f in range(X.shape[1]):
-                t = X[i, f] - centres[c, f]
-                d += t * t
-            if keep_distances:
-                dist[i, c] = d
-            if c == 0 or d < best_d:
-                best = c
-                best_d = d
-        labels[i] = best
+        _nearest_centre_row(X, centres, labels, dist, keep_distances, i)
 
 
 #: Below this many multiply-adds (samples x centres x features) :func:`nearest_centre` runs on
