@@ -22,6 +22,7 @@ import pytest
         "hyperspy_symseg.descriptors._registry",
         "hyperspy_symseg.descriptors._translation_family",
         "hyperspy_symseg._learn",
+        "hyperspy_symseg._kmeans",
         "hyperspy_symseg.lattice",
         "hyperspy_symseg._lattice_spectrum",
         "hyperspy_symseg._lattice_indexing",
