@@ -317,6 +317,23 @@ def _fit_one(
             info[7] = STATUS_FAILED
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_column(py, px, n, column, nb):
+    """Add one fitted column's Gaussian (a parameter row: y, x, amplitude, ., a, b, c) to ``nb[:n]``.
+
+    The neighbour model of a fit window: pixels farther than sqrt(60) Mahalanobis units
+    get nothing.
+    """
+    yj, xj, aj = column[0], column[1], column[2]
+    pa, pb, pc = column[4], column[5], column[6]
+    for s in range(n):
+        dy = py[s] - yj
+        dx = px[s] - xj
+        q = pa * dy * dy + 2.0 * pb * dy * dx + pc * dx * dx
+        if q < 60.0:
+            nb[s] += aj * math.exp(-0.5 * q)
+
+
 @numba.njit(cache=True, nogil=True)
 def _window(image, cy, cx, radius, py, px, vals):
     """Pixels of ``image`` within ``radius`` of ``(cy, cx)``; returns their count."""

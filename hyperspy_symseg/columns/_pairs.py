@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from .._threading import serialised
-from ._lm import _MIN_MU, STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _cholesky_solve, _valid
+from ._lm import _MIN_MU, STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _add_column, _cholesky_solve, _valid
 
 #: Two columns closer than this many (major) widths are fitted together.
 JOINT_SEPARATION = 4.0
@@ -290,14 +290,7 @@ def _sweep_pairs_impl(image, params, centres, nb_ptr, nb_idx, pairs, radius, poi
                         continue
                 if not active[c] and params[c, 2] == 0.0:
                     continue
-                yc, xc, ac = params[c, 0], params[c, 1], params[c, 2]
-                pa, pb, pc = params[c, 4], params[c, 5], params[c, 6]
-                for s in range(n):
-                    dy = py[s] - yc
-                    dx = px[s] - xc
-                    qq = pa * dy * dy + 2.0 * pb * dy * dx + pc * dx * dx
-                    if qq < 60.0:
-                        nb[s] += ac * math.exp(-0.5 * qq)
+                _add_column(py, px, n, params[c], nb)
         _fit_two(py, px, vals, nb, n, params[i], params[j], poisson, elliptical, fixed_width, max_iter, tol,
                  min_prec, max_prec, centres[i], centres[j], max_shift, out[i], out[j], info[i], info[j])
 

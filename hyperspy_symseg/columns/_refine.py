@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from .._threading import serialised
-from ._lm import STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _fit_one, _window  # noqa: F401
+from ._lm import STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _add_column, _fit_one, _window  # noqa: F401
 from ._pairs import JOINT_SEPARATION, _sweep_pairs, _sweep_pairs_serial, find_pairs
 
 #: Parameter order of the ``params`` arrays.
@@ -70,14 +70,7 @@ def _sweep_columns(
             j = nb_idx[t]
             if not active[j] and params[j, 2] == 0.0:
                 continue
-            yj, xj, aj = params[j, 0], params[j, 1], params[j, 2]
-            pa, pb, pc = params[j, 4], params[j, 5], params[j, 6]
-            for k in range(n):
-                dy = py[k] - yj
-                dx = px[k] - xj
-                q = pa * dy * dy + 2.0 * pb * dy * dx + pc * dx * dx
-                if q < 60.0:
-                    nb[k] += aj * math.exp(-0.5 * q)
+            _add_column(py, px, n, params[j], nb)
         _fit_one(py, px, vals, nb, n, params[i], poisson, elliptical, fixed_width, max_iter, tol, min_prec,
                  max_prec, centres[i, 0], centres[i, 1], max_shift, out[i], info[i])
 

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from .._threading import serialised
-from ._lm import STATUS_FAILED, _fit_one, _window
+from ._lm import STATUS_FAILED, _add_column, _fit_one, _window
 from ._pairs import _cost_normal2, _fit_two
 
 #: Result columns of :func:`split_tests`.
@@ -65,14 +65,7 @@ def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, 
         n = _window(image, cy, cx, radius, py, px, vals)
         for t in range(nb_ptr[i], nb_ptr[i + 1]):
             j = nb_idx[t]
-            yj, xj, aj = params[j, 0], params[j, 1], params[j, 2]
-            pa, pb, pc = params[j, 4], params[j, 5], params[j, 6]
-            for s in range(n):
-                dy = py[s] - yj
-                dx = px[s] - xj
-                q = pa * dy * dy + 2.0 * pb * dy * dx + pc * dx * dx
-                if q < 60.0:
-                    nb[s] += aj * math.exp(-0.5 * q)
+            _add_column(py, px, n, params[j], nb)
         # one elliptical column on this window
         inf0 = np.empty(8)
         _fit_one(py, px, vals, nb, n, params[i], poisson, True, False, max_iter, tol, min_prec, max_prec, cy, cx,
