@@ -265,6 +265,18 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         limit = SPLIT_RATIO
     penalty = None
     radius = window + 0.5 * sigma
+
+    def refit_near(points):
+        # the kept columns within a fit window of ``points`` (their neighbour model changed), refitted
+        sel = np.flatnonzero(keep)
+        near = cKDTree(points).query_ball_point(params[sel, :2], window + 4.0 * sigma, return_length=True)
+        active = near > 0
+        p_k, i_k, _ = _refine.fit_columns(
+            img, params[sel], radius=window, noise=noise, elliptical=elliptical, max_sweeps=4,
+            sigma_range=sig_range, max_shift=0.5 * min_separation, active=active, sweep_tol=SWEEP_TOL, tol=1e-5)
+        params[sel[active]] = p_k[active]
+        info[sel[active]] = i_k[active]
+
     for _ in range(SPLIT_ROUNDS):
         if not cand.any():
             break
@@ -300,15 +312,7 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         halves = np.concatenate([halves, np.zeros(m, bool)]) | new
         # refit the new halves (mutual nearest neighbours: one joint pair fit each) and
         # the columns next to them, whose neighbour model changed
-        sel = np.flatnonzero(keep)
-        near = cKDTree(params[new, :2]).query_ball_point(params[sel, :2], window + 4.0 * sigma,
-                                                          return_length=True)
-        active = near > 0
-        p_k, i_k, _ = _refine.fit_columns(
-            img, params[sel], radius=window, noise=noise, elliptical=elliptical, max_sweeps=4,
-            sigma_range=sig_range, max_shift=0.5 * min_separation, active=active, sweep_tol=SWEEP_TOL, tol=1e-5)
-        params[sel[active]] = p_k[active]
-        info[sel[active]] = i_k[active]
+        refit_near(params[new, :2])
         # a half that is no longer significant (or failed) after the joint refit: undo the split
         with np.errstate(divide="ignore", invalid="ignore"):
             snr = params[:, 2] / info[:, 2]
@@ -322,15 +326,7 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
             halves[n + np.flatnonzero(undo)] = False
             new[which[undo]] = False
             new[n + np.flatnonzero(undo)] = False
-            sel = np.flatnonzero(keep)
-            near = cKDTree(params[which[undo], :2]).query_ball_point(params[sel, :2], window + 4.0 * sigma,
-                                                                     return_length=True)
-            redo = near > 0
-            p_k, i_k, _ = _refine.fit_columns(
-                img, params[sel], radius=window, noise=noise, elliptical=elliptical, max_sweeps=4,
-                sigma_range=sig_range, max_shift=0.5 * min_separation, active=redo, sweep_tol=SWEEP_TOL, tol=1e-5)
-            params[sel[redo]] = p_k[redo]
-            info[sel[redo]] = i_k[redo]
+            refit_near(params[which[undo], :2])
         if not new.any():
             break
         # next round: the rejected candidates next to a new split
