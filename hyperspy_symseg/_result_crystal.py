@@ -80,7 +80,17 @@ class CrystallinityMixin:
         hyperspy.signals.Signal2D
             float32 map (nearest grid point per pixel) with the axes and metadata of the signal.
         """
+        return self._crystallinity(signal, keep_prepared=False)[0]
+
+    def _crystallinity(self, signal, keep_prepared: bool):
+        """The crystallinity map, and the background-free frames it was scored on (or None).
+
+        The frames come back only when they were computed here (``keep_prepared``; not
+        when the map is read from stored descriptors), so :meth:`crystal_labels` does not
+        remove the background twice.
+        """
         spec = self._crystal_descriptor()
+        prepared = None
         stored = "crystallinity" in spec.extras[: spec.n_extra]
         if stored:
             channel = spec.base.n_operations + spec.extras.index("crystallinity")
@@ -94,17 +104,21 @@ class CrystallinityMixin:
             signal = self.signal if signal is None else signal
             _, height, width = _image_geometry(signal)
             _check_fits(spec, height, width)
-            frames = []
+            frames, kept = [], []
             for frame in _frames(signal):
                 image = np.asarray(frame.compute() if hasattr(frame, "compute") else frame, dtype=np.float64)
                 grid = spec.grid(image.shape, self.stride)
-                frames.append(spec.raw_channels(image, spec.prepared(image), grid)[..., 0])
+                clean = spec.prepared(image)
+                frames.append(spec.raw_channels(image, clean, grid)[..., 0])
+                if keep_prepared:
+                    kept.append(clean)
             frames = np.stack(frames)
+            prepared = np.stack(kept) if keep_prepared else None
         grid = spec.grid((height, width), self.stride)
         data = np.stack([upsample_labels(f.astype(np.float32), grid, (height, width)) for f in frames])
         out = _map_signal(signal, data.reshape(signal.data.shape).astype(np.float32), "Crystallinity", "Crystallinity")
         out.metadata.set_item("Crystallinity.crystal_level", float(spec.stats.get("crystallinity", np.nan)))
-        return out
+        return out, prepared
 
     @property
     def crystallinity(self):
@@ -163,11 +177,11 @@ class CrystallinityMixin:
             threshold = CRYSTAL_FRACTION * float(spec.stats.get("crystallinity", 1.0))
         if not np.isfinite(threshold):
             raise ValueError(f"threshold must be a finite crystallinity, got {threshold}.")
-        crystallinity = np.asarray(self.crystallinity_map(signal).data, dtype=np.float64)
+        cmap, images = self._crystallinity(signal, keep_prepared=bool(contamination))
+        crystallinity = np.asarray(cmap.data, dtype=np.float64)
         frames = crystallinity.reshape((-1,) + crystallinity.shape[-2:])
         target = self.signal if signal is None else signal
-        images = None
-        if contamination:
+        if contamination and images is None:  # the map came from the stored descriptors
             images = np.stack([spec.prepared(np.asarray(f.compute() if hasattr(f, "compute") else f, dtype=np.float64))
                                for f in _frames(target)])
         mask, info = crystal_mask(frames, threshold, float(spec.patch), images, contamination=bool(contamination))
