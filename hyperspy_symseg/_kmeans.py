@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+from ._threading import num_threads
+
 
 @numba.njit(cache=True, nogil=True)
 def _distances_to(XT, centre, out):
@@ -192,7 +194,7 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     XT = np.ascontiguousarray(X.T)
     centres = np.empty((n_init, n_clusters, XT.shape[0]))
     inertia = np.empty(n_init)
-    n_threads = max(1, min(numba.get_num_threads(), n_init))
+    n_threads = max(1, min(num_threads(), n_init))
     buffers = [_kmeans_buffers(XT.shape[0], XT.shape[1], n_clusters) for _ in range(n_threads)]
 
     def start(s, t):
