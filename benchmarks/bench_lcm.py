@@ -18,7 +18,9 @@ The cost as a script pays it: every run is a new Python process that does
 ``import hyperspy.api``, ``import hyperspy_symseg``, loads the image (np.load, Signal2D,
 ``set_signal_type``), runs ``symmetry_segmentation`` and takes the labels out. "fresh s"
 is the median over --repeat processes of the time from the image load to the labels
-(after both imports, which are reported apart); "+ import s" adds ``import
+(after both imports, which are reported apart), HyperSpy's first ``Signal2D`` (its lazy
+imports of hyperspy.signal, io, axes: a cost of any HyperSpy script) included and also
+given apart; "+ import s" adds ``import
 hyperspy_symseg`` (the whole cost after ``import hyperspy.api``). "warm s" is the median
 of --warm-repeat more runs in the same processes. Peak RSS is the child's maximum resident
 set after its fresh run (Python, HyperSpy and every import included). The automatic
@@ -182,11 +184,15 @@ def _child(job: dict) -> None:
     else:
         kwargs = dict(PYSTEM_PARAMS, n_patterns=2, stride=job["stride"], method=job["method"])
 
+    signal_times = []  # HyperSpy's part: the first Signal2D of a process imports hyperspy.signal, io, axes...
+
     def run(data=None):
         if data is None:
             data = np.load(IMAGE).astype(np.float32)
+        clock = time.perf_counter()
         s = hs.signals.Signal2D(data)
         s.set_signal_type("atomic_resolution")
+        signal_times.append(time.perf_counter() - clock)
         seg = hyperspy_symseg.symmetry_segmentation(s, **kwargs)
         return data, seg, np.asarray(seg.labels.data)
 
@@ -200,7 +206,8 @@ def _child(job: dict) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     out = {"import_hs": import_hs, "import_symseg": import_symseg, "import_cpu": import_cpu, "fresh": fresh, "fresh_cpu": fresh_cpu, "peak": peak,
            "fresh_descriptors": seg.timings["descriptors"], "grid": list(seg.descriptors.data.shape),
-           "stride": seg.parameters["stride"], "n_patterns": seg.n_patterns, "warm": [], "warm_descriptors": []}
+           "stride": seg.parameters["stride"], "n_patterns": seg.n_patterns, "warm": [], "warm_descriptors": [],
+           "fresh_signal": signal_times[0]}
     for _ in range(job["warm"]):
         clock = time.perf_counter()
         _, seg, again = run(data)
@@ -281,6 +288,7 @@ def fresh_main(args) -> None:
             what, "x".join(map(str, r0["grid"])),
             f"{_median(fresh):.3f}", f"{min(fresh):.3f}", f"{_median([r['fresh_cpu'] for r in results]):.2f}",
             f"{_median([r['fresh_descriptors'] for r in results]):.3f}",
+            f"{_median([r['fresh_signal'] for r in results]):.3f}",
             f"{_median([r['fresh'] + r['import_symseg'] for r in results]):.2f}",
             f"{warm_s:.3f}" if warm_s else "-",
             f"{_median([t for r in results for t in r['warm_descriptors']]):.3f}" if warm_s else "-",
@@ -293,7 +301,8 @@ def fresh_main(args) -> None:
             rows[-1][0] += " (warm labels differ!)"
         print(f"  {what}: fresh {_median(fresh):.3f} s, warm {warm_s or float('nan'):.3f} s", file=sys.stderr)
     print_table(
-        ["run", "descriptor grid", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s", "+ import s", "warm s",
+        ["run", "descriptor grid", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s",
+         "of fresh: HyperSpy's first Signal2D s", "+ import s", "warm s",
          "warm descriptors s", "fresh / warm", "pySTEM fresh s (issue 12)", "speed-up fresh",
          "pySTEM s (reference README)", "speed-up warm", "peak RSS MiB"],
         rows,
@@ -350,12 +359,15 @@ def compare_main(args) -> None:
                 f"{_median([r['fresh'] for r in runs]):.3f}", f"{min(r['fresh'] for r in runs):.3f}",
                 f"{_median([r['fresh_cpu'] for r in runs]):.3f}",
                 f"{_median([r['fresh_descriptors'] for r in runs]):.3f}",
+                f"{_median([r['fresh_signal'] for r in runs if 'fresh_signal' in r]):.3f}"
+                if all("fresh_signal" in r for r in runs) else "-",
                 f"{_median([r['fresh'] + r['import_symseg'] for r in runs]):.3f}",
                 f"{_median(warm):.3f}" if warm else "-", f"{min(warm):.3f}" if warm else "-",
                 f"{_median([r['import_symseg'] for r in runs]):.3f}",
             ])
     print_table(
-        ["run", "checkout", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s", "fresh + import s",
+        ["run", "checkout", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s",
+         "of fresh: HyperSpy's first Signal2D s", "fresh + import s",
          "warm s", "warm min s", "import hyperspy_symseg s (after hyperspy.api)"],
         rows,
         title=f"Side by side, {IMAGE.name}, pySTEM's defaults; {args.repeat} fresh processes per row (alternating "
