@@ -18,7 +18,9 @@ The cost as a script pays it: every run is a new Python process that does
 ``import hyperspy.api``, ``import hyperspy_symseg``, loads the image (np.load, Signal2D,
 ``set_signal_type``), runs ``symmetry_segmentation`` and takes the labels out. "fresh s"
 is the median over --repeat processes of the time from the image load to the labels
-(after both imports, which are reported apart); "+ import s" adds ``import
+(after both imports, which are reported apart), HyperSpy's first ``Signal2D`` (its lazy
+imports of hyperspy.signal, io, axes: a cost of any HyperSpy script) included and also
+given apart; "+ import s" adds ``import
 hyperspy_symseg`` (the whole cost after ``import hyperspy.api``). "warm s" is the median
 of --warm-repeat more runs in the same processes. Peak RSS is the child's maximum resident
 set after its fresh run (Python, HyperSpy and every import included). The automatic
@@ -26,6 +28,13 @@ stage (``n_patterns="auto"``, automatic patch/window/stride, the default backgro
 intensity features) runs on the same image as rows of its own. A second table gives the
 import times, one ``symseg segment FILE`` wall time (default options) and the peak RSS
 against pySTEM's.
+
+    python benchmarks/bench_lcm.py --fresh --baseline OTHER_CHECKOUT [--repeat 5] [--warm-repeat 2] [--strides 8 4]
+
+Side by side: the same fresh-process runs of this checkout and of another one (e.g. a
+copy of an older commit: ``git archive COMMIT | tar -x -C /tmp/old``), alternating the
+two for every repeat so that a change of the machine's load hits both; medians, and the
+CPU time (user + system, all threads) that other processes disturb less.
 """
 
 from __future__ import annotations
@@ -92,10 +101,13 @@ def main(argv=None):
     parser.add_argument("--fresh", action="store_true", help="each run in a new process (see above)")
     parser.add_argument("--warm-repeat", type=int, default=3, help="--fresh: warm runs after the fresh one in each process")
     parser.add_argument("--no-auto", action="store_true", help="--fresh: leave out the automatic-stage rows")
+    parser.add_argument("--baseline", help="--fresh: another checkout to measure side by side with this one")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return _child(json.loads(args.child))
+    if args.fresh and args.baseline:
+        return compare_main(args)
     if args.fresh:
         return fresh_main(args)
 
@@ -172,11 +184,15 @@ def _child(job: dict) -> None:
     else:
         kwargs = dict(PYSTEM_PARAMS, n_patterns=2, stride=job["stride"], method=job["method"])
 
+    signal_times = []  # HyperSpy's part: the first Signal2D of a process imports hyperspy.signal, io, axes...
+
     def run(data=None):
         if data is None:
             data = np.load(IMAGE).astype(np.float32)
+        clock = time.perf_counter()
         s = hs.signals.Signal2D(data)
         s.set_signal_type("atomic_resolution")
+        signal_times.append(time.perf_counter() - clock)
         seg = hyperspy_symseg.symmetry_segmentation(s, **kwargs)
         return data, seg, np.asarray(seg.labels.data)
 
@@ -190,7 +206,8 @@ def _child(job: dict) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     out = {"import_hs": import_hs, "import_symseg": import_symseg, "import_cpu": import_cpu, "fresh": fresh, "fresh_cpu": fresh_cpu, "peak": peak,
            "fresh_descriptors": seg.timings["descriptors"], "grid": list(seg.descriptors.data.shape),
-           "stride": seg.parameters["stride"], "n_patterns": seg.n_patterns, "warm": [], "warm_descriptors": []}
+           "stride": seg.parameters["stride"], "n_patterns": seg.n_patterns, "warm": [], "warm_descriptors": [],
+           "fresh_signal": signal_times[0]}
     for _ in range(job["warm"]):
         clock = time.perf_counter()
         _, seg, again = run(data)
@@ -201,19 +218,21 @@ def _child(job: dict) -> None:
     print(json.dumps(out))
 
 
-def _spawn(job: dict, env=None) -> dict:
-    """Run ``job`` in a new Python process and return what it printed (the last line, as JSON)."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job)],
+def _spawn(job: dict, env=None, root: Path = ROOT) -> dict:
+    """Run ``job`` in a new Python process (``root``'s copy of this script) and return what it printed
+    (the last line, as JSON)."""
+    script = Path(root) / "benchmarks" / Path(__file__).name
+    proc = subprocess.run([sys.executable, str(script), "--child", json.dumps(job)],
                           capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
     if proc.returncode:
         raise RuntimeError(f"child {job} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _child_env() -> dict:
-    """The environment of the children: this checkout's package first."""
+def _child_env(root: Path = ROOT) -> dict:
+    """The environment of the children: this checkout's package (or ``root``'s) first."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return env
 
 
@@ -269,6 +288,7 @@ def fresh_main(args) -> None:
             what, "x".join(map(str, r0["grid"])),
             f"{_median(fresh):.3f}", f"{min(fresh):.3f}", f"{_median([r['fresh_cpu'] for r in results]):.2f}",
             f"{_median([r['fresh_descriptors'] for r in results]):.3f}",
+            f"{_median([r['fresh_signal'] for r in results]):.3f}",
             f"{_median([r['fresh'] + r['import_symseg'] for r in results]):.2f}",
             f"{warm_s:.3f}" if warm_s else "-",
             f"{_median([t for r in results for t in r['warm_descriptors']]):.3f}" if warm_s else "-",
@@ -281,7 +301,8 @@ def fresh_main(args) -> None:
             rows[-1][0] += " (warm labels differ!)"
         print(f"  {what}: fresh {_median(fresh):.3f} s, warm {warm_s or float('nan'):.3f} s", file=sys.stderr)
     print_table(
-        ["run", "descriptor grid", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s", "+ import s", "warm s",
+        ["run", "descriptor grid", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s",
+         "of fresh: HyperSpy's first Signal2D s", "+ import s", "warm s",
          "warm descriptors s", "fresh / warm", "pySTEM fresh s (issue 12)", "speed-up fresh",
          "pySTEM s (reference README)", "speed-up warm", "peak RSS MiB"],
         rows,
@@ -306,6 +327,56 @@ def fresh_main(args) -> None:
             fixed.append([f"peak RSS, fresh process, direct, stride {stride}", f"{peaks[stride]:.0f} MiB",
                           f"pySTEM {ref} MB (issue 12)"])
     print_table(["fixed cost", "value", "note"], fixed, title="Fixed costs of a process")
+
+
+def compare_main(args) -> None:
+    """--fresh --baseline: this checkout and another one, alternating, the same jobs."""
+    if not IMAGE.exists():
+        print(f"{IMAGE} is missing: --fresh measures the authors' example image only.", file=sys.stderr)
+        return
+    trees = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
+    envs = {name: _child_env(root) for name, root in trees.items()}
+    for name, root in trees.items():  # the numba caches of both exist from here on
+        _spawn({"kind": "lcm", "method": "direct", "stride": 8, "warm": 0}, envs[name], root)
+    load_before = os.getloadavg()
+    jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
+    results = {(name, i): [] for name in trees for i in range(len(jobs))}
+    imports = {name: [] for name in trees}
+    for _ in range(args.repeat):
+        for i, job in enumerate(jobs):
+            for name, root in trees.items():
+                results[name, i].append(_spawn(dict(job, warm=args.warm_repeat), envs[name], root))
+        for name, root in trees.items():
+            imports[name].append(_spawn({"kind": "import", "modules": ["hyperspy.api", "hyperspy_symseg"]},
+                                        envs[name], root)["hyperspy_symseg"])
+    rows = []
+    for i, job in enumerate(jobs):
+        for name in trees:
+            runs = results[name, i]
+            warm = [t for r in runs for t in r["warm"]]
+            rows.append([
+                f"{job['method']}, stride {job['stride']}", f"{name} ({trees[name]})",
+                f"{_median([r['fresh'] for r in runs]):.3f}", f"{min(r['fresh'] for r in runs):.3f}",
+                f"{_median([r['fresh_cpu'] for r in runs]):.3f}",
+                f"{_median([r['fresh_descriptors'] for r in runs]):.3f}",
+                f"{_median([r['fresh_signal'] for r in runs if 'fresh_signal' in r]):.3f}"
+                if all("fresh_signal" in r for r in runs) else "-",
+                f"{_median([r['fresh'] + r['import_symseg'] for r in runs]):.3f}",
+                f"{_median(warm):.3f}" if warm else "-", f"{min(warm):.3f}" if warm else "-",
+                f"{_median([r['import_symseg'] for r in runs]):.3f}",
+            ])
+    print_table(
+        ["run", "checkout", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s",
+         "of fresh: HyperSpy's first Signal2D s", "fresh + import s",
+         "warm s", "warm min s", "import hyperspy_symseg s (after hyperspy.api)"],
+        rows,
+        title=f"Side by side, {IMAGE.name}, pySTEM's defaults; {args.repeat} fresh processes per row (alternating "
+        f"the checkouts), {args.warm_repeat} warm runs in each; medians; load average (1, 5, 15 min) "
+        f"{' / '.join(f'{x:.1f}' for x in load_before)} before, {' / '.join(f'{x:.1f}' for x in os.getloadavg())} after",
+    )
+    print_table(["checkout", "import hyperspy_symseg s (after hyperspy.api), median", "min"],
+                [[name, f"{_median(v):.3f}", f"{min(v):.3f}"] for name, v in imports.items()],
+                title=f"Import alone, {args.repeat} processes each")
 
 
 if __name__ == "__main__":

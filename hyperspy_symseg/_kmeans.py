@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+from ._threading import num_threads
+
 
 @numba.njit(cache=True, nogil=True)
 def _distances_to(XT, centre, out):
@@ -45,8 +47,9 @@ def _assign(XT, centres, labels, dist, work):
 
 
 # The k-means kernels allocate nothing and call no NumPy routine (searchsorted, argmax,
-# copy): the callers pass every buffer. That shrinks the code numba loads from its cache
-# in a fresh process (one start: 280 kB -> 175 kB; the first kmeans() of a process 41-54 ->
+# copy, nor array-to-array slice assignment, which brings numba's shape-mismatch error code):
+# the callers pass every buffer. That shrinks the code numba loads from its cache in a fresh
+# process (one start: 280 kB -> 175 kB -> 135 kB; the first kmeans() of a process 41-54 ->
 # 38-43 ms on a busy 2-core machine), with the same arithmetic in the same order, so the same bits.
 
 
@@ -95,10 +98,12 @@ def _kmeans_plusplus_into(XT, uniforms, centres, closest, cumulative, best_close
             if pot < best_pot:
                 best_pot = pot
                 best = cand
-                best_closest[:] = trial_closest
+                for i in range(n):  # loops, not slice copies: those bring numba's shape-error code
+                    best_closest[i] = trial_closest[i]
         for f in range(d):
             centres[c, f] = XT[f, best]
-        closest[:] = best_closest
+        for i in range(n):
+            closest[i] = best_closest[i]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -192,7 +197,7 @@ def kmeans(X: np.ndarray, n_clusters: int, n_init: int = 10, random_state=None, 
     XT = np.ascontiguousarray(X.T)
     centres = np.empty((n_init, n_clusters, XT.shape[0]))
     inertia = np.empty(n_init)
-    n_threads = max(1, min(numba.get_num_threads(), n_init))
+    n_threads = max(1, min(num_threads(), n_init))
     buffers = [_kmeans_buffers(XT.shape[0], XT.shape[1], n_clusters) for _ in range(n_threads)]
 
     def start(s, t):

@@ -84,7 +84,26 @@ def serialised(kernel):
 
 
 _BLAS_LOCK = threading.Lock()
-_blas: dict = {"depth": 0, "limiter": None}
+_blas: dict = {"depth": 0, "limiter": None, "controller": None}
+
+
+def _blas_controller():
+    """threadpoolctl's ``ThreadpoolController``, made once (None without threadpoolctl).
+
+    ``threadpool_limits`` looks up the loaded thread-pool libraries on every call (1 ms
+    each, 6 ms the first time); the controller does it once. It knows the BLAS libraries
+    loaded when it is made: NumPy's, and SciPy's, which numba loads with its compiler at
+    ``import hyperspy_symseg`` (:func:`prepare_numba`).
+    """
+    if _blas["controller"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            return None
+        with _BLAS_LOCK:
+            if _blas["controller"] is None:
+                _blas["controller"] = ThreadpoolController()
+    return _blas["controller"]
 
 
 @contextlib.contextmanager
@@ -102,14 +121,13 @@ def single_threaded_blas():
     blocks (dask's threads labelling tiles) share it, the first sets it and the last
     one out restores the previous setting.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover - threadpoolctl comes with scikit-learn
         yield
         return
     with _BLAS_LOCK:
         if _blas["depth"] == 0:
-            _blas["limiter"] = threadpool_limits(limits=1, user_api="blas")
+            _blas["limiter"] = controller.limit(limits=1, user_api="blas")
         _blas["depth"] += 1
     try:
         yield
@@ -119,6 +137,22 @@ def single_threaded_blas():
             if _blas["depth"] == 0:
                 _blas["limiter"].restore_original_limits()
                 _blas["limiter"] = None
+
+
+def num_threads() -> int:
+    """``numba.get_num_threads()``, without starting numba's thread pool to ask.
+
+    ``numba.get_num_threads()`` launches the threading layer's pool first (3-5 ms, and
+    OpenMP's idle threads then spin on a shared machine), though the pipeline's small
+    cases run only serial kernels on Python threads. Until the pool is launched nobody
+    can have called ``numba.set_num_threads`` (it launches the pool too), so the count
+    is numba's default, ``NUMBA_NUM_THREADS``.
+    """
+    from numba.np.ufunc import parallel
+
+    if not getattr(parallel, "_is_initialized", True):
+        return int(numba.config.NUMBA_NUM_THREADS)
+    return numba.get_num_threads()
 
 
 @numba.njit(cache=True, nogil=True)

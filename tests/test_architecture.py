@@ -17,6 +17,7 @@ import pytest
         "hyperspy_symseg.descriptors._pearson_kernels",
         "hyperspy_symseg.descriptors._translation_direct",
         "hyperspy_symseg.descriptors.point_symmetry",
+        "hyperspy_symseg.descriptors._point_kernels",
         "hyperspy_symseg.descriptors.power_spectrum",
         "hyperspy_symseg.descriptors._power_methods",
         "hyperspy_symseg.descriptors._registry",

@@ -273,8 +273,9 @@ def _prelude_reference(image, py, px, reference_std):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16])
 @pytest.mark.parametrize("reference_std", [None, 0.7])
 def test_serial_prelude_gives_the_parallel_kernels_bits(image, dtype, reference_std):
-    """Small images: two serial kernels (normalize; integral images + patch statistics) give
-    exactly the parallel kernels' numbers; with no clipped box only a ring of table rows is kept."""
+    """Small images: one serial kernel (normalize, integral images, patch statistics; two kernels
+    for a tile with ``reference_std``) gives exactly the parallel kernels' numbers; with no clipped
+    box only a ring of table rows is kept."""
     from hyperspy_symseg.descriptors.translation import _boxes_stay_inside, _prelude
 
     data = (image * 100 + 300).astype(dtype)

@@ -29,6 +29,7 @@ SCRIPT = textwrap.dedent(
              "hyperspy_symseg.columns")
     assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
     assert "scipy.ndimage" not in sys.modules or "scipy.ndimage" in before  # not ours to load at import
+    assert "scipy.fft" not in sys.modules or "scipy.fft" in before  # the fft and power-spectrum methods load it
     s = hs.signals.Signal2D(image.astype(np.float32))
     s.set_signal_type("atomic_resolution")
     seg = ss.symmetry_segmentation(s, 2, stride=4, random_state=0, show_progressbar=False, patch_x=5, patch_y=5,

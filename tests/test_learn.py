@@ -281,3 +281,30 @@ def test_box3_serial_and_parallel_match_a_periodic_reference(shape):
     np.testing.assert_array_equal(serial, parallel)
     np.testing.assert_allclose(serial, reference, rtol=1e-14)
     np.testing.assert_array_equal(ls._box3(a), serial)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_cluster_summaries_one_kernel_gives_the_two_step_bits(dtype):
+    """The fused kernel (sums, centroids, distances) gives the bits of the former two kernels with
+    the centroids divided by NumPy in between; an empty cluster has NaN centroids, as NumPy's 0 / 0."""
+    from hyperspy_symseg import _learn
+
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(3000, 5)) * 40).astype(dtype)
+    labels = rng.integers(0, 3, len(X))  # cluster 3 is empty
+    out = _learn.cluster_summaries(X, labels, 4)
+    sums = np.zeros((4, 5))
+    counts = np.zeros(4, dtype=np.int64)
+    for i in range(len(X)):  # the reference, in sample order like the kernel
+        counts[labels[i]] += 1
+        sums[labels[i]] += X[i]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centroids = (sums / counts[:, None]).astype(X.dtype if X.dtype.kind == "f" else np.float64)
+    distances = np.sqrt(((X.astype(np.float64)[None] - centroids.astype(np.float64)[:, None]) ** 2).sum(axis=2))
+    np.testing.assert_array_equal(out["counts"], counts)
+    np.testing.assert_array_equal(out["sums"], sums)
+    assert out["centroids"].dtype == centroids.dtype
+    np.testing.assert_array_equal(out["centroids"], centroids)
+    assert np.isnan(out["centroids"][3]).all() and np.isnan(out["distances"][3]).all()
+    np.testing.assert_allclose(out["distances"][:3], distances[:3], rtol=1e-12)
+    np.testing.assert_array_equal(out["nearest"][:3], np.argmin(distances[:3], axis=1))

@@ -28,7 +28,12 @@ SCRIPT = textwrap.dedent(
 
     image = two_grain()[0].astype(np.float32)
     s = hs.signals.Signal2D(image)
+    from hyperspy_symseg.descriptors.translation import normalized_image
+
     seg = ss.symmetry_segmentation(s, 2, random_state=0, show_progressbar=False, **SMALL)
+    assert layer_is_threadsafe() is False  # known from NUMBA_THREADING_LAYER before any launch
+    # A small segmentation runs serial kernels only and starts no thread pool: launch a parallel one.
+    reference = normalized_image(image)
     assert numba.threading_layer() == "workqueue", numba.threading_layer()
     assert layer_is_threadsafe() is False
     errors = []
@@ -39,6 +44,7 @@ SCRIPT = textwrap.dedent(
                 other = ss.symmetry_segmentation(s, 2, random_state=0, show_progressbar=False, **SMALL)
                 assert np.array_equal(other.labels.data, seg.labels.data)
                 assert np.array_equal(seg.predict(s).data, seg.labels.data)
+                assert np.array_equal(normalized_image(image), reference)  # parallel kernels from 4 threads
         except Exception as exc:
             errors.append(repr(exc))
 
@@ -104,3 +110,31 @@ def test_single_threaded_blas_is_shared_and_restored():
     script = textwrap.dedent('import sys\nimport threading\n\nimport threadpoolctl\nimport numpy as np\n\nfrom hyperspy_symseg._threading import single_threaded_blas\n\nnp.ones((4, 4)) @ np.ones((4, 4))  # BLAS loaded\n\ndef blas_threads():\n    return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]\n\nbefore = blas_threads()\nif not before:\n    sys.exit(0)\ninside, entered, release = [], threading.Barrier(2), threading.Event()\n\ndef work():\n    with single_threaded_blas():\n        entered.wait()\n        release.wait(5)\n        inside.append(blas_threads())\n\nworker = threading.Thread(target=work)\nworker.start()\nwith single_threaded_blas():\n    entered.wait()\n    with single_threaded_blas():\n        inside.append(blas_threads())\n# the worker is still inside: its block keeps the limit after ours ended\ninside.append(blas_threads())\nrelease.set()\nworker.join()\nassert inside == [[1] * len(before)] * 3\nassert blas_threads() == before\n')
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_num_threads_does_not_start_the_pool():
+    """num_threads() is numba's thread count without launching the threading layer, and a small
+    segmentation (serial kernels on Python threads only) starts no numba thread pool."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        import numba, numpy as np
+        import hyperspy.api as hs
+        import hyperspy_symseg as ss
+        from numba.np.ufunc import parallel
+        from hyperspy_symseg._threading import num_threads
+        from conftest import SMALL, two_grain
+
+        assert num_threads() == numba.config.NUMBA_NUM_THREADS and not parallel._is_initialized
+        s = hs.signals.Signal2D(two_grain()[0].astype(np.float32))
+        ss.symmetry_segmentation(s, 2, random_state=0, show_progressbar=False, **SMALL)
+        assert not parallel._is_initialized, "a small segmentation started numba's thread pool"
+        numba.set_num_threads(1)
+        assert num_threads() == 1 == numba.get_num_threads()
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-import scipy.fft
 
 #: Grid rows whose image rows are transformed along x together by the dft method.
 _DFT_BLOCK_ROWS = 256
@@ -293,6 +292,7 @@ def _spectra_fft(img, grid, wy, wx, taper, channels, log, means, invs, out, work
     ys_all = np.repeat(grid.rows(), grid.nx).astype(np.int64)
     xs_all = np.tile(grid.cols(), grid.ny).astype(np.int64)
     flat_out = out.reshape(-1, len(channels))
+    import scipy.fft  # here, not at import: scipy.fft and scipy.special, 30-90 ms of a fresh process
 
     def task(start, stop):
         windows = np.empty((stop - start, ly, lx))

@@ -52,13 +52,14 @@ import threading
 
 import numba
 import numpy as np
-import scipy.fft
 
 from ._pearson_kernels import _clipped_pearson, _pearson, _row_bounds
 
 
 def fft_length(n: int) -> int:
     """A fast real-FFT length ``>= n`` (the work here grows with it: the smallest fast one)."""
+    import scipy.fft  # here, not at import: scipy.fft and scipy.special, 30-90 ms of a fresh process
+
     return int(scipy.fft.next_fast_len(int(n), real=True))
 
 
@@ -252,6 +253,7 @@ def lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch,
     chunk = max(1, -(-10 * (2 * py + 1) // (2 * max(1, grid.stride))))
     cols_per_batch = max(1, int(batch) // ny)
     local = threading.local()
+    import scipy.fft  # (see fft_length)
 
     def column(j):
         if getattr(local, "strip", None) is None:

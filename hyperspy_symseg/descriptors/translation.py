@@ -52,7 +52,7 @@ import numba
 import numpy as np
 
 from .._tasks import run_tasks
-from .._threading import serialised
+from .._threading import num_threads, serialised
 from ._grid import DescriptorGrid, descriptor_grid
 from ._pearson_kernels import _clipped_pearson, _pearson, _row_bounds  # noqa: F401 (tests import them from here)
 from ._translation_direct import _lcm_direct_rows
@@ -145,13 +145,9 @@ def _normalize_kernel(image, out):
     return math.ldexp(std, exponent)
 
 
-@numba.njit(cache=True, nogil=True)
-def _normalize_serial(image, out):
-    """:func:`_normalize_kernel` on one thread: the same arithmetic in the same order, the same bits.
-
-    For small images, where loading a parallel kernel from numba's cache costs more
-    CPU than its work (benchmarks/bench_lcm.py --fresh).
-    """
+@numba.njit(cache=True, nogil=True, inline="always")
+def _normalize_rows(image, out):
+    """The body of :func:`_normalize_serial`, inlined into the kernels that call it."""
     height, width = image.shape
     rows = np.empty(height)
     for y in range(height):
@@ -175,6 +171,16 @@ def _normalize_serial(image, out):
         for x in range(width):
             out[y, x] = (image[y, x] * pre - mean) * scale
     return math.ldexp(std, exponent)
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalize_serial(image, out):
+    """:func:`_normalize_kernel` on one thread: the same arithmetic in the same order, the same bits.
+
+    For small images, where loading a parallel kernel from numba's cache costs more
+    CPU than its work (benchmarks/bench_lcm.py --fresh).
+    """
+    return _normalize_rows(image, out)
 
 
 def as_float_image(image: np.ndarray) -> np.ndarray:
@@ -286,8 +292,8 @@ def _stats_from_integrals(ii1, ii2, py, px, flat, mean, inv):
         _stats_row(ii1, ii2, r, r + h, r, py, px, flat, mean, inv)
 
 
-@numba.njit(cache=True, nogil=True)
-def _integrate_stats(img, py, px, flat, ii1, ii2, mean, inv):
+@numba.njit(cache=True, nogil=True, inline="always")
+def _integrate_rows(img, py, px, flat, ii1, ii2, mean, inv):
     """Integral images of ``img`` and ``img**2`` and the patch statistics from them, on one thread.
 
     The arithmetic of :func:`_integral_images` and :func:`_stats_from_integrals` (the
@@ -318,6 +324,27 @@ def _integrate_stats(img, py, px, flat, ii1, ii2, mean, inv):
         r = y + 1 - h
         if 0 <= r < mean.shape[0]:  # (no statistics rows: the tables only)
             _stats_row(ii1, ii2, r % kept, row, r, py, px, flat, mean, inv)
+
+
+@numba.njit(cache=True, nogil=True)
+def _integrate_stats(img, py, px, flat, ii1, ii2, mean, inv):
+    """:func:`_integrate_rows` called from Python (the integral images alone, or the patch statistics)."""
+    _integrate_rows(img, py, px, flat, ii1, ii2, mean, inv)
+
+
+@numba.njit(cache=True, nogil=True)
+def _prelude_serial(image, img, py, px, flat_per_variance, ii1, ii2, mean, inv):
+    """:func:`_normalize_serial` then :func:`_integrate_stats` in one kernel; returns the image's std.
+
+    The flat threshold is ``flat_per_variance`` times the normalized image's variance
+    (1, or 0 for a constant image), as :func:`flat_variance` gives it without a
+    reference. One kernel instead of two: a fresh process loads one fewer from numba's
+    cache (each load costs 3-8 ms of CPU).
+    """
+    std = _normalize_rows(image, img)
+    variance = 1.0 if std > 0 else 0.0
+    _integrate_rows(img, py, px, flat_per_variance * variance, ii1, ii2, mean, inv)
+    return std
 
 
 @serialised
@@ -367,10 +394,10 @@ def integral_images(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 #: Images up to this many pixels are normalised, and get their integral images and
 #: patch statistics, on one thread: a few milliseconds of work, less than the seven
 #: parallel regions it takes cost on a machine whose cores are busy with other work
-#: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two). They run as two
-#: serial kernels (:func:`_normalize_serial`, :func:`_integrate_stats`): a fresh
-#: process loads each parallel kernel from numba's cache in about twice the CPU time
-#: of a serial one (7.5 vs 4 ms here), and the serial ones start no thread pool.
+#: (measured on 2 shared cores: 13 ms on one thread, 130 ms on two). They run as one
+#: serial kernel (:func:`_prelude_serial`; two for a tile): a fresh process loads each
+#: parallel kernel from numba's cache in about twice the CPU time of a serial one (7.5
+#: vs 4 ms here), and the serial ones start no thread pool.
 SERIAL_PRELUDE_PIXELS = 1 << 22
 
 @contextlib.contextmanager
@@ -438,10 +465,11 @@ def _boxes_stay_inside(shape, shifts, patch_y, patch_x, grid: DescriptorGrid) ->
 def _prelude(image, shifts, patch_y, patch_x, grid, reference_std):
     """(normalized image, flat variance, integral images, patch means, patch inverse norms).
 
-    Images up to ``SERIAL_PRELUDE_PIXELS`` go through two serial kernels; when no box is
-    clipped (e.g. ``edges="exclude"``) the kernels read no integral image, and only a
-    ring of ``2 patch_y + 2`` rows of them is kept (16 MB less at 1024 x 1024). Larger
-    images go through the parallel kernels on every thread. The same bits either way.
+    Images up to ``SERIAL_PRELUDE_PIXELS`` go through one serial kernel (two for a tile,
+    ``reference_std`` given); when no box is clipped (e.g. ``edges="exclude"``) the
+    kernels read no integral image, and only a ring of ``2 patch_y + 2`` rows of them is
+    kept (16 MB less at 1024 x 1024). Larger images go through the parallel kernels on
+    every thread. The same bits either way.
     """
     image = as_float_image(image)
     if image.size > SERIAL_PRELUDE_PIXELS:
@@ -451,14 +479,18 @@ def _prelude(image, shifts, patch_y, patch_x, grid, reference_std):
         mean, inv = patch_statistics(img, patch_y, patch_x, (ii1, ii2), variance)
         return img, variance, ii1, ii2, mean, inv
     img = np.empty(image.shape, dtype=np.float64)
-    std = float(_normalize_serial(np.ascontiguousarray(image), img))
-    variance = flat_variance(std, reference_std)
     height, width = image.shape
     rows = 2 * patch_y + 2 if _boxes_stay_inside(image.shape, shifts, patch_y, patch_x, grid) else height + 1
     tables = np.empty((2, rows, width + 1))
     mean = np.empty((height - 2 * patch_y, width - 2 * patch_x))
     inv = np.empty_like(mean)
     npix = (2 * patch_y + 1) * (2 * patch_x + 1)
+    if reference_std is None:  # one kernel; the threshold as below: (FLAT_TOLERANCE * npix) * variance
+        std = float(_prelude_serial(np.ascontiguousarray(image), img, patch_y, patch_x, FLAT_TOLERANCE * npix,
+                                    tables[0], tables[1], mean, inv))
+        return img, flat_variance(std, None), tables[0], tables[1], mean, inv
+    std = float(_normalize_serial(np.ascontiguousarray(image), img))
+    variance = flat_variance(std, reference_std)
     flat = FLAT_TOLERANCE * npix * float(variance)  # as patch_statistics computes it
     _integrate_stats(img, patch_y, patch_x, flat, tables[0], tables[1], mean, inv)
     return img, variance, tables[0], tables[1], mean, inv
@@ -550,7 +582,7 @@ def local_correlation_map(
             _lcm_direct_rows(img, shifts, patch_y, patch_x, grid.y0, grid.x0, t * rows, min(grid.ny, (t + 1) * rows),
                              grid.nx, stride, mean, inv, ii1, ii2, flat_pp, out)
 
-        run_tasks(task, -(-grid.ny // rows), numba.get_num_threads())
+        run_tasks(task, -(-grid.ny // rows), num_threads())
         if progress is not None:
             progress(grid.ny * grid.nx)
     elif method == "fft":
