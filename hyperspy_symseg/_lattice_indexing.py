@@ -32,10 +32,6 @@ _LOW_ORDERS = np.array([[1, 0], [0, 1], [1, 1], [1, -1], [2, 0], [0, 2]])
 _ORDERS = np.array([[h, k] for h in range(-6, 7) for k in range(-6, 7) if (h, k) != (0, 0)])
 
 
-def _with_mirrors(k, weights):
-    return np.concatenate([k, -k]), np.concatenate([weights, weights])
-
-
 def _index(peaks_k, basis, tolerance):
     """(hk int (n, 2), indexed bool (n,)) of peaks against a reciprocal basis (rows b1, b2)."""
     hk_float = peaks_k @ np.linalg.inv(basis)
@@ -59,7 +55,11 @@ def _best_basis(peaks: _Peaks, explained: np.ndarray, max_period: float, rejecte
     k_av = peaks.k
     w_av = peaks.excess * ~explained
     tolerance = INDEX_TOLERANCE * peaks.bin_size
-    cand, _ = _with_mirrors(peaks.k[idx], peaks.excess[idx])
+    # Pairs of candidates, one sign each: (+-b1, +-b2) span one lattice with the same
+    # score, |det| and reduced basis (sign flips are exact), and the pair with both signs
+    # + comes first among them, so the pairs of the mirrored list [k, -k] (four times as
+    # many) would choose the very same basis.
+    cand = peaks.k[idx]
     i, j = np.triu_indices(len(cand), 1)
     bases = np.stack([cand[i], cand[j]], axis=1)  # (pairs, 2, 2)
     det = np.abs(np.linalg.det(bases))
