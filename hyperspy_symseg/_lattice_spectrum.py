@@ -8,6 +8,7 @@ on a fine frequency grid. The driver is :func:`hyperspy_symseg.lattice.find_latt
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -147,16 +148,20 @@ def _frequencies(shape):
     return np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1])
 
 
+@functools.lru_cache(maxsize=4)
 def _rings(shape):
     """(|k| (h, w) in cycles/px, ring index (h*w,) int64, number of rings) of a spectrum's grid.
 
     Ring ``r`` holds the bins whose ``|k| min(h, w)`` rounds to ``r`` (rings one frequency
-    step wide).
+    step wide). Kept for the last few shapes (frames of a series, tiles of one size), so
+    callers must not modify them (``k`` is read-only; ``ring`` stays writeable only to
+    keep the numba kernel's signature).
     """
     h, w = shape
     ky, kx = _frequencies((h, w))
     k = np.hypot(ky[:, None], kx[None, :])
     ring = np.rint(k * min(h, w)).astype(np.int64).ravel()
+    k.flags.writeable = False
     return k, ring, int(ring.max()) + 1
 
 
@@ -169,7 +174,7 @@ def _radial_background(spectrum: np.ndarray, exclude: np.ndarray | None = None, 
     ``rings``: :func:`_rings` of the spectrum's shape, when the caller has it already.
     """
     h, w = spectrum.shape
-    k, ring, n_rings = _rings((h, w)) if rings is None else rings
+    k, ring, n_rings = _rings((int(h), int(w))) if rings is None else rings
     radius = k * min(h, w)
     mask = np.zeros(h * w, dtype=np.bool_) if exclude is None else np.ascontiguousarray(exclude).ravel()
     medians = _ring_medians(ring, spectrum.ravel(), n_rings, mask)
@@ -212,7 +217,7 @@ def find_bragg_peaks(spectrum: np.ndarray, threshold: float = THRESHOLD, min_per
 
     h, w = spectrum.shape
     summed = _box3(spectrum)
-    rings = _rings((h, w))
+    rings = _rings((int(h), int(w)))
     # Two passes: the peaks of a first pass are left out of the background of the second.
     first = summed / (9.0 * _radial_background(spectrum, rings=rings))
     near_peaks = scipy.ndimage.maximum_filter(first > threshold, size=5, mode="wrap")
