@@ -32,10 +32,6 @@ _LOW_ORDERS = np.array([[1, 0], [0, 1], [1, 1], [1, -1], [2, 0], [0, 2]])
 _ORDERS = np.array([[h, k] for h in range(-6, 7) for k in range(-6, 7) if (h, k) != (0, 0)])
 
 
-def _with_mirrors(k, weights):
-    return np.concatenate([k, -k]), np.concatenate([weights, weights])
-
-
 def _index(peaks_k, basis, tolerance):
     """(hk int (n, 2), indexed bool (n,)) of peaks against a reciprocal basis (rows b1, b2)."""
     hk_float = peaks_k @ np.linalg.inv(basis)
@@ -59,7 +55,11 @@ def _best_basis(peaks: _Peaks, explained: np.ndarray, max_period: float, rejecte
     k_av = peaks.k
     w_av = peaks.excess * ~explained
     tolerance = INDEX_TOLERANCE * peaks.bin_size
-    cand, _ = _with_mirrors(peaks.k[idx], peaks.excess[idx])
+    # Pairs of candidates, one sign each: (+-b1, +-b2) span one lattice with the same
+    # score, |det| and reduced basis (sign flips are exact), and the pair with both signs
+    # + comes first among them, so the pairs of the mirrored list [k, -k] (four times as
+    # many) would choose the very same basis.
+    cand = peaks.k[idx]
     i, j = np.triu_indices(len(cand), 1)
     bases = np.stack([cand[i], cand[j]], axis=1)  # (pairs, 2, 2)
     det = np.abs(np.linalg.det(bases))
@@ -71,9 +71,9 @@ def _best_basis(peaks: _Peaks, explained: np.ndarray, max_period: float, rejecte
     bases, det = bases[good], det[good]
     hk = np.rint(k_av[None, :, :] @ np.linalg.inv(bases))  # (pairs, peaks, 2)
     fit = hk @ bases
-    residual = np.linalg.norm(k_av[None] - fit, axis=2)
-    order = np.abs(hk).max(axis=2)
-    ok = (residual <= tolerance + RELATIVE_TOLERANCE * np.linalg.norm(fit, axis=2)) & (order <= MAX_ORDER) & (order > 0)
+    residual = _norm2(k_av[None] - fit)
+    order = np.maximum(np.abs(hk[..., 0]), np.abs(hk[..., 1]))
+    ok = (residual <= tolerance + RELATIVE_TOLERANCE * _norm2(fit)) & (order <= MAX_ORDER) & (order > 0)
     score = (ok * w_av[None, :]).sum(axis=1) / float(w_av.sum())
     # Among the bases indexing a good share of the best's power, the one whose own
     # low-order reflections are present (a supercell leaves most of them empty: a finer
@@ -81,18 +81,45 @@ def _best_basis(peaks: _Peaks, explained: np.ndarray, max_period: float, rejecte
     # coarsest reciprocal lattice (the smallest real cell). Cells longer than max_period
     # (e.g. from two points of one streak) are not lattices.
     keep = np.flatnonzero(score >= OCCUPANCY_SHARE * score.max()) if score.max() > 0 else np.array([], int)
-    best_key, best_basis = None, None
-    for p in keep:
-        basis = _reduce_reciprocal(bases[p])
-        if np.linalg.norm(np.linalg.inv(basis).T, axis=1).max() > max_period:
-            continue
-        if any(np.allclose(basis, r) for r in rejected):
-            continue
-        occupancy = int((peaks.ratio_at(_LOW_ORDERS[:4] @ basis) >= peaks.threshold).sum())
-        key = (occupancy, score[p] >= SCORE_TOLERANCE * score.max(), det[p])
+    if not keep.size:
+        return None
+    # Every candidate at once (the same operations as one at a time, so the same numbers):
+    # the reduced basis, its real cell's longest vector, whether it was rejected before,
+    # and how many of its four lowest-order reflections are present.
+    reduced = _reduce_reciprocal_many(bases[keep])
+    longest = np.linalg.norm(np.linalg.inv(reduced).transpose(0, 2, 1), axis=2).max(axis=1)
+    usable = longest <= max_period
+    if len(rejected):
+        usable &= ~_close_to_any(reduced, np.asarray(rejected, dtype=np.float64))
+    b1, b2 = reduced[:, 0], reduced[:, 1]
+    g = np.stack([b1, b2, b1 + b2, b1 - b2], axis=1)  # _LOW_ORDERS[:4] @ basis, exactly
+    present = peaks.ratio_at(g.reshape(-1, 2)).reshape(len(keep), 4) >= peaks.threshold
+    occupancy = present.sum(axis=1)
+    equally_good = score >= SCORE_TOLERANCE * score.max()
+    best_key, best = None, None
+    for q in np.flatnonzero(usable):
+        p = keep[q]
+        key = (int(occupancy[q]), equally_good[p], det[p])
         if best_key is None or key > best_key:
-            best_key, best_basis = key, basis
-    return best_basis
+            best_key, best = key, q
+    return None if best is None else reduced[best]
+
+
+def _norm2(v):
+    """``numpy.linalg.norm(v, axis=-1)`` of 2-vectors, the same sum (``x*x + y*y``) without the reduction's overhead."""
+    return np.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
+
+
+def _reduce_reciprocal_many(bases):
+    """:func:`_reduce_reciprocal` of a stack of bases (m, 2, 2)."""
+    real = np.linalg.inv(bases).transpose(0, 2, 1)
+    return np.linalg.inv(np.stack([lagrange_reduce(r) for r in real])).transpose(0, 2, 1)
+
+
+def _close_to_any(a, b):
+    """(m,) whether each of ``a`` (m, 2, 2) is ``numpy.allclose`` to one of ``b`` (r, 2, 2) (finite values)."""
+    diff = np.abs(a[:, None] - b[None])
+    return np.all(diff <= 1e-8 + 1e-5 * np.abs(b)[None], axis=(2, 3)).any(axis=1)
 
 
 def _reduce_reciprocal(basis):

@@ -8,6 +8,7 @@ on a fine frequency grid. The driver is :func:`hyperspy_symseg.lattice.find_latt
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -147,18 +148,34 @@ def _frequencies(shape):
     return np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1])
 
 
-def _radial_background(spectrum: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+@functools.lru_cache(maxsize=4)
+def _rings(shape):
+    """(|k| (h, w) in cycles/px, ring index (h*w,) int64, number of rings) of a spectrum's grid.
+
+    Ring ``r`` holds the bins whose ``|k| min(h, w)`` rounds to ``r`` (rings one frequency
+    step wide). Kept for the last few shapes (frames of a series, tiles of one size), so
+    callers must not modify them (``k`` is read-only; ``ring`` stays writeable only to
+    keep the numba kernel's signature).
+    """
+    h, w = shape
+    ky, kx = _frequencies((h, w))
+    k = np.hypot(ky[:, None], kx[None, :])
+    ring = np.rint(k * min(h, w)).astype(np.int64).ravel()
+    k.flags.writeable = False
+    return k, ring, int(ring.max()) + 1
+
+
+def _radial_background(spectrum: np.ndarray, exclude: np.ndarray | None = None, rings=None) -> np.ndarray:
     """Azimuthal median of the spectrum at each |k| (rings one frequency step wide).
 
     Pixels where ``exclude`` is True (e.g. around peaks found in a first pass) are left
     out, so the median stays the background even where Bragg peaks fill much of a ring
     (small images, or several lattices of one period); rings left empty are interpolated.
+    ``rings``: :func:`_rings` of the spectrum's shape, when the caller has it already.
     """
     h, w = spectrum.shape
-    ky, kx = _frequencies((h, w))
-    radius = np.hypot(ky[:, None], kx[None, :]) * min(h, w)
-    ring = np.rint(radius).astype(np.int64).ravel()
-    n_rings = int(ring.max()) + 1
+    k, ring, n_rings = _rings((int(h), int(w))) if rings is None else rings
+    radius = k * min(h, w)
     mask = np.zeros(h * w, dtype=np.bool_) if exclude is None else np.ascontiguousarray(exclude).ravel()
     medians = _ring_medians(ring, spectrum.ravel(), n_rings, mask)
     valid = np.isfinite(medians)
@@ -200,13 +217,14 @@ def find_bragg_peaks(spectrum: np.ndarray, threshold: float = THRESHOLD, min_per
 
     h, w = spectrum.shape
     summed = _box3(spectrum)
+    rings = _rings((int(h), int(w)))
     # Two passes: the peaks of a first pass are left out of the background of the second.
-    first = summed / (9.0 * _radial_background(spectrum))
+    first = summed / (9.0 * _radial_background(spectrum, rings=rings))
     near_peaks = scipy.ndimage.maximum_filter(first > threshold, size=5, mode="wrap")
-    background = _radial_background(spectrum, near_peaks)
+    background = _radial_background(spectrum, near_peaks, rings=rings)
     ratio = summed / (9.0 * background)
     ky, kx = _frequencies((h, w))
-    k = np.hypot(ky[:, None], kx[None, :])
+    k = rings[0]
     if max_period is None:
         max_period = min(h, w) / 4.0
     band = (k >= 1.0 / max_period) & (k <= 1.0 / min_period)
@@ -281,24 +299,33 @@ def _zoom(image, corners, shape, k, step: float = 0.25, n: int = 5):
     yy, xx = np.arange(h), np.arange(w)
     offsets = (np.arange(n) - n // 2) * step
     out = np.array(k, dtype=np.float64, copy=True)
+    if not len(out):
+        return out
     blocks = []
     for y, x in corners[:4]:
         block = image[y:y + h, x:x + w].astype(np.float32)
-        blocks.append((block - block.mean()) * taper)
-    for p in range(len(out)):
-        for _ in range(2):
-            ky = out[p, 0] + offsets / h
-            kx = out[p, 1] + offsets / w
-            ey = np.exp(-2j * np.pi * np.outer(ky, yy)).astype(np.complex64)
-            ex = np.exp(-2j * np.pi * np.outer(xx, kx)).astype(np.complex64)
-            power = sum(np.abs(ey @ (b @ ex)) ** 2 for b in blocks)
-            i, j = np.unravel_index(np.argmax(power), power.shape)
+        # complex64 once (exact), not at every product: ``b @ ex`` would cast it each time
+        blocks.append(((block - block.mean()) * taper).astype(np.complex64))
+    for _ in range(2):
+        # All peaks at once in the big product (one (h, w) x (w, n * peaks) product per
+        # tile instead of one per peak and tile); everything else per peak, as before.
+        ky = [out[p, 0] + offsets / h for p in range(len(out))]
+        kx = [out[p, 1] + offsets / w for p in range(len(out))]
+        ey = [np.exp(-2j * np.pi * np.outer(v, yy)).astype(np.complex64) for v in ky]
+        ex = np.concatenate([np.exp(-2j * np.pi * np.outer(xx, v)).astype(np.complex64) for v in kx], axis=1)
+        power = [0] * len(out)
+        for b in blocks:
+            bx = b @ ex
+            for p in range(len(out)):
+                power[p] = power[p] + np.abs(ey[p] @ np.ascontiguousarray(bx[:, p * n:(p + 1) * n])) ** 2
+        for p in range(len(out)):
+            i, j = np.unravel_index(np.argmax(power[p]), power[p].shape)
             i, j = min(max(i, 1), n - 2), min(max(j, 1), n - 2)
-            logs = np.log(np.maximum(power[i - 1:i + 2, j - 1:j + 2].astype(np.float64), 1e-300))
+            logs = np.log(np.maximum(power[p][i - 1:i + 2, j - 1:j + 2].astype(np.float64), 1e-300))
             di = _parabola_vertex(logs[0, 1], logs[1, 1], logs[2, 1])
             dj = _parabola_vertex(logs[1, 0], logs[1, 1], logs[1, 2])
-            out[p, 0] = ky[i] + di * step / h
-            out[p, 1] = kx[j] + dj * step / w
+            out[p, 0] = ky[p][i] + di * step / h
+            out[p, 1] = kx[p][j] + dj * step / w
     return out
 
 

@@ -181,3 +181,39 @@ def test_find_atom_columns_marks_split_columns_in_the_table():
     assert len(off.table) == len(truth) // 2 and not off.table["split"].any()
     with pytest.raises(TypeError, match="split must be True or False"):
         find_atom_columns(img, min_separation=8.0, split=1)
+
+
+def _jittered_crystal(seed, counts=1000.0, shape=(256, 256)):
+    """Hexagonal columns 12 px apart (sigma 1.9 px) under 0.5 px registered scan jitter."""
+    from hyperspy_symseg import simulate as sm
+
+    px = 0.02
+    scene = sm.Scene(shape, px, [sm.Region(sm.Lattice.hexagonal(12 * px, rotation=7.0))])
+    probe = sm.GaussianProbe(fwhm=1.9 * px * 2.0 * math.sqrt(2.0 * math.log(2.0)))
+    return sm.simulate_image(scene, probe, peak_counts=counts, background=[sm.ConstantBackground(0.1)],
+                             scan_noise=sm.ScanNoise(sigma=0.5 * px), random_state=seed)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_scan_jitter_at_1000_counts_splits_no_round_column(seed):
+    """Jitter shears every column row by row: model error that grows with the dose. A sporadic
+    split then needs the strict penalty times the one-column fits' typical dispersion (here
+    ~6); with the plain strict penalty these two images had 12 and 4 false split columns
+    (dispersion-scaled deviances up to 7.8 BIC)."""
+    sim = _jittered_crystal(seed)
+    res = locate_columns(sim.image.data, 12.0)
+    assert np.median(res["chi2"]) > 4.0  # the jitter is there: every fit shows it
+    assert res["split"].sum() == 0
+    found = np.column_stack([res["y"], res["x"]])
+    to_found, to_truth = nearest(found, sim.positions / 0.02)
+    assert np.mean(to_found < 4.0) > 0.99 and np.mean(to_truth < 4.0) > 0.99
+    # without model error (no jitter) the penalty stays the plain strict one: two sporadic
+    # dumbbells (2.5 widths apart) among round columns are still split at 1000 counts
+    img, truth = grid_image(None, peak=1000.0, step=16.0, shape=(128, 128), seed=seed)
+    yy, xx = np.mgrid[:128, :128].astype(float)
+    rng = np.random.default_rng(seed)
+    for cy, cx in ((48.3, 48.2), (80.3, 96.2)):  # add the partner of two grid columns
+        img += rng.poisson(gauss((cy + 5.0 * math.sin(0.35), cx - 5.0 * math.cos(0.35), 1000.0, 0.0, 0.25, 0.0, 0.25),
+                                 yy, xx))
+    res = locate_columns(img, 12.0)
+    assert np.median(res["chi2"]) < 1.5 and res["split"].sum() == 4

@@ -1,5 +1,6 @@
 """Lattice analysis against the forward model's known lattices, brute-force references and bad input."""
 
+import copy
 import itertools
 import math
 
@@ -240,3 +241,131 @@ def test_weak_second_graphene_grain_is_found(name):
     np.testing.assert_allclose(np.linalg.norm(b.vectors, axis=1), np.linalg.norm(a.vectors, axis=1), rtol=0.03)
     turn = (a.orientation_deg - b.orientation_deg) % 60
     assert 5 < turn < 55  # another orientation, not a harmonic or a streak of the first
+
+
+# ------------------------------------------------- the fast paths against their slow references
+
+
+def _best_basis_reference(peaks, explained, max_period, rejected=(), n_candidates=14):
+    """:func:`_lattice_indexing._best_basis` as it was: the candidates reduced and scored one at a time."""
+    from hyperspy_symseg import _lattice_indexing as li
+
+    idx = np.concatenate([np.flatnonzero(~explained)[:n_candidates], np.flatnonzero(explained)[:6]])
+    if np.count_nonzero(~explained) == 0:
+        return None
+    k_av = peaks.k
+    w_av = peaks.excess * ~explained
+    tolerance = li.INDEX_TOLERANCE * peaks.bin_size
+    cand = np.concatenate([peaks.k[idx], -peaks.k[idx]])
+    i, j = np.triu_indices(len(cand), 1)
+    bases = np.stack([cand[i], cand[j]], axis=1)
+    det = np.abs(np.linalg.det(bases))
+    scale = np.maximum(np.linalg.norm(cand[i], axis=1), np.linalg.norm(cand[j], axis=1))
+    good = det >= 2.0 * tolerance * scale
+    if not good.any():
+        return None
+    bases, det = bases[good], det[good]
+    hk = np.rint(k_av[None, :, :] @ np.linalg.inv(bases))
+    fit = hk @ bases
+    residual = np.linalg.norm(k_av[None] - fit, axis=2)
+    order = np.abs(hk).max(axis=2)
+    ok = (residual <= tolerance + li.RELATIVE_TOLERANCE * np.linalg.norm(fit, axis=2)) & (order <= li.MAX_ORDER) & (order > 0)
+    score = (ok * w_av[None, :]).sum(axis=1) / float(w_av.sum())
+    keep = np.flatnonzero(score >= li.OCCUPANCY_SHARE * score.max()) if score.max() > 0 else np.array([], int)
+    best_key, best_basis = None, None
+    for p in keep:
+        basis = li._reduce_reciprocal(bases[p])
+        if np.linalg.norm(np.linalg.inv(basis).T, axis=1).max() > max_period:
+            continue
+        if any(np.allclose(basis, r) for r in rejected):
+            continue
+        occupancy = int((peaks.ratio_at(li._LOW_ORDERS[:4] @ basis) >= peaks.threshold).sum())
+        key = (occupancy, score[p] >= li.SCORE_TOLERANCE * score.max(), det[p])
+        if best_key is None or key > best_key:
+            best_key, best_basis = key, basis
+    return best_basis
+
+
+def _lattice_calls(monkeypatch, module, name, images):
+    """The arguments and results of every call of ``module.name`` while finding the lattices of ``images``."""
+    calls = []
+    original = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        saved = copy.deepcopy((args, kwargs))  # the caller updates its arrays afterwards
+        out = original(*args, **kwargs)
+        calls.append(saved + (copy.deepcopy(out),))
+        return out
+
+    monkeypatch.setattr(module, name, spy)
+    for image in images:
+        find_lattice(image)
+    monkeypatch.setattr(module, name, original)
+    return calls
+
+
+def test_best_basis_equals_one_candidate_at_a_time(monkeypatch):
+    """The vectorised candidate scoring returns the very basis the one-at-a-time loop does.
+
+    Two grains, a triple junction (previously rejected bases in play) and a noisy crystal.
+    """
+    from hyperspy_symseg import lattice as lattice_module
+
+    images = [S.two_grain_image(shape=(256, 256), random_state=0).image.data,
+              crystal(LATTICES["honeycomb"](), 8, counts=8.0, shape=(256, 256))[0]]
+    images.append(S.triple_junction((256, 256), period_px=8, random_state=0, peak_counts=8).image.data)
+    calls = _lattice_calls(monkeypatch, lattice_module, "_best_basis", images)
+    assert len(calls) >= 5
+    with_rejected = 0
+    for args, kwargs, out in calls:
+        ref = _best_basis_reference(*args, **kwargs)
+        with_rejected += bool(len(args[3]))
+        assert (out is None and ref is None) or np.array_equal(out, ref)
+        if out is not None:
+            assert out.shape == (2, 2) and np.all(np.isfinite(out))
+    assert with_rejected >= 1
+
+
+def _zoom_reference(image, corners, shape, k, step=0.25, n=5):
+    """:func:`_lattice_spectrum._zoom` one peak and one tile product at a time."""
+    from hyperspy_symseg._lattice_spectrum import _hann, _parabola_vertex
+
+    h, w = shape
+    taper = np.outer(_hann(h), _hann(w)).astype(np.float32)
+    yy, xx = np.arange(h), np.arange(w)
+    offsets = (np.arange(n) - n // 2) * step
+    out = np.array(k, dtype=np.float64, copy=True)
+    blocks = []
+    for y, x in corners[:4]:
+        block = image[y:y + h, x:x + w].astype(np.float32)
+        blocks.append((block - block.mean()) * taper)
+    for p in range(len(out)):
+        for _ in range(2):
+            ky = out[p, 0] + offsets / h
+            kx = out[p, 1] + offsets / w
+            ey = np.exp(-2j * np.pi * np.outer(ky, yy)).astype(np.complex64)
+            ex = np.exp(-2j * np.pi * np.outer(xx, kx)).astype(np.complex64)
+            power = sum(np.abs(ey @ (b @ ex)) ** 2 for b in blocks)
+            i, j = np.unravel_index(np.argmax(power), power.shape)
+            i, j = min(max(i, 1), n - 2), min(max(j, 1), n - 2)
+            logs = np.log(np.maximum(power[i - 1:i + 2, j - 1:j + 2].astype(np.float64), 1e-300))
+            out[p, 0] = ky[i] + _parabola_vertex(logs[0, 1], logs[1, 1], logs[2, 1]) * step / h
+            out[p, 1] = kx[j] + _parabola_vertex(logs[1, 0], logs[1, 1], logs[1, 2]) * step / w
+    return out
+
+
+def test_zoom_equals_one_peak_at_a_time(monkeypatch):
+    """The fine-grid refinement (all peaks in one product per tile) equals the per-peak loop, one and four tiles."""
+    from hyperspy_symseg import _lattice_indexing as li
+    from hyperspy_symseg._threading import single_threaded_blas
+
+    images = [crystal(LATTICES["square"](), 15, shape=(256, 256))[0],
+              S.two_grain_image(shape=(768, 768), random_state=1).image.data]
+    calls = _lattice_calls(monkeypatch, li, "_zoom", images)
+    assert {len(args[1]) for args, _, _ in calls} >= {1, 4}
+    for args, kwargs, out in calls:
+        with single_threaded_blas():
+            ref = _zoom_reference(*args, **kwargs)
+        np.testing.assert_array_equal(out, ref)
+    image, corners, shape = calls[0][0][:3]
+    assert li._zoom(image, corners, shape, np.zeros((0, 2))).shape == (0, 2)

@@ -198,6 +198,55 @@ def _cost_and_normal(
     return cost, chi2
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _damped_solve(h, g, lam, npar, hd, step, lmat, tmp):
+    """The Levenberg-Marquardt step: solve ``(H + lam diag(H) + 1e-12) step = g``; False if not SPD.
+
+    ``hd`` (the damped matrix), ``lmat`` and ``tmp`` are scratch arrays. Shared by the
+    single-column fit (:func:`_fit_one`) and the pair fit (``_pairs._fit_two``).
+    """
+    for i in range(npar):
+        for j in range(npar):
+            hd[i, j] = h[i, j]
+        hd[i, i] = h[i, i] * (1.0 + lam) + 1e-12
+    return _cholesky_solve(hd, g, npar, step, lmat, tmp)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _accept_or_reject(ok, moved, tol, cost, c_new, chi2, chi_new, lam, theta, trial, n_theta, g, g2, h, h2, npar):
+    """Take or refuse a Levenberg-Marquardt trial step; returns ``(cost, chi2, lam, converged)``.
+
+    ``ok``: the trial is valid and does not raise the cost ``c_new``. Taken: ``theta[:n_theta]``,
+    the gradient ``g`` and the normal matrix ``h`` become the trial's (``trial``, ``g2``,
+    ``h2``), the damping falls tenfold, and the fit has converged when the position moved
+    less than ``tol`` px (``moved``) and the cost fell by less than 1e-9 of itself. Refused:
+    the damping rises tenfold, and past 1e10 no step lowers the cost (a minimum to machine
+    precision), which counts as converged too.
+    """
+    if ok:
+        rel = (cost - c_new) / max(abs(cost), 1e-300)
+        for i in range(n_theta):
+            theta[i] = trial[i]
+        for i in range(npar):
+            g[i] = g2[i]
+            for j in range(npar):
+                h[i, j] = h2[i, j]
+        return c_new, chi_new, max(lam * 0.1, 1e-9), moved < tol and rel < 1e-9
+    lam *= 10.0
+    return cost, chi2, lam, lam > 1e10
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _standard_error(h, npar, k, disp, e, col, lmat, tmp):
+    """``(ok, sqrt(disp * (H^-1)[k, k]))``: parameter ``k``'s standard error; ok is False where H is not SPD."""
+    for i in range(npar):
+        e[i] = 0.0
+    e[k] = 1.0
+    if _cholesky_solve(h, e, npar, col, lmat, tmp):
+        return True, math.sqrt(max(col[k] * disp, 0.0))
+    return False, 0.0
+
+
 @numba.njit(cache=True, nogil=True)
 def _fit_one(
     py, px, vals, nb, n, p0, poisson, elliptical, fixed_width, max_iter, tol, min_prec, max_prec, cy, cx,
@@ -252,11 +301,7 @@ def _fit_one(
     it = 0
     while it < max_iter:
         it += 1
-        for i in range(npar):
-            for j in range(npar):
-                hd[i, j] = h[i, j]
-            hd[i, i] = h[i, i] * (1.0 + lam) + 1e-12
-        if not _cholesky_solve(hd, g, npar, step, lmat, tmp):
+        if not _damped_solve(h, g, lam, npar, hd, step, lmat, tmp):
             lam *= 10.0
             if lam > 1e12:
                 status = STATUS_FAILED
@@ -270,32 +315,18 @@ def _fit_one(
         ok = _valid(ptrial, min_prec, max_prec) and (
             (ptrial[0] - cy) ** 2 + (ptrial[1] - cx) ** 2 <= max_shift * max_shift
         )
+        c_new, chi_new = cost, chi2
         if ok:
             c_new, chi_new = _cost_and_normal(
                 py, px, vals, nb, n, ptrial, poisson, elliptical, npar, h2, g2, True, dvec
             )
             ok = c_new <= cost
-        if ok:
-            moved = max(abs(step[0]), abs(step[1]))
-            rel = (cost - c_new) / max(abs(cost), 1e-300)
-            for i in range(7):
-                theta[i] = trial[i]
-            for i in range(npar):
-                g[i] = g2[i]
-                for j in range(npar):
-                    h[i, j] = h2[i, j]
-            cost = c_new
-            chi2 = chi_new
-            lam = max(lam * 0.1, 1e-9)
-            if moved < tol and rel < 1e-9:
-                status = STATUS_CONVERGED
-                break
-        else:
-            lam *= 10.0
-            if lam > 1e10:
-                # no step lowers the cost: a minimum to machine precision
-                status = STATUS_CONVERGED
-                break
+        moved = max(abs(step[0]), abs(step[1]))
+        cost, chi2, lam, converged = _accept_or_reject(ok, moved, tol, cost, c_new, chi2, chi_new, lam, theta, trial,
+                                                       7, g, g2, h, h2, npar)
+        if converged:
+            status = STATUS_CONVERGED
+            break
     _expand(theta, elliptical, p)
     for i in range(7):
         p_out[i] = p[i]
@@ -308,11 +339,9 @@ def _fit_one(
     e = np.zeros(7)
     col = np.zeros(7)
     for k in range(4):
-        for i in range(npar):
-            e[i] = 0.0
-        e[k] = 1.0
-        if _cholesky_solve(h, e, npar, col, lmat, tmp):
-            info[k] = math.sqrt(max(col[k] * disp, 0.0))
+        solved, se = _standard_error(h, npar, k, disp, e, col, lmat, tmp)
+        if solved:
+            info[k] = se
         else:
             info[7] = STATUS_FAILED
 

@@ -25,7 +25,10 @@ import numba
 import numpy as np
 
 from .._threading import serialised
-from ._lm import _MIN_MU, STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _add_column, _cholesky_solve, _valid
+from ._lm import (
+    _MIN_MU, STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _accept_or_reject, _add_column, _damped_solve,
+    _standard_error, _valid,
+)
 
 #: Two columns closer than this many (major) widths are fitted together.
 JOINT_SEPARATION = 4.0
@@ -179,11 +182,7 @@ def _fit_two(py, px, vals, nb, n, q1, q2, poisson, elliptical, fixed_width, max_
     ms2 = max_shift * max_shift
     while it < max_iter:
         it += 1
-        for i in range(npar):
-            for j in range(npar):
-                hd[i, j] = h[i, j]
-            hd[i, i] = h[i, i] * (1.0 + lam) + 1e-12
-        if not _cholesky_solve(hd, g, npar, step, lmat, tmp):
+        if not _damped_solve(h, g, lam, npar, hd, step, lmat, tmp):
             lam *= 10.0
             if lam > 1e12:
                 status = STATUS_FAILED
@@ -195,29 +194,17 @@ def _fit_two(py, px, vals, nb, n, q1, q2, poisson, elliptical, fixed_width, max_
         ok = (_valid(t1, min_prec, max_prec) and _valid(t2, min_prec, max_prec)
               and (t1[0] - c1[0]) ** 2 + (t1[1] - c1[1]) ** 2 <= ms2
               and (t2[0] - c2[0]) ** 2 + (t2[1] - c2[1]) ** 2 <= ms2)
+        c_new, chi_new = cost, chi2
         if ok:
             c_new, chi_new = _cost_normal2(py, px, vals, nb, n, t1, t2, poisson, elliptical, fixed_width, npar,
                                            h2, g2, d)
             ok = c_new <= cost
-        if ok:
-            moved = max(abs(step[0]), abs(step[1]), abs(step[3]), abs(step[4]))
-            rel = (cost - c_new) / max(abs(cost), 1e-300)
-            for i in range(npar):
-                theta[i] = trial[i]
-                g[i] = g2[i]
-                for j in range(npar):
-                    h[i, j] = h2[i, j]
-            cost = c_new
-            chi2 = chi_new
-            lam = max(lam * 0.1, 1e-9)
-            if moved < tol and rel < 1e-9:
-                status = STATUS_CONVERGED
-                break
-        else:
-            lam *= 10.0
-            if lam > 1e10:
-                status = STATUS_CONVERGED
-                break
+        moved = max(abs(step[0]), abs(step[1]), abs(step[3]), abs(step[4]))
+        cost, chi2, lam, converged = _accept_or_reject(ok, moved, tol, cost, c_new, chi2, chi_new, lam, theta, trial,
+                                                       npar, g, g2, h, h2, npar)
+        if converged:
+            status = STATUS_CONVERGED
+            break
     _expand2(theta, elliptical, fixed_width, w1, w2, p1, p2)
     for i in range(7):
         out1[i] = p1[i]
@@ -232,11 +219,9 @@ def _fit_two(py, px, vals, nb, n, q1, q2, poisson, elliptical, fixed_width, max_
     for m in range(2):
         inf = info1 if m == 0 else info2
         for slot, idx in ((0, 3 * m), (1, 3 * m + 1), (2, 3 * m + 2), (3, 6 + ns)):
-            for i in range(npar):
-                e[i] = 0.0
-            e[idx] = 1.0
-            if _cholesky_solve(h, e, npar, col, lmat, tmp):
-                inf[slot] = math.sqrt(max(col[idx] * disp, 0.0))
+            solved, se = _standard_error(h, npar, idx, disp, e, col, lmat, tmp)
+            if solved:
+                inf[slot] = se
             else:
                 inf[7] = STATUS_FAILED
 
