@@ -297,9 +297,8 @@ class AugmentedDescriptor:
         if not self.has_lattice or not flat > 0.0:
             return None
         _, std = box_mean_std(prepared, grid.rows(), grid.cols(), self.patch)
-        with np.errstate(divide="ignore", over="ignore"):  # v / (v + v0) without squaring huge values
-            ratio = flat / std
-            return (1.0 / (1.0 + ratio * ratio)).astype(np.float32)
+        v = std * std
+        return (v / (v + flat * flat)).astype(np.float32)
 
     # ------------------------------------------------------------- fitting, subsets
     def fitted(self, frames) -> "AugmentedDescriptor":
