@@ -21,7 +21,7 @@ import math
 import numba
 import numpy as np
 
-from .._threading import serialised
+from ._jit import parallel_and_serial
 
 
 def robust_noise_sigma(image: np.ndarray) -> float:
@@ -216,9 +216,9 @@ def _centre_of_mass_impl(image, floor, starts, radius, n_iter, out):
         out[i, 1] = cx
 
 
-_centre_of_mass = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_centre_of_mass_impl))
-#: on the calling thread below MIN_PARALLEL starts (a parallel region wakes every worker)
-_centre_of_mass_serial = numba.njit(cache=True, nogil=True)(_centre_of_mass_impl)
+#: parallel, and on the calling thread below MIN_PARALLEL starts (a parallel region
+#: wakes every worker); separate cache entries (:mod:`._jit`)
+_centre_of_mass, _centre_of_mass_serial = parallel_and_serial(_centre_of_mass_impl)
 MIN_PARALLEL = 2000
 
 

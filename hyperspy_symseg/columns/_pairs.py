@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-from .._threading import serialised
+from ._jit import parallel_and_serial
 from ._lm import (
     _MIN_MU, STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _accept_or_reject, _add_column, _damped_solve,
     _standard_error, _valid,
@@ -280,8 +280,8 @@ def _sweep_pairs_impl(image, params, centres, nb_ptr, nb_idx, pairs, radius, poi
                  min_prec, max_prec, centres[i], centres[j], max_shift, out[i], out[j], info[i], info[j])
 
 
-_sweep_pairs = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_sweep_pairs_impl))
-_sweep_pairs_serial = numba.njit(cache=True, nogil=True)(_sweep_pairs_impl)
+#: parallel and serial builds with separate cache entries (:mod:`._jit`)
+_sweep_pairs, _sweep_pairs_serial = parallel_and_serial(_sweep_pairs_impl)
 
 
 def find_pairs(params: np.ndarray, ptr: np.ndarray, idx: np.ndarray, separation: float = JOINT_SEPARATION,

@@ -35,7 +35,7 @@ import math
 import numba
 import numpy as np
 
-from .._threading import serialised
+from ._jit import parallel_and_serial
 from ._lm import STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _add_column, _fit_one, _window  # noqa: F401
 from ._pairs import JOINT_SEPARATION, _sweep_pairs, _sweep_pairs_serial, find_pairs
 
@@ -75,11 +75,10 @@ def _sweep_columns(
                  max_prec, centres[i, 0], centres[i, 1], max_shift, out[i], info[i])
 
 
-#: One Jacobi sweep over the columns, in parallel (numba threads) ...
-_sweep = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_sweep_columns))
-#: ... or on the calling thread: a parallel region costs a wake-up of every worker
-#: thread (milliseconds on a busy machine), more than a few dozen column fits.
-_sweep_serial = numba.njit(cache=True, nogil=True)(_sweep_columns)
+#: One Jacobi sweep over the columns, in parallel (numba threads), or on the calling
+#: thread: a parallel region costs a wake-up of every worker thread (milliseconds on a
+#: busy machine), more than a few dozen column fits. Separate cache entries (:mod:`._jit`).
+_sweep, _sweep_serial = parallel_and_serial(_sweep_columns)
 #: Below this many columns to fit, a sweep runs on the calling thread.
 MIN_PARALLEL = 96
 

@@ -26,7 +26,7 @@ import math
 import numba
 import numpy as np
 
-from .._threading import serialised
+from ._jit import parallel_and_serial
 from ._lm import STATUS_FAILED, _add_column, _fit_one, _window
 from ._pairs import _cost_normal2, _fit_two
 
@@ -119,8 +119,8 @@ def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, 
         res[k, 3] = math.hypot(pair1[k, 0] - pair2[k, 0], pair1[k, 1] - pair2[k, 1])
 
 
-_split = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_split_impl))
-_split_serial = numba.njit(cache=True, nogil=True)(_split_impl)
+#: parallel and serial builds with separate cache entries (:mod:`._jit`)
+_split, _split_serial = parallel_and_serial(_split_impl)
 
 
 def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr: np.ndarray, nb_idx: np.ndarray, *,

@@ -1,0 +1,59 @@
+"""Parallel and serial builds of one kernel keep separate numba cache entries (columns._jit).
+
+numba's cache keys entries by function and argument types, not by ``parallel=True``: two
+dispatchers of one function used to share one entry, and the column sweeps, compiled
+serially first, then ran on one thread in their "parallel" build too.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from hyperspy_symseg.columns import _detect, _jit, _pairs, _refine, _split
+
+
+def _thread_ids(out):
+    for i in numba.prange(out.shape[0]):
+        out[i] = numba.get_thread_id()
+
+
+_ids_parallel, _ids_serial = _jit.parallel_and_serial(_thread_ids)
+
+
+def test_parallel_build_runs_on_several_threads_after_the_serial_one_is_cached():
+    if numba.get_num_threads() < 2:
+        pytest.skip("one numba thread")
+    out = np.full(1000, -1, np.int64)
+    _ids_serial(out)  # compiled (or loaded) first, as in locate_columns
+    assert set(out.tolist()) == {0}
+    out[:] = -1
+    _ids_parallel(out)
+    # numba's static schedule gives every thread a contiguous share of the 1000 iterations
+    assert len(set(out.tolist())) == numba.get_num_threads()
+    assert out.min() == 0
+
+
+@pytest.mark.parametrize(("parallel", "serial"), [
+    (_refine._sweep, _refine._sweep_serial),
+    (_pairs._sweep_pairs, _pairs._sweep_pairs_serial),
+    (_split._split, _split._split_serial),
+    (_detect._centre_of_mass, _detect._centre_of_mass_serial),
+    (_ids_parallel, _ids_serial),
+])
+def test_column_kernels_have_separate_cache_files(parallel, serial):
+    assert parallel.kernel.targetoptions.get("parallel") is True
+    assert not serial.targetoptions.get("parallel")
+    par_index = parallel.kernel._cache._cache_file._index_name
+    ser_index = serial._cache._cache_file._index_name
+    assert par_index != ser_index
+    assert "__parallel" in par_index
+
+
+def test_renamed_copy_is_the_same_function():
+    def f(x, y=2, *, z=3):
+        return x * y + z
+
+    g = _jit._renamed(f, "__copy")
+    assert g.__qualname__.endswith("f__copy")
+    assert g(5) == f(5) == 13
+    assert g(5, 3, z=1) == 16
