@@ -19,6 +19,22 @@ STATUS_FAILED = 2  # too few pixels or singular normal equations
 _MIN_MU = 1e-12
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pixel_cost(yk, mu, poisson):
+    """One pixel's objective term and Fisher weight: ``(ok, term, w)``.
+
+    Poisson: ``mu - y log mu`` and ``w = 1 / mu`` (``ok`` False where ``mu`` is not
+    positive, ``<= _MIN_MU``); least squares: ``(y - mu)**2`` and ``w = 1``. The one
+    per-pixel cost of the single-column (:func:`_cost_and_normal`) and pair
+    (``_pairs._cost_normal2``) models, inlined into both.
+    """
+    if poisson:
+        if mu <= _MIN_MU:
+            return False, math.inf, 0.0
+        return True, mu - yk * math.log(mu), 1.0 / mu
+    return True, (yk - mu) * (yk - mu), 1.0
+
+
 @numba.njit(cache=True, nogil=True)
 def _cholesky_solve(h, g, n, out, lmat, tmp):
     """Solve ``h x = g`` for symmetric positive definite ``h[:n, :n]``; False if not SPD.
@@ -107,14 +123,10 @@ def _cost_and_normal(
         e = math.exp(-0.5 * q)
         mu = nb[k] + bg + amp * e
         yk = vals[k]
-        if poisson:
-            if mu <= _MIN_MU:
-                return math.inf, math.inf
-            cost += mu - yk * math.log(mu)
-            w = 1.0 / mu
-        else:
-            w = 1.0
-            cost += (yk - mu) * (yk - mu)
+        ok, term, w = _pixel_cost(yk, mu, poisson)
+        if not ok:
+            return math.inf, math.inf
+        cost += term
         r = yk - mu
         wr = w * r
         chi2 += wr * r

@@ -26,8 +26,8 @@ import numpy as np
 
 from ._jit import parallel_and_serial
 from ._lm import (
-    _MIN_MU, STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _accept_or_reject, _add_column, _damped_solve,
-    _standard_error, _valid,
+    STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _accept_or_reject, _add_column, _damped_solve,
+    _pixel_cost, _standard_error, _valid,
 )
 
 #: Two columns closer than this many (major) widths are fitted together.
@@ -100,14 +100,10 @@ def _cost_normal2(py, px, vals, nb, n, p1, p2, poisson, elliptical, fixed_width,
                 d[6] += -0.5 * ae * (dy * dy + dx * dx)
         d[6 + ns] = 1.0
         yk = vals[t]
-        if poisson:
-            if mu <= _MIN_MU:
-                return math.inf, math.inf
-            cost += mu - yk * math.log(mu)
-            w = 1.0 / mu
-        else:
-            w = 1.0
-            cost += (yk - mu) * (yk - mu)
+        ok, term, w = _pixel_cost(yk, mu, poisson)
+        if not ok:
+            return math.inf, math.inf
+        cost += term
         r = yk - mu
         chi2 += w * r * r
         for i in range(npar):
