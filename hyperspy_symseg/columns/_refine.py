@@ -80,7 +80,7 @@ def _sweep_columns(
 #: busy machine), more than a few dozen column fits. Separate cache entries (:mod:`._jit`).
 _sweep, _sweep_serial = parallel_and_serial(_sweep_columns)
 #: Below this many columns to fit, a sweep runs on the calling thread.
-MIN_PARALLEL = 96
+MIN_PARALLEL = 24
 
 
 def neighbour_lists(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
