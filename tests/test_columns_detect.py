@@ -128,3 +128,54 @@ def test_bilinear_equals_map_coordinates():
     yi[:3] = (0.0, 12.0, 5.0)
     ref = ndimage.map_coordinates(grid, np.meshgrid(yi, xi, indexing="ij"), order=1, mode="nearest")
     np.testing.assert_allclose(bilinear(grid, yi, xi), ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("shape", "separation"), [((97, 130), 17.0), ((64, 64), 5.0), ((50, 77), 25.0)])
+def test_floor_map_equals_the_reference_opening(shape, separation):
+    """Block minima (strided), opening and smoothing against a plain reshape / SciPy reference."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    img = rng.normal(size=shape) + np.linspace(0, 3, shape[1])[None, :]
+    got = _detect.floor_map(img, separation)
+    h, w = shape
+    step = max(1, int(separation // 6))
+    hb, wb = -(-h // step), -(-w // step)
+    pad = np.pad(img, ((0, hb * step - h), (0, wb * step - w)), mode="edge")
+    small = pad.reshape(hb, step, wb, step).min(axis=(1, 3))
+    size = max(3, int(round(1.2 * separation / step)) | 1)
+    low = ndimage.uniform_filter(ndimage.maximum_filter(ndimage.minimum_filter(small, size=size, mode="reflect"),
+                                                        size=size, mode="reflect"), size=size, mode="reflect")
+    if step > 1:
+        yi = np.clip((np.arange(h) + 0.5) / step - 0.5, 0, low.shape[0] - 1)
+        xi = np.clip((np.arange(w) + 0.5) / step - 0.5, 0, low.shape[1] - 1)
+        low = ndimage.map_coordinates(low, np.meshgrid(yi, xi, indexing="ij"), order=1)
+    np.testing.assert_allclose(got, low, rtol=0, atol=1e-12)
+    assert got.shape == shape
+
+
+@pytest.mark.parametrize(("shape", "half"), [((300, 257), 8), ((7, 5), 3), ((1, 9), 2), ((50, 3), 10), ((200, 201), 1),
+                                             ((40, 40), 0)])
+def test_local_maxima_equals_scipy_maximum_filter(shape, half):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(half)
+    img = np.round(rng.normal(size=shape), 1)  # many ties: plateaux count as maxima, as in SciPy
+    ref = img == ndimage.maximum_filter(img, size=2 * half + 1, mode="nearest")
+    got = _detect.local_maxima(img, half)
+    np.testing.assert_array_equal(got, ref)
+    assert ref.sum() > 0
+    # the serial build gives the same
+    out = np.empty(shape, bool)
+    _detect._local_maxima_serial(np.ascontiguousarray(img), half, out)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_local_maxima_with_non_finite_values_falls_back_to_scipy():
+    from scipy import ndimage
+
+    img = np.random.default_rng(1).normal(size=(30, 30))
+    img[3, 4] = np.inf
+    img[10, 10] = np.nan
+    ref = img == ndimage.maximum_filter(img, size=5, mode="nearest")
+    np.testing.assert_array_equal(_detect.local_maxima(img, 2), ref)

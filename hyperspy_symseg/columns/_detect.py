@@ -113,6 +113,78 @@ def disk(radius: float) -> np.ndarray:
     return (yy**2 + xx**2) <= radius**2
 
 
+def _local_maxima_impl(img, half, out):
+    """``out = img == maximum_filter(img, size=2 * half + 1, mode="nearest")`` for finite ``img``.
+
+    The square maximum is separable: a running maximum along each row (van Herk /
+    Gil-Werman, 3 comparisons a pixel whatever the window), then along the columns. A
+    window clipped at the border is the "nearest" mode's window (the repeated edge
+    pixels are in it already); maxima are exact, so the result is SciPy's bit for bit.
+    """
+    ny, nx = img.shape
+    k = 2 * half + 1
+    rowmax = np.empty((ny, nx))
+    length = nx + 2 * half
+    for i in numba.prange(ny):
+        g = np.empty(length)
+        sfx = np.empty(length)
+        for t in range(length):
+            j = t - half
+            v = img[i, j] if 0 <= j < nx else -np.inf
+            if t % k == 0 or v > g[t - 1]:
+                g[t] = v
+            else:
+                g[t] = g[t - 1]
+        for t in range(length - 1, -1, -1):
+            j = t - half
+            v = img[i, j] if 0 <= j < nx else -np.inf
+            if t % k == k - 1 or t == length - 1 or v > sfx[t + 1]:
+                sfx[t] = v
+            else:
+                sfx[t] = sfx[t + 1]
+        for j in range(nx):
+            a = sfx[j]
+            b = g[j + 2 * half]
+            rowmax[i, j] = a if a >= b else b
+    for i in numba.prange(ny):
+        lo = max(i - half, 0)
+        hi = min(i + half, ny - 1)
+        m = np.empty(nx)
+        for j in range(nx):
+            m[j] = rowmax[lo, j]
+        for r in range(lo + 1, hi + 1):
+            for j in range(nx):
+                v = rowmax[r, j]
+                if v > m[j]:
+                    m[j] = v
+        for j in range(nx):
+            out[i, j] = img[i, j] == m[j]
+
+
+_local_maxima, _local_maxima_serial = parallel_and_serial(_local_maxima_impl)
+
+
+def local_maxima(image: np.ndarray, half: int) -> np.ndarray:
+    """Pixels equal to the maximum of the ``(2 half + 1)`` square around them (clipped at the border).
+
+    The same boolean array as ``image == ndimage.maximum_filter(image, size=2 * half + 1,
+    mode="nearest")`` (SciPy is used for images with non-finite values), in numba.
+    """
+    img = np.ascontiguousarray(image, dtype=np.float64)
+    if img.ndim != 2 or min(img.shape) == 0 or not np.isfinite(img).all():
+        from scipy import ndimage
+
+        return img == ndimage.maximum_filter(img, size=2 * int(half) + 1, mode="nearest")
+    out = np.empty(img.shape, dtype=np.bool_)
+    kernel = _local_maxima if img.size >= MIN_PARALLEL_PIXELS else _local_maxima_serial
+    kernel(img, int(half), out)
+    return out
+
+
+#: Images of at least this many pixels are scanned for maxima on all numba threads.
+MIN_PARALLEL_PIXELS = 128 * 128
+
+
 def find_candidates(
     image: np.ndarray,
     min_separation: float,
@@ -163,7 +235,7 @@ def find_candidates(
     # maximum over a square of half side min_separation / 2: no other column fits in
     # it (its corners are 0.71 min_separation away), and the filter is separable
     half = max(1, int(math.floor(0.5 * min_separation)))
-    is_max = sm == ndimage.maximum_filter(sm, size=2 * half + 1, mode="nearest")
+    is_max = local_maxima(sm, half)
     height = sm - fl
     sig = height / noise
     keep = is_max & (sig > threshold)
