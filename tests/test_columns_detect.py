@@ -179,3 +179,30 @@ def test_local_maxima_with_non_finite_values_falls_back_to_scipy():
     img[10, 10] = np.nan
     ref = img == ndimage.maximum_filter(img, size=5, mode="nearest")
     np.testing.assert_array_equal(_detect.local_maxima(img, 2), ref)
+
+
+@pytest.mark.parametrize(("shape", "sigma"), [((300, 257), 2.04), ((9, 7), 2.0), ((3, 40), 1.0), ((64, 64), 0.7),
+                                              ((130, 129), 0.1)])
+def test_smooth_equals_scipy_gaussian_filter_bit_for_bit(shape, sigma):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(2)
+    img = rng.poisson(5.0, size=shape).astype(float) + np.linspace(0, 1, shape[1])
+    before = img.copy()
+    got = _detect.smooth(img, sigma)
+    np.testing.assert_array_equal(got, ndimage.gaussian_filter(img, sigma, mode="reflect", truncate=4.0))
+    np.testing.assert_array_equal(img, before)
+    # short lines (shorter than the kernel) mirror periodically, as in SciPy
+    assert got.shape == shape
+
+
+def test_gaussian_weights_are_scipys_kernel():
+    from scipy import ndimage
+
+    w = _detect.gaussian_weights(1.8)
+    delta = np.zeros(41)
+    delta[20] = 1.0
+    kernel = ndimage.gaussian_filter1d(delta, 1.8, truncate=4.0)  # the kernel itself
+    np.testing.assert_allclose(w, kernel[20:20 + len(w)], rtol=0, atol=1e-17)
+    assert len(w) == int(4.0 * 1.8 + 0.5) + 1
+    assert w[0] + 2 * w[1:].sum() == pytest.approx(1.0, abs=1e-15)

