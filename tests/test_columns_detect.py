@@ -165,10 +165,15 @@ def test_local_maxima_equals_scipy_maximum_filter(shape, half):
     got = _detect.local_maxima(img, half)
     np.testing.assert_array_equal(got, ref)
     assert ref.sum() > 0
-    # the serial build gives the same
-    out = np.empty(shape, bool)
-    _detect._local_maxima_serial(np.ascontiguousarray(img), half, out)
-    np.testing.assert_array_equal(out, ref)
+    # the serial build and the maximum itself, in both border modes, and the minimum
+    out = np.empty(shape)
+    _detect._square_max_serial(np.ascontiguousarray(img), half, out)
+    for mode in ("nearest", "reflect"):
+        ref_max = ndimage.maximum_filter(img, size=2 * half + 1, mode=mode)
+        np.testing.assert_array_equal(out, ref_max)
+        np.testing.assert_array_equal(_detect.square_max(img, half, mode=mode), ref_max)
+        np.testing.assert_array_equal(-_detect.square_max(-img, half, mode=mode),
+                                      ndimage.minimum_filter(img, size=2 * half + 1, mode=mode))
 
 
 def test_local_maxima_with_non_finite_values_falls_back_to_scipy():

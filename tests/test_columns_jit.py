@@ -38,7 +38,7 @@ def test_parallel_build_runs_on_several_threads_after_the_serial_one_is_cached()
     (_pairs._sweep_pairs, _pairs._sweep_pairs_serial),
     (_split._split, _split._split_serial),
     (_detect._centre_of_mass, _detect._centre_of_mass_serial),
-    (_detect._local_maxima, _detect._local_maxima_serial),
+    (_detect._square_max, _detect._square_max_serial),
     (_detect._smooth, _detect._smooth_serial),
     (_ids_parallel, _ids_serial),
 ])

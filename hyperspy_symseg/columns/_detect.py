@@ -134,8 +134,10 @@ def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
     else:
         small = smoothed
     size = max(3, int(round(1.2 * min_separation / step)) | 1)
-    low = ndimage.minimum_filter(small, size=size, mode="reflect")
-    low = ndimage.maximum_filter(low, size=size, mode="reflect")  # opening: removes peaks, keeps ramps
+    # opening (removes peaks, keeps ramps): SciPy's minimum then maximum filter (mode
+    # "reflect", odd size), the same numbers in numba (square_max; negation is exact)
+    low = -square_max(-small, size // 2, mode="reflect")
+    low = square_max(low, size // 2, mode="reflect")
     low = ndimage.uniform_filter(low, size=size, mode="reflect")
     if step == 1:
         return low
@@ -176,13 +178,14 @@ def disk(radius: float) -> np.ndarray:
     return (yy**2 + xx**2) <= radius**2
 
 
-def _local_maxima_impl(img, half, out):
-    """``out = img == maximum_filter(img, size=2 * half + 1, mode="nearest")`` for finite ``img``.
+def _square_max_impl(img, half, out):
+    """``out`` = maximum of ``img`` over the ``(2 half + 1)`` square around each pixel, clipped at the border.
 
-    The square maximum is separable: a running maximum along each row (van Herk /
-    Gil-Werman, 3 comparisons a pixel whatever the window), then along the columns. A
-    window clipped at the border is the "nearest" mode's window (the repeated edge
-    pixels are in it already); maxima are exact, so the result is SciPy's bit for bit.
+    Separable: a running maximum along each row (van Herk / Gil-Werman, 3 comparisons a
+    pixel whatever the window), then along the columns. For finite values the clipped
+    window gives SciPy's ``maximum_filter(size=2 half + 1)`` exactly in the modes
+    "nearest" and "reflect": the repeated or mirrored samples lie inside the clipped
+    window already, and maxima are exact.
     """
     ny, nx = img.shape
     k = 2 * half + 1
@@ -212,37 +215,43 @@ def _local_maxima_impl(img, half, out):
     for i in numba.prange(ny):
         lo = max(i - half, 0)
         hi = min(i + half, ny - 1)
-        m = np.empty(nx)
         for j in range(nx):
-            m[j] = rowmax[lo, j]
+            out[i, j] = rowmax[lo, j]
         for r in range(lo + 1, hi + 1):
             for j in range(nx):
                 v = rowmax[r, j]
-                if v > m[j]:
-                    m[j] = v
-        for j in range(nx):
-            out[i, j] = img[i, j] == m[j]
+                if v > out[i, j]:
+                    out[i, j] = v
 
 
-_local_maxima, _local_maxima_serial = parallel_and_serial(_local_maxima_impl)
+_square_max, _square_max_serial = parallel_and_serial(_square_max_impl)
+
+
+def square_max(image: np.ndarray, half: int, mode: str = "nearest") -> np.ndarray:
+    """``ndimage.maximum_filter(image, size=2 * half + 1, mode=mode)``, the same numbers, in numba.
+
+    ``mode`` "nearest" or "reflect" (the same result); SciPy is used for images with
+    non-finite values.
+    """
+    img = np.ascontiguousarray(image, dtype=np.float64)
+    if img.ndim != 2 or min(img.shape) == 0 or not np.isfinite(img).all():
+        from scipy import ndimage
+
+        return ndimage.maximum_filter(img, size=2 * int(half) + 1, mode=mode)
+    out = np.empty_like(img)
+    kernel = _square_max if img.size >= MIN_PARALLEL_PIXELS else _square_max_serial
+    kernel(img, int(half), out)
+    return out
 
 
 def local_maxima(image: np.ndarray, half: int) -> np.ndarray:
     """Pixels equal to the maximum of the ``(2 half + 1)`` square around them (clipped at the border).
 
     The same boolean array as ``image == ndimage.maximum_filter(image, size=2 * half + 1,
-    mode="nearest")`` (SciPy is used for images with non-finite values), in numba.
+    mode="nearest")`` (:func:`square_max`).
     """
-    img = np.ascontiguousarray(image, dtype=np.float64)
-    if img.ndim != 2 or min(img.shape) == 0 or not np.isfinite(img).all():
-        from scipy import ndimage
-
-        return img == ndimage.maximum_filter(img, size=2 * int(half) + 1, mode="nearest")
-    out = np.empty(img.shape, dtype=np.bool_)
-    kernel = _local_maxima if img.size >= MIN_PARALLEL_PIXELS else _local_maxima_serial
-    kernel(img, int(half), out)
-    return out
-
+    img = np.asarray(image, dtype=np.float64)
+    return img == square_max(img, half)
 
 
 def find_candidates(
