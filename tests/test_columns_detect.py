@@ -211,3 +211,15 @@ def test_gaussian_weights_are_scipys_kernel():
     np.testing.assert_allclose(w, kernel[20:20 + len(w)], rtol=0, atol=1e-17)
     assert len(w) == int(4.0 * 1.8 + 0.5) + 1
     assert w[0] + 2 * w[1:].sum() == pytest.approx(1.0, abs=1e-15)
+
+
+@pytest.mark.parametrize(("ny", "nx"), [(300, 257), (130, 129), (5, 4)])
+def test_bilinear_equals_the_sparse_interpolation_products_bit_for_bit(ny, nx):
+    rng = np.random.default_rng(ny)
+    grid = rng.normal(size=(ny // 3 + 2, nx // 2 + 2))
+    yi = np.linspace(-1.5, grid.shape[0] + 0.5, ny)  # inside, on the last point and beyond
+    xi = np.clip(np.linspace(-0.3, grid.shape[1] - 0.2, nx), 0, grid.shape[1] - 1)
+    wy = _detect._interp_matrix(yi, grid.shape[0])
+    wx = _detect._interp_matrix(xi, grid.shape[1])
+    ref = np.asarray(wy @ (wx @ grid.T).T)
+    np.testing.assert_array_equal(_detect.bilinear(grid, yi, xi), ref)

@@ -40,6 +40,7 @@ def test_parallel_build_runs_on_several_threads_after_the_serial_one_is_cached()
     (_detect._centre_of_mass, _detect._centre_of_mass_serial),
     (_detect._square_max, _detect._square_max_serial),
     (_detect._smooth, _detect._smooth_serial),
+    (_detect._bilinear, _detect._bilinear_serial),
     (_ids_parallel, _ids_serial),
 ])
 def test_column_kernels_have_separate_cache_files(parallel, serial):

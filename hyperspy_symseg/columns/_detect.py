@@ -163,13 +163,51 @@ def bilinear(grid: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
     """``grid`` sampled at every ``(yi[r], xi[c])`` (coordinates in ``[0, n - 1]``), bilinearly.
 
     The same numbers as ``ndimage.map_coordinates(grid, meshgrid(yi, xi), order=1)``,
-    as two sparse interpolation-matrix products (``Wy @ grid @ Wx.T``): a few
-    multiply-adds per output pixel instead of a general coordinate transform.
+    as two interpolation-matrix products (``Wy @ grid @ Wx.T``, :func:`_interp_matrix`):
+    a few multiply-adds per output pixel instead of a general coordinate transform,
+    computed in numba with SciPy's sparse-product arithmetic (the same numbers).
     """
-    wy = _interp_matrix(yi, grid.shape[0])
-    wx = _interp_matrix(xi, grid.shape[1])
-    rows = (wx @ np.ascontiguousarray(grid.T)).T  # (ny_grid, len(xi))
-    return np.asarray(wy @ rows)
+    grid = np.ascontiguousarray(grid, dtype=np.float64)
+    iy0, iy1, fy = _interp_weights(yi, grid.shape[0])
+    ix0, ix1, fx = _interp_weights(xi, grid.shape[1])
+    out = np.empty((len(fy), len(fx)))
+    kernel = _bilinear if out.size >= MIN_PARALLEL_PIXELS else _bilinear_serial
+    kernel(grid, iy0, iy1, fy, ix0, ix1, fx, np.empty((grid.shape[0], len(fx))), out)
+    return out
+
+
+def _interp_weights(coords: np.ndarray, n: int):
+    """The two grid indices and the fraction of every coordinate (as in :func:`_interp_matrix`)."""
+    c = np.asarray(coords, dtype=np.float64)
+    i0 = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    return i0, i1, c - i0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _interp2(x0, x1, i0, i1, f):
+    """One row of the sparse product ``W @ x`` of :func:`_interp_matrix`, term by term.
+
+    SciPy's CSR product adds the stored entries in order to 0.0; when both indices are
+    the same (the last grid point) the matrix holds one summed weight ``(1 - f) + f``.
+    """
+    if i0 == i1:
+        return 0.0 + ((1.0 - f) + f) * x0
+    return 0.0 + (1.0 - f) * x0 + f * x1
+
+
+def _bilinear_impl(grid, iy0, iy1, fy, ix0, ix1, fx, rows, out):
+    """``Wy @ grid @ Wx.T`` (:func:`bilinear`), the products' arithmetic term by term."""
+    for k in numba.prange(grid.shape[0]):
+        for c in range(fx.shape[0]):
+            rows[k, c] = _interp2(grid[k, ix0[c]], grid[k, ix1[c]], ix0[c], ix1[c], fx[c])
+    for r in numba.prange(fy.shape[0]):
+        a, b, f = iy0[r], iy1[r], fy[r]
+        for c in range(fx.shape[0]):
+            out[r, c] = _interp2(rows[a, c], rows[b, c], a, b, f)
+
+
+_bilinear, _bilinear_serial = parallel_and_serial(_bilinear_impl)
 
 
 def disk(radius: float) -> np.ndarray:
