@@ -318,3 +318,36 @@ def test_fragile_choice_warns_and_reports_both_subsamples(monkeypatch):
         warnings.simplefilter("error")
         again = auto.choose_n_patterns(X, grid, max_patterns=3, random_state=0)
     assert again["n_patterns"] == 2 and again["n_patterns_per_subsample"].tolist() == [2, 2]
+
+
+def test_flatness_weight_matches_brute_force_patch_variance():
+    """v / (v + v0) with v the variance of the background-free image over each clipped patch."""
+    from hyperspy_symseg.descriptors._translation_family import TranslationDescriptor
+
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(40, 46))
+    image[:, :20] *= 1e-3  # a nearly flat half
+    base = TranslationDescriptor(shifts=np.array([[0, 4]]), patch_x=3, patch_y=3)
+    spec = AugmentedDescriptor(base, lattice_shifts=np.zeros((1, 1, 2), np.int64), half_shifts=np.zeros((1, 1, 2), np.int64),
+                               patch=3, stats={"flat_std": 0.05})
+    grid = spec.grid(image.shape, 2)
+    weight = spec.flatness_weight(image, grid)
+    expected = np.empty(grid.shape)
+    for i, r in enumerate(grid.rows()):
+        for j, c in enumerate(grid.cols()):
+            v = image[max(r - 3, 0): r + 4, max(c - 3, 0): c + 4].var()
+            expected[i, j] = v / (v + 0.05**2)
+    np.testing.assert_allclose(weight, expected, rtol=1e-5, atol=1e-7)
+    assert weight[:, : grid.cols().searchsorted(15)].max() < 0.01 and weight[:, -3:].min() > 0.9
+    # A descriptor fitted without the statistic (older saved models) is not weighted.
+    assert AugmentedDescriptor(base, lattice_shifts=spec.lattice_shifts, half_shifts=spec.half_shifts,
+                               patch=3).flatness_weight(image, grid) is None
+
+
+def test_noise_free_particle_on_vacuum_has_no_halo_pattern():
+    """Noise-free vacuum next to a particle holds only the edge columns' tails: it must not be a pattern."""
+    sim = simulate.particle_on_vacuum((256, 256), random_state=0, period_px=4, peak_counts=None, scan_noise=None,
+                                   background=None)
+    seg = symmetry_segmentation(sim.image, 2, **quiet())
+    assert seg.descriptor.stats["flat_std"] > 0
+    assert metrics.matched_accuracy(seg.labels, sim.labels) > 0.95

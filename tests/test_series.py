@@ -27,7 +27,10 @@ class TestSeparability:
         assert values.shape == (fitted.descriptor.n_operations,)
         assert np.isfinite(values).all() and values.min() >= 0
         zero = [i for i, (m, n) in enumerate(fitted.descriptor.shifts) if m == 0 and n == 0][0]
-        assert values[zero] == 0  # the zero shift scores 1 everywhere: no separability, not NaN
+        # The zero shift scores 1 everywhere; scaled by the soft-flatness weight it only
+        # tells flat from textured patches, which two twinned grains are not: about 0.
+        # (A constant channel scores exactly 0: test_separability.)
+        assert 0 <= values[zero] < 0.01 * values.max()
         sig = fitted.separability
         np.testing.assert_array_equal(sig.data, values)
         assert sig.axes_manager.signal_axes[0].name == "operation"
