@@ -241,7 +241,7 @@ FIELDS = (
 
 
 def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separation, min_snr, noise, elliptical,
-                  sig_range):
+                  sig_range, share_pairs=True):
     """Test the elongated kept columns for two merged columns; split and refit those that are.
 
     Merged pairs of a crystal are systematic (a dumbbell in every cell), noise that
@@ -249,6 +249,12 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
     of the tested columns (or ``SPLIT_SYSTEMATIC_ALL`` of all) pass the criterion, a split needs ``SPLIT_STRICT`` times the
     BIC penalty. After the first round, the rejected candidates next to a split are
     tested again (their neighbour model changed from one column to two).
+
+    When the splits are systematic and most of them share one pair vector (the motif
+    of the lattice, :func:`shared_pair_vector`), every candidate is tested again with
+    its two columns started at that vector and a split must agree with it
+    (:func:`pair_agrees`): a merged column whose fit is turned by its neighbours or by
+    the width bound is otherwise split across the wrong axis.
     """
     n0 = len(params)
     halves = np.zeros(n0, dtype=bool)
@@ -270,6 +276,8 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         cand = keep & ~fixed
         limit = SPLIT_RATIO
     penalty = None
+    shared = None
+    pairs = []
     radius = window + 0.5 * sigma
     model_error = 1.0
     if noise == "poisson":
@@ -296,15 +304,27 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         sub = params[kept]
         ptr, idx = _refine.neighbour_lists(sub[:, :2], radius + 4.0 * sig_range[1])
         local = np.flatnonzero(cand[kept])
-        _, p1, p2, i1, i2, res = _split.split_tests(
-            img, sub, local, ptr, idx, radius=radius, poisson=noise == "poisson", sigma_range=sig_range,
-            max_shift=0.5 * min_separation + sigma, min_ratio=limit, max_iter=SPLIT_MAX_ITER, tol=1e-5)
-        inside = _inside(p1, sigma, img.shape) & _inside(p2, sigma, img.shape)
+        def tests(half):
+            _, p1, p2, i1, i2, res = _split.split_tests(
+                img, sub, local, ptr, idx, radius=radius, poisson=noise == "poisson", sigma_range=sig_range,
+                max_shift=0.5 * min_separation + sigma, min_ratio=limit, max_iter=SPLIT_MAX_ITER, tol=1e-5,
+                half_vector=half)
+            return p1, p2, i1, i2, res, _inside(p1, sigma, img.shape) & _inside(p2, sigma, img.shape)
+
+        p1, p2, i1, i2, res, inside = tests(None if shared is None else 0.5 * shared)
         if penalty is None:
             lenient = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr) & inside
             systematic = lenient.sum() >= max(SPLIT_SYSTEMATIC * len(local), SPLIT_SYSTEMATIC_ALL * len(kept))
             penalty = 1.0 if systematic else SPLIT_STRICT * model_error
+            if systematic and share_pairs:
+                # the motif repeats: test every candidate again with the two columns started
+                # at the lattice's pair vector, and keep only splits along it
+                shared = shared_pair_vector(p1[lenient, :2] - p2[lenient, :2])
+                if shared is not None:
+                    p1, p2, i1, i2, res, inside = tests(0.5 * shared)
         ok = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr, penalty=penalty) & inside
+        if shared is not None:
+            ok &= pair_agrees(p1[:, :2] - p2[:, :2], shared)
         if not ok.any():
             break
         which = kept[local[ok]]
@@ -331,6 +351,14 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         weak = ~(np.isfinite(snr) & (snr >= min_snr)) | (info[:, 7] == _refine.STATUS_FAILED) \
             | ~_inside(params, sigma, img.shape)
         undo = weak[which] | weak[n:]
+        if shared is not None:
+            # a joint refit that turned the pair off the lattice's pair vector (pulled by
+            # its neighbours): keep the split test's pair, which agreed with it
+            turned = ~undo & ~pair_agrees(params[which, :2] - params[n:, :2], shared)
+            params[which[turned]], params[n + np.flatnonzero(turned)] = p1[ok][turned], p2[ok][turned]
+            info[which[turned]], info[n + np.flatnonzero(turned)] = i1[ok][turned], i2[ok][turned]
+            pairs.append((which[~undo], n + np.flatnonzero(~undo), p1[ok][~undo], p2[ok][~undo], i1[ok][~undo],
+                          i2[ok][~undo]))
         if undo.any():
             params[which[undo]], info[which[undo]], com[which[undo]] = before_p[undo], before_i[undo], before_c[undo]
             keep[n + np.flatnonzero(undo)] = False
@@ -348,8 +376,62 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         again = np.zeros(n + m, dtype=bool)
         again[sel[near > 0]] = True
         cand = np.concatenate([cand, np.zeros(m, bool)]) & again & ~halves
+    for a, b, q1, q2, j1, j2 in pairs:
+        live = keep[a] & keep[b]
+        turned = live & ~pair_agrees(params[a, :2] - params[b, :2], shared)
+        params[a[turned]], params[b[turned]] = q1[turned], q2[turned]
+        info[a[turned]], info[b[turned]] = j1[turned], j2[turned]
     return params, info, com, keep, fixed, halves
 
+
+
+#: A lattice's pair vector: the axis (mod 180 degrees) shared by at least this share of
+#: the accepted splits, ...
+PAIR_SHARE = 0.5
+#: ... within this angle (degrees) of it, ...
+PAIR_ANGLE_TOL = 15.0
+#: ... and a split agrees with it within that angle and this relative separation.
+PAIR_SEP_TOL = 0.3
+
+
+def shared_pair_vector(vectors: np.ndarray) -> np.ndarray | None:
+    """The pair vector (dy, dx) px most splits share, or None when no axis holds ``PAIR_SHARE``.
+
+    Axes are compared mod 180 degrees (doubled angles); the vector is the mean axis of
+    the splits within ``PAIR_ANGLE_TOL`` of the densest one, its length their median
+    separation.
+    """
+    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+    v = v[np.all(np.isfinite(v), axis=1)]
+    if len(v) < 3:
+        return None
+    ang2 = 2.0 * np.arctan2(v[:, 0], v[:, 1])
+    tol = 2.0 * math.radians(PAIR_ANGLE_TOL)
+    diff = np.abs(np.angle(np.exp(1j * (ang2[:, None] - ang2[None, :]))))
+    support = (diff <= tol).sum(axis=1) if len(v) <= 4000 else None
+    if support is None:  # large: the densest of 180 axis bins
+        bins = np.linspace(-np.pi, np.pi, 181)
+        centres = 0.5 * (bins[1:] + bins[:-1])
+        d = np.abs(np.angle(np.exp(1j * (ang2[:, None] - centres[None, :]))))
+        best = centres[int(np.argmax((d <= tol).sum(axis=0)))]
+    else:
+        best = ang2[int(np.argmax(support))]
+    near = np.abs(np.angle(np.exp(1j * (ang2 - best)))) <= tol
+    if near.sum() < PAIR_SHARE * len(v):
+        return None
+    axis = 0.5 * np.angle(np.exp(1j * ang2[near]).mean())
+    sep = float(np.median(np.hypot(v[near, 0], v[near, 1])))
+    return sep * np.array([math.sin(axis), math.cos(axis)])
+
+
+def pair_agrees(vectors: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    """Which pair vectors lie along ``shared`` (``PAIR_ANGLE_TOL``) with its length (``PAIR_SEP_TOL``)."""
+    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+    length = float(np.hypot(*shared))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sep = np.hypot(v[:, 0], v[:, 1])
+        cos = np.abs(v @ shared) / (sep * length)
+        return (cos >= math.cos(math.radians(PAIR_ANGLE_TOL))) & (np.abs(sep - length) <= PAIR_SEP_TOL * length)
 
 def _inside(params: np.ndarray, margin: float, shape: tuple[int, int]) -> np.ndarray:
     """Centres at least ``margin`` px inside the image.

@@ -52,7 +52,7 @@ def _major_axis(a, b, c):
 
 
 def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, tol, min_prec, max_prec,
-                max_shift, min_ratio, single, pair1, pair2, info1, info2, res):
+                max_shift, min_ratio, axes, single, pair1, pair2, info1, info2, res):
     m = int(2 * math.ceil(radius) + 1)
     cap = m * m
     for k in numba.prange(cand.shape[0]):
@@ -81,6 +81,9 @@ def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, 
         if smaj < min_ratio * smin:  # round: not tested
             continue
         h = math.sqrt(max(smaj * smaj - smin * smin, 0.04 * smin * smin))
+        if not math.isnan(axes[k, 0]):  # start along the pair vector the lattice predicts
+            h = math.hypot(axes[k, 0], axes[k, 1])
+            vy, vx = axes[k, 0] / h, axes[k, 1] / h
         q1 = np.empty(7)
         q2 = np.empty(7)
         amp = p[2] * smaj / (2.0 * smin)
@@ -125,7 +128,7 @@ _split, _split_serial = parallel_and_serial(_split_impl)
 
 def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr: np.ndarray, nb_idx: np.ndarray, *,
                 radius: float, poisson: bool, sigma_range: tuple[float, float], max_shift: float,
-                max_iter: int = 100, tol: float = 1e-6, min_ratio: float = 1.0):
+                max_iter: int = 100, tol: float = 1e-6, min_ratio: float = 1.0, half_vector=None):
     """One- and two-column fits of the candidates ``cand`` (indices into ``params``).
 
     The neighbours ``nb_idx[nb_ptr[i]:nb_ptr[i + 1]]`` of each candidate (CSR, without
@@ -136,6 +139,9 @@ def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr:
     the pair fit's Pearson dispersion (>= 1, Poisson only), window pixels, separation
     of the two columns in px). Candidates whose one-column fit has a major / minor width
     ratio below ``min_ratio`` get no two-column fit (their ``res`` is NaN, never split).
+    ``half_vector`` (dy, dx) px, optional: start the two columns at the centre plus and
+    minus this vector (the pair of the lattice's motif) instead of along the major axis
+    of the one-column fit, whose orientation neighbours and width bounds can turn.
     """
     image = np.ascontiguousarray(image, dtype=np.float64)
     params = np.ascontiguousarray(params, dtype=np.float64)
@@ -149,11 +155,17 @@ def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr:
     res = np.full((k, 4), np.nan)
     if k == 0:
         return single, pair1, pair2, info1, info2, res
+    axes = np.full((k, 2), np.nan)
+    if half_vector is not None:
+        hv = np.asarray(half_vector, dtype=np.float64).reshape(2)
+        if not np.all(np.isfinite(hv)) or np.hypot(*hv) <= 0:
+            raise ValueError(f"half_vector must be a finite non-zero (dy, dx), got {half_vector!r}")
+        axes[:] = hv
     smin, smax = sigma_range
     kernel = _split if k >= 48 else _split_serial
     kernel(image, params, cand, np.ascontiguousarray(nb_ptr, np.int64), np.ascontiguousarray(nb_idx, np.int64),
            float(radius), bool(poisson), int(max_iter), float(tol), 1.0 / smax**2, 1.0 / smin**2, float(max_shift),
-           float(min_ratio), single, pair1, pair2, info1, info2, res)
+           float(min_ratio), axes, single, pair1, pair2, info1, info2, res)
     return single, pair1, pair2, info1, info2, res
 
 
