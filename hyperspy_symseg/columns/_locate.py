@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import _detect, _refine, _split
+from ._motif import PAIR_PENALTY, elongation_vector, pair_agrees, shared_pair_vector
 
 
 def cKDTree(*args, **kwargs):  # noqa: N802 - scipy.spatial on first use, not in every import (~0.1 s, ~10 MiB)
@@ -50,6 +51,9 @@ SPLIT_SYSTEMATIC_ALL = 0.03
 SPLIT_STRICT = 3.0
 #: Rounds of split tests (later rounds: the rejected candidates next to a new split).
 SPLIT_ROUNDS = 3
+#: ... and with a pair vector shared by the lattice (each round the split neighbours model
+#: the next candidates better).
+SPLIT_ROUNDS_SHARED = 8
 #: Levenberg-Marquardt iterations of each split test (the kept halves are refitted).
 SPLIT_MAX_ITER = 40
 
@@ -297,31 +301,44 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         params[sel[active]] = p_k[active]
         info[sel[active]] = i_k[active]
 
-    for _ in range(SPLIT_ROUNDS):
-        if not cand.any():
+    for rnd in range(SPLIT_ROUNDS_SHARED):
+        if not cand.any() or (rnd >= SPLIT_ROUNDS and shared is None):
             break
         kept = np.flatnonzero(keep)
         sub = params[kept]
         ptr, idx = _refine.neighbour_lists(sub[:, :2], radius + 4.0 * sig_range[1])
         local = np.flatnonzero(cand[kept])
         def tests(half):
-            _, p1, p2, i1, i2, res = _split.split_tests(
+            single, p1, p2, i1, i2, res = _split.split_tests(
                 img, sub, local, ptr, idx, radius=radius, poisson=noise == "poisson", sigma_range=sig_range,
                 max_shift=0.5 * min_separation + sigma, min_ratio=limit, max_iter=SPLIT_MAX_ITER, tol=1e-5,
                 half_vector=half)
-            return p1, p2, i1, i2, res, _inside(p1, sigma, img.shape) & _inside(p2, sigma, img.shape)
+            return single, p1, p2, i1, i2, res, _inside(p1, sigma, img.shape) & _inside(p2, sigma, img.shape)
 
-        p1, p2, i1, i2, res, inside = tests(None if shared is None else 0.5 * shared)
+        single, p1, p2, i1, i2, res, inside = tests(None if shared is None else 0.5 * shared)
         if penalty is None:
             lenient = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr) & inside
-            systematic = lenient.sum() >= max(SPLIT_SYSTEMATIC * len(local), SPLIT_SYSTEMATIC_ALL * len(kept))
-            penalty = 1.0 if systematic else SPLIT_STRICT * model_error
-            if systematic and share_pairs:
-                # the motif repeats: test every candidate again with the two columns started
-                # at the lattice's pair vector, and keep only splits along it
-                shared = shared_pair_vector(p1[lenient, :2] - p2[lenient, :2])
-                if shared is not None:
-                    p1, p2, i1, i2, res, inside = tests(0.5 * shared)
+            need = max(SPLIT_SYSTEMATIC * len(local), SPLIT_SYSTEMATIC_ALL * len(kept))
+            systematic = lenient.sum() >= need
+            if share_pairs:
+                # the motif repeats: one pair vector for the lattice, from the splits or else
+                # from the elongation the merged pairs share; every candidate is tested again
+                # with its two columns started there and splits must lie along it
+                guess = shared_pair_vector(p1[lenient, :2] - p2[lenient, :2]) if systematic else None
+                if guess is None:
+                    guess = elongation_vector(single)
+                if guess is not None:
+                    t = tests(0.5 * guess)
+                    along = _split.accept_splits(t[5], t[1], t[2], t[3], t[4], min_snr=min_snr,
+                                                 penalty=PAIR_PENALTY) & t[6] \
+                        & pair_agrees(t[1][:, :2] - t[2][:, :2], guess)
+                    if along.sum() >= need:
+                        systematic = True
+                        single, p1, p2, i1, i2, res, inside = t
+                        shared = shared_pair_vector(p1[along, :2] - p2[along, :2])
+                        if shared is None:
+                            shared = guess
+            penalty = (PAIR_PENALTY if shared is not None else 1.0) if systematic else SPLIT_STRICT * model_error
         ok = _split.accept_splits(res, p1, p2, i1, i2, min_snr=min_snr, penalty=penalty) & inside
         if shared is not None:
             ok &= pair_agrees(p1[:, :2] - p2[:, :2], shared)
@@ -385,53 +402,6 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
 
 
 
-#: A lattice's pair vector: the axis (mod 180 degrees) shared by at least this share of
-#: the accepted splits, ...
-PAIR_SHARE = 0.5
-#: ... within this angle (degrees) of it, ...
-PAIR_ANGLE_TOL = 15.0
-#: ... and a split agrees with it within that angle and this relative separation.
-PAIR_SEP_TOL = 0.3
-
-
-def shared_pair_vector(vectors: np.ndarray) -> np.ndarray | None:
-    """The pair vector (dy, dx) px most splits share, or None when no axis holds ``PAIR_SHARE``.
-
-    Axes are compared mod 180 degrees (doubled angles); the vector is the mean axis of
-    the splits within ``PAIR_ANGLE_TOL`` of the densest one, its length their median
-    separation.
-    """
-    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
-    v = v[np.all(np.isfinite(v), axis=1)]
-    if len(v) < 3:
-        return None
-    ang2 = 2.0 * np.arctan2(v[:, 0], v[:, 1])
-    tol = 2.0 * math.radians(PAIR_ANGLE_TOL)
-    diff = np.abs(np.angle(np.exp(1j * (ang2[:, None] - ang2[None, :]))))
-    support = (diff <= tol).sum(axis=1) if len(v) <= 4000 else None
-    if support is None:  # large: the densest of 180 axis bins
-        bins = np.linspace(-np.pi, np.pi, 181)
-        centres = 0.5 * (bins[1:] + bins[:-1])
-        d = np.abs(np.angle(np.exp(1j * (ang2[:, None] - centres[None, :]))))
-        best = centres[int(np.argmax((d <= tol).sum(axis=0)))]
-    else:
-        best = ang2[int(np.argmax(support))]
-    near = np.abs(np.angle(np.exp(1j * (ang2 - best)))) <= tol
-    if near.sum() < PAIR_SHARE * len(v):
-        return None
-    axis = 0.5 * np.angle(np.exp(1j * ang2[near]).mean())
-    sep = float(np.median(np.hypot(v[near, 0], v[near, 1])))
-    return sep * np.array([math.sin(axis), math.cos(axis)])
-
-
-def pair_agrees(vectors: np.ndarray, shared: np.ndarray) -> np.ndarray:
-    """Which pair vectors lie along ``shared`` (``PAIR_ANGLE_TOL``) with its length (``PAIR_SEP_TOL``)."""
-    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
-    length = float(np.hypot(*shared))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sep = np.hypot(v[:, 0], v[:, 1])
-        cos = np.abs(v @ shared) / (sep * length)
-        return (cos >= math.cos(math.radians(PAIR_ANGLE_TOL))) & (np.abs(sep - length) <= PAIR_SEP_TOL * length)
 
 def _inside(params: np.ndarray, margin: float, shape: tuple[int, int]) -> np.ndarray:
     """Centres at least ``margin`` px inside the image.
