@@ -169,13 +169,15 @@ def pair_crlb(amp: float, sigma: float, bg: float, sep: float, n_off: int = 3, e
 
 
 def pair_table(doses, shape) -> None:
-    """Dumbbells whose columns overlap (2.0, 2.3, 2.7 and 3.6 widths apart) against the CRLB of the pair.
+    """Dumbbells whose columns overlap (1.5, 2.0, 2.3, 2.7 and 3.6 widths apart) against the CRLB of the pair.
 
     Below ~2.5 widths the two columns of a dumbbell make one detection candidate; the
-    split test (``locate_columns(split=True)``, the default) fits two columns there.
+    split test (``locate_columns(split=True)``, the default) fits two columns there,
+    started at and kept along the pair vector the lattice's motifs share
+    (:mod:`hyperspy_symseg.columns._motif`).
     """
     rows = []
-    for spec in (SceneSpec("dumbbell p4.4 s2.2", "dumbbell", 4.4, 2.2), SceneSpec("dumbbell p5 s2.2", "dumbbell", 5.0, 2.2),
+    for spec in (SceneSpec("dumbbell p3.3 s2.2", "dumbbell", 3.3, 2.2), SceneSpec("dumbbell p4.4 s2.2", "dumbbell", 4.4, 2.2), SceneSpec("dumbbell p5 s2.2", "dumbbell", 5.0, 2.2),
                  SceneSpec("dumbbell p6 s2.2", "dumbbell", 6.0, 2.2), SceneSpec("dumbbell p8 s2.2", "dumbbell", 8.0, 2.2)):
         for counts in doses:
             sim = simulate(spec, counts, seed=3 + counts, shape=shape)
