@@ -97,13 +97,16 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--strides", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--methods", nargs="+", default=["direct", "fft"])
-    parser.add_argument("--fft-repeat", type=int, default=1, help="repeats for the (slow) fft method at strides 1 and 2")
+    parser.add_argument("--fft-repeat", type=int, default=None,
+                        help="repeats for the fft method at strides 1 and 2 (default: --repeat; it takes 1-3 s now)")
     parser.add_argument("--fresh", action="store_true", help="each run in a new process (see above)")
     parser.add_argument("--warm-repeat", type=int, default=3, help="--fresh: warm runs after the fresh one in each process")
     parser.add_argument("--no-auto", action="store_true", help="--fresh: leave out the automatic-stage rows")
     parser.add_argument("--baseline", help="--fresh: another checkout to measure side by side with this one")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.fft_repeat is None:
+        args.fft_repeat = args.repeat
     if args.child:
         return _child(json.loads(args.child))
     if args.fresh and args.baseline:
@@ -270,7 +273,7 @@ def fresh_main(args) -> None:
     for job in jobs:
         slow = job["method"] == "fft" and job["stride"] in (1, 2)
         repeat = args.fft_repeat if slow else args.repeat
-        results = [_spawn(dict(job, warm=0 if slow else args.warm_repeat), env) for _ in range(repeat)]
+        results = [_spawn(dict(job, warm=args.warm_repeat), env) for _ in range(repeat)]
         fresh = [r["fresh"] for r in results]
         warm = [t for r in results for t in r["warm"]]
         imports_after_hs += [r["import_symseg"] for r in results]
