@@ -213,13 +213,25 @@ def test_gaussian_weights_are_scipys_kernel():
     assert w[0] + 2 * w[1:].sum() == pytest.approx(1.0, abs=1e-15)
 
 
+def _interp_matrix(coords, n):
+    """Reference: sparse (len(coords), n) CSR matrix of linear interpolation weights (2 per row)."""
+    from scipy import sparse
+
+    c = np.asarray(coords, dtype=np.float64)
+    i0 = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    f = c - i0
+    rows = np.arange(len(c))
+    return sparse.csr_matrix((np.r_[1.0 - f, f], (np.r_[rows, rows], np.r_[i0, i1])), shape=(len(c), n))
+
+
 @pytest.mark.parametrize(("ny", "nx"), [(300, 257), (130, 129), (5, 4)])
 def test_bilinear_equals_the_sparse_interpolation_products_bit_for_bit(ny, nx):
     rng = np.random.default_rng(ny)
     grid = rng.normal(size=(ny // 3 + 2, nx // 2 + 2))
     yi = np.linspace(-1.5, grid.shape[0] + 0.5, ny)  # inside, on the last point and beyond
     xi = np.clip(np.linspace(-0.3, grid.shape[1] - 0.2, nx), 0, grid.shape[1] - 1)
-    wy = _detect._interp_matrix(yi, grid.shape[0])
-    wx = _detect._interp_matrix(xi, grid.shape[1])
+    wy = _interp_matrix(yi, grid.shape[0])
+    wx = _interp_matrix(xi, grid.shape[1])
     ref = np.asarray(wy @ (wx @ grid.T).T)
     np.testing.assert_array_equal(_detect.bilinear(grid, yi, xi), ref)

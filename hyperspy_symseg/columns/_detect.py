@@ -147,23 +147,11 @@ def floor_map(smoothed: np.ndarray, min_separation: float) -> np.ndarray:
     return bilinear(low, yi, xi)
 
 
-def _interp_matrix(coords: np.ndarray, n: int):
-    """Sparse (len(coords), n) matrix of linear interpolation weights (2 per row)."""
-    from scipy import sparse
-
-    c = np.asarray(coords, dtype=np.float64)
-    i0 = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
-    i1 = np.minimum(i0 + 1, n - 1)
-    f = c - i0
-    rows = np.arange(len(c))
-    return sparse.csr_matrix((np.r_[1.0 - f, f], (np.r_[rows, rows], np.r_[i0, i1])), shape=(len(c), n))
-
-
 def bilinear(grid: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
     """``grid`` sampled at every ``(yi[r], xi[c])`` (coordinates in ``[0, n - 1]``), bilinearly.
 
     The same numbers as ``ndimage.map_coordinates(grid, meshgrid(yi, xi), order=1)``,
-    as two interpolation-matrix products (``Wy @ grid @ Wx.T``, :func:`_interp_matrix`):
+    as two interpolation-matrix products (``Wy @ grid @ Wx.T``, two weights per row):
     a few multiply-adds per output pixel instead of a general coordinate transform,
     computed in numba with SciPy's sparse-product arithmetic (the same numbers).
     """
@@ -177,7 +165,7 @@ def bilinear(grid: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
 
 
 def _interp_weights(coords: np.ndarray, n: int):
-    """The two grid indices and the fraction of every coordinate (as in :func:`_interp_matrix`)."""
+    """The two grid indices and the fraction of every coordinate: its row of ``W``."""
     c = np.asarray(coords, dtype=np.float64)
     i0 = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
     i1 = np.minimum(i0 + 1, n - 1)
@@ -186,7 +174,7 @@ def _interp_weights(coords: np.ndarray, n: int):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _interp2(x0, x1, i0, i1, f):
-    """One row of the sparse product ``W @ x`` of :func:`_interp_matrix`, term by term.
+    """One row of the sparse product ``W @ x`` of :func:`bilinear`, term by term.
 
     SciPy's CSR product adds the stored entries in order to 0.0; when both indices are
     the same (the last grid point) the matrix holds one summed weight ``(1 - f) + f``.
