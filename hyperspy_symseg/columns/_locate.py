@@ -329,9 +329,9 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
                     guess = elongation_vector(single)
                 if guess is not None:
                     t = tests(0.5 * guess)
-                    along = _split.accept_splits(t[5], t[1], t[2], t[3], t[4], min_snr=min_snr,
-                                                 penalty=PAIR_PENALTY) & t[6] \
-                        & pair_agrees(t[1][:, :2] - t[2][:, :2], guess)
+                    _, q1, q2, j1, j2, r, q_inside = t
+                    along = _split.accept_splits(r, q1, q2, j1, j2, min_snr=min_snr, penalty=PAIR_PENALTY) \
+                        & q_inside & pair_agrees(q1[:, :2] - q2[:, :2], guess)
                     if along.sum() >= need:
                         systematic = True
                         single, p1, p2, i1, i2, res, inside = t
@@ -371,10 +371,9 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         if shared is not None:
             # a joint refit that turned the pair off the lattice's pair vector (pulled by
             # its neighbours): keep the split test's pair, which agreed with it
-            turned = ~undo & ~pair_agrees(params[which, :2] - params[n:, :2], shared)
-            params[which[turned]], params[n + np.flatnonzero(turned)] = p1[ok][turned], p2[ok][turned]
-            info[which[turned]], info[n + np.flatnonzero(turned)] = i1[ok][turned], i2[ok][turned]
-            pairs.append((which[~undo], n + np.flatnonzero(~undo), p1[ok][~undo], p2[ok][~undo], i1[ok][~undo],
+            second = n + np.arange(len(which))
+            _restore_turned(params, info, which, second, p1[ok], p2[ok], i1[ok], i2[ok], shared, ~undo)
+            pairs.append((which[~undo], second[~undo], p1[ok][~undo], p2[ok][~undo], i1[ok][~undo],
                           i2[ok][~undo]))
         if undo.any():
             params[which[undo]], info[which[undo]], com[which[undo]] = before_p[undo], before_i[undo], before_c[undo]
@@ -394,13 +393,17 @@ def _split_merged(img, params, info, com, keep, fixed, sigma, window, min_separa
         again[sel[near > 0]] = True
         cand = np.concatenate([cand, np.zeros(m, bool)]) & again & ~halves
     for a, b, q1, q2, j1, j2 in pairs:
-        live = keep[a] & keep[b]
-        turned = live & ~pair_agrees(params[a, :2] - params[b, :2], shared)
-        params[a[turned]], params[b[turned]] = q1[turned], q2[turned]
-        info[a[turned]], info[b[turned]] = j1[turned], j2[turned]
+        _restore_turned(params, info, a, b, q1, q2, j1, j2, shared, keep[a] & keep[b])
     return params, info, com, keep, fixed, halves
 
 
+def _restore_turned(params, info, a, b, q1, q2, j1, j2, shared, live):
+    """Where a live pair ``(a[i], b[i])`` no longer lies along ``shared`` (a joint refit
+    pulled it off the lattice's pair vector), put back the split test's pair ``q1, q2``
+    (parameters) and ``j1, j2`` (fit info), which agreed with it. In place."""
+    turned = live & ~pair_agrees(params[a, :2] - params[b, :2], shared)
+    params[a[turned]], params[b[turned]] = q1[turned], q2[turned]
+    info[a[turned]], info[b[turned]] = j1[turned], j2[turned]
 
 
 def _inside(params: np.ndarray, margin: float, shape: tuple[int, int]) -> np.ndarray:
