@@ -30,6 +30,11 @@ PAIR_SEP_TOL = 0.3
 PAIR_PENALTY = 1.0 / 3.0
 
 
+def _angle_gap(a, b):
+    """|a - b| wrapped to [0, pi] (radians, broadcasting)."""
+    return np.abs(np.angle(np.exp(1j * (a - b))))
+
+
 def shared_pair_vector(vectors: np.ndarray) -> np.ndarray | None:
     """The pair vector (dy, dx) px most splits share, or None when no axis holds ``PAIR_SHARE``.
 
@@ -43,16 +48,16 @@ def shared_pair_vector(vectors: np.ndarray) -> np.ndarray | None:
         return None
     ang2 = 2.0 * np.arctan2(v[:, 0], v[:, 1])
     tol = 2.0 * math.radians(PAIR_ANGLE_TOL)
-    diff = np.abs(np.angle(np.exp(1j * (ang2[:, None] - ang2[None, :]))))
+    diff = _angle_gap(ang2[:, None], ang2[None, :])
     support = (diff <= tol).sum(axis=1) if len(v) <= 4000 else None
     if support is None:  # large: the densest of 180 axis bins
         bins = np.linspace(-np.pi, np.pi, 181)
         centres = 0.5 * (bins[1:] + bins[:-1])
-        d = np.abs(np.angle(np.exp(1j * (ang2[:, None] - centres[None, :]))))
+        d = _angle_gap(ang2[:, None], centres[None, :])
         best = centres[int(np.argmax((d <= tol).sum(axis=0)))]
     else:
         best = ang2[int(np.argmax(support))]
-    near = np.abs(np.angle(np.exp(1j * (ang2 - best)))) <= tol
+    near = _angle_gap(ang2, best) <= tol
     if near.sum() < PAIR_SHARE * len(v):
         return None
     axis = 0.5 * np.angle(np.exp(1j * ang2[near]).mean())
