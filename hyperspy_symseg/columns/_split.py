@@ -52,7 +52,7 @@ def _major_axis(a, b, c):
 
 
 def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, tol, min_prec, max_prec,
-                max_shift, min_ratio, axes, single, pair1, pair2, info1, info2, res):
+                max_shift, min_ratio, axis, single, pair1, pair2, info1, info2, res):
     m = int(2 * math.ceil(radius) + 1)
     cap = m * m
     for k in numba.prange(cand.shape[0]):
@@ -81,9 +81,9 @@ def _split_impl(image, params, cand, nb_ptr, nb_idx, radius, poisson, max_iter, 
         if smaj < min_ratio * smin:  # round: not tested
             continue
         h = math.sqrt(max(smaj * smaj - smin * smin, 0.04 * smin * smin))
-        if not math.isnan(axes[k, 0]):  # start along the pair vector the lattice predicts
-            h = math.hypot(axes[k, 0], axes[k, 1])
-            vy, vx = axes[k, 0] / h, axes[k, 1] / h
+        if not math.isnan(axis[0]):  # start along the pair vector the lattice predicts
+            h = math.hypot(axis[0], axis[1])
+            vy, vx = axis[0] / h, axis[1] / h
         q1 = np.empty(7)
         q2 = np.empty(7)
         amp = p[2] * smaj / (2.0 * smin)
@@ -155,17 +155,17 @@ def split_tests(image: np.ndarray, params: np.ndarray, cand: np.ndarray, nb_ptr:
     res = np.full((k, 4), np.nan)
     if k == 0:
         return single, pair1, pair2, info1, info2, res
-    axes = np.full((k, 2), np.nan)
+    axis = np.full(2, np.nan)  # NaN: along each one-column fit's major axis
     if half_vector is not None:
         hv = np.asarray(half_vector, dtype=np.float64).reshape(2)
         if not np.all(np.isfinite(hv)) or np.hypot(*hv) <= 0:
             raise ValueError(f"half_vector must be a finite non-zero (dy, dx), got {half_vector!r}")
-        axes[:] = hv
+        axis[:] = hv
     smin, smax = sigma_range
     kernel = _split if k >= 48 else _split_serial
     kernel(image, params, cand, np.ascontiguousarray(nb_ptr, np.int64), np.ascontiguousarray(nb_idx, np.int64),
            float(radius), bool(poisson), int(max_iter), float(tol), 1.0 / smax**2, 1.0 / smin**2, float(max_shift),
-           float(min_ratio), axes, single, pair1, pair2, info1, info2, res)
+           float(min_ratio), axis, single, pair1, pair2, info1, info2, res)
     return single, pair1, pair2, info1, info2, res
 
 
