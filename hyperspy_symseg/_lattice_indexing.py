@@ -291,6 +291,29 @@ def _similar_cell(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(la <= WEAK_CELL_FACTOR * lb) and np.all(lb <= WEAK_CELL_FACTOR * la))
 
 
+#: A further lattice that shares a lattice vector with an earlier one and whose other
+#: vector is more than this many times the earlier one's longest is a modulation of
+#: that lattice, not a grain: an intensity step along an interface streaks every Bragg
+#: peak, and a Bragg peak plus a point of its streak index as a cell of (a, ~8 a) (the
+#: suite's interface with an intensity step at 15 px per period found a = 15, 124 px).
+MODULATION_RATIO = 3.0
+
+
+def _modulation(a: np.ndarray, b: np.ndarray, tolerance: float = 0.03) -> bool:
+    """Whether lattice ``a`` is ``b``'s vector plus a much longer one (see :data:`MODULATION_RATIO`)."""
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return False
+    longest = float(np.linalg.norm(b, axis=1).max())
+    for i in (0, 1):
+        shared, other = a[i], a[1 - i]
+        if np.linalg.norm(other) <= MODULATION_RATIO * longest:
+            continue
+        for v in b:
+            if min(np.linalg.norm(shared - v), np.linalg.norm(shared + v)) <= tolerance * np.linalg.norm(v):
+                return True
+    return False
+
+
 def _related(a: np.ndarray, b: np.ndarray, tolerance: float = 0.06) -> bool:
     """Whether one 2D lattice is a sublattice of the other (a superstructure, or the same lattice)."""
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):

@@ -42,7 +42,7 @@ import numpy as np
 # public names and constants stay importable from here.
 from ._lattice_indexing import (  # noqa: F401
     _ORDERS, INDEX_TOLERANCE, MAX_ORDER, OCCUPANCY_SHARE, RELATIVE_TOLERANCE, SCORE_TOLERANCE, STRONG,
-    _best_basis, _is_lattice, _patterson_min_separation, _refine, _related, _similar_cell, _zoom_basis,
+    _best_basis, _is_lattice, _modulation, _patterson_min_separation, _refine, _related, _similar_cell, _zoom_basis,
     lagrange_reduce,
 )
 from ._lattice_spectrum import (  # noqa: F401
@@ -313,7 +313,8 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
                 accepted = _is_lattice(peaks, reciprocal, threshold, **clues) or (
                     power >= WEAK_RELAXED_SHARE * first_power
                     and _is_lattice(peaks, reciprocal, threshold, further=True, **clues))
-        if not accepted or any(_related(vectors, lat.vectors) for lat in lattices):
+        known = any(_related(vectors, lat.vectors) or _modulation(vectors, lat.vectors) for lat in lattices)
+        if not accepted or known:
             if first_power is None:
                 break
             rejected.append(basis)  # look for another basis among the unexplained peaks

@@ -369,3 +369,26 @@ def test_zoom_equals_one_peak_at_a_time(monkeypatch):
         np.testing.assert_array_equal(out, ref)
     image, corners, shape = calls[0][0][:3]
     assert li._zoom(image, corners, shape, np.zeros((0, 2))).shape == (0, 2)
+
+
+def test_a_streaked_bragg_peak_is_no_second_lattice():
+    """An intensity step along an interface streaks every Bragg peak; a peak plus a point
+    of its streak once indexed as a cell (15, 124 px), which set the window to 124 px."""
+    import sys
+    from pathlib import Path
+
+    from hyperspy_symseg._lattice_indexing import _modulation
+
+    a = np.array([[0.0, 15.0], [13.0, 7.5]])
+    assert _modulation(np.array([[0.0, 15.0], [124.0, 3.0]]), a)
+    assert _modulation(np.array([[124.0, 3.0], [-13.0, -7.5]]), a)  # either vector, either sign
+    assert not _modulation(np.array([[0.0, 15.0], [30.0, 0.0]]), a)  # a 2x superstructure is kept
+    assert not _modulation(np.array([[0.0, 19.0], [124.0, 3.0]]), a)  # no shared vector: another cell
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _suite import build_suite
+
+    case = next(c for c in build_suite(periods=[15.0], doses=[100.0], kinds=["phases"])
+                if c.name == "interface with intensity step")
+    result = estimate_lattice(case.result.image)
+    assert len(result.lattices) == 1
+    np.testing.assert_allclose(result.lattices[0].lengths_px, [15.0, 15.0], rtol=3e-3)
