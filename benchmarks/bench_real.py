@@ -5,7 +5,7 @@
     python benchmarks/bench_real.py --quick          # no per-image graphene table
     python benchmarks/bench_real.py --verbose        # also reference details and per-image graphene rows
     python benchmarks/bench_real.py --png-dir DIR    # figures (default /tmp/bench_real; "" = none)
-    python benchmarks/bench_real.py --set intensity_features=True   # any segmentation parameters
+    python benchmarks/bench_real.py --set intensity_features=False  # any segmentation parameters
 
 Skips with a message when ``../shared/data/real`` is absent. The images, their
 provenance and calibration are described in that folder's README; loading, the cases

@@ -64,6 +64,7 @@ fig.colorbar(image, ax=axes, shrink=0.6, label="fraction")
 seg = results["nfindr"]
 factors = seg.descriptors.get_decomposition_factors().data  # (component, channel)
 a, b = seg.descriptor.channels.T  # frequency indices: k = (a / Ly, b / Lx)
+factors = factors[:, : a.size]  # the spectrum's channels (crystallinity and intensity follow)
 ly, lx = seg.descriptor.window_shape
 half = max(np.abs(a).max(), np.abs(b).max())
 extent = np.array([-half - 0.5, half + 0.5])

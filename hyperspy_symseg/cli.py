@@ -62,9 +62,9 @@ def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--radius", type=float, help="rotations/reflections: patch radius in px (default: 1.33 periods)")
     p.add_argument("--no-background", action="store_true",
                    help="score the image as it is (default: remove the lattice background first)")
-    p.add_argument("--intensity-features", action="store_true",
-                   help="also cluster on crystallinity and, outside crystals, local intensity: particles whose "
-                        "interior lattice is not resolved, holes, contamination (default: symmetry scores only)")
+    p.add_argument("--no-intensity-features", action="store_true",
+                   help="cluster on the symmetry scores only (default: also on crystallinity and, outside "
+                        "crystals, local intensity: vacuum, holes, contamination, particles whose lattice does not show)")
     p.add_argument("--n-components", type=float, default=None, help="PCA components: an integer, or a fraction of variance in (0, 1)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
 
@@ -83,8 +83,8 @@ def _segmentation_kwargs(args) -> dict:
     }
     if args.no_background:
         options["background"] = None
-    if args.intensity_features:
-        options["intensity_features"] = True
+    if args.no_intensity_features:
+        options["intensity_features"] = False
     return dict(
         n_patterns=args.n_patterns,
         stride=args.stride,

@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "descriptor": "local_correlation_map",
     "stride": "auto",
     "background": "auto",
-    "intensity_features": False,
+    "intensity_features": True,
     "n_components": 5,
     "n_init": 10,
     "max_samples": 10_000,
@@ -110,7 +110,7 @@ def get_symmetry_descriptors(
     stride: int | str = DEFAULTS["stride"],
     *,
     background: int | str | None = DEFAULTS["background"],
-    intensity_features: bool = DEFAULTS["intensity_features"],
+    intensity_features: bool = False,
     show_progressbar: bool | None = None,
     num_workers: int | None = None,
     **parameters,
@@ -129,6 +129,12 @@ def get_symmetry_descriptors(
         or ``"power_spectrum"``.
     stride : int
         Spacing of the descriptor grid in pixels (>= 1).
+    background : int, "auto" or None
+        As for :func:`symmetry_segmentation`.
+    intensity_features : bool
+        False (the default here): one channel per operation of the family. True appends
+        the crystallinity, local mean and local std channels :func:`symmetry_segmentation`
+        clusters on by default (their scaling measured on this image).
     show_progressbar : bool or None
         None follows HyperSpy's preferences.
     num_workers : int or None
@@ -233,10 +239,11 @@ def symmetry_segmentation(
         ramps and slowly varying backgrounds do not become patterns. None scores the
         image as it is (pySTEM's behaviour).
     intensity_features : bool
-        Append a crystallinity channel and, where the neighbourhood is not crystalline,
-        the local mean and standard deviation (to tell vacuum from amorphous support);
-        off by default (see the user guide: it can hurt when a grain's lattice is not
-        found).
+        Append a crystallinity channel and, where the neighbourhood is not crystalline
+        or holds much less contrast than a crystal, the local mean and standard
+        deviation (vacuum, amorphous support, contamination and particles whose lattice
+        does not show separate by intensity). On by default where a lattice is found;
+        False clusters the symmetry scores only (see the user guide).
     max_patterns : int
         The largest number of patterns ``n_patterns="auto"`` tries.
     reference_frames : int, sequence of int or None

@@ -292,6 +292,46 @@ def test_gated_intensity_takes_the_crystals_value_inside_a_crystal():
     np.testing.assert_allclose(spec.scale_channels(raw)[0][0, 1:], 0.0)
 
 
+def test_gate_sees_crystallinity_scaled_by_the_patch_contrast():
+    """The gate's crystallinity times v / (v + v_c), v_c = (GATE_CONTRAST x a crystal's std)**2,
+    while the crystallinity channel itself is not scaled."""
+    from hyperspy_symseg.descriptors._augmented import (
+        CRYSTALLINITY_WEIGHT, FLAT_FRACTION, GATE_CONTRAST, GATE_FRACTION, INTENSITY_WEIGHT,
+    )
+    from hyperspy_symseg.descriptors._translation_family import TranslationDescriptor
+
+    base = TranslationDescriptor(shifts=np.array([[0, 4]]), patch_x=4, patch_y=4)
+    stats = {"crystallinity": 0.8, "mean_range": (0.0, 10.0), "std_range": (0.0, 2.0), "mean_crystal": 7.0,
+             "std_crystal": 1.0, "unit": 1.0, "flat_std": FLAT_FRACTION * 1.0}  # a crystal's std: 1
+    spec = AugmentedDescriptor(base, lattice_shifts=np.zeros((1, 1, 2), np.int64),
+                               half_shifts=np.zeros((1, 1, 2), np.int64), patch=4, stats=stats)
+    raw = np.array([[[0.8, 3.0, 0.2], [0.8, 3.0, 0.2], [0.6, 9.0, 1.5]]])
+    std = np.array([[3.0, 0.3, 1.0]])  # a high-contrast crystal, a sliver of one, a typical one
+    contrast = std**2 / (std**2 + GATE_CONTRAST**2)
+    out = spec.scale_channels(raw, contrast)[0]
+    for i in range(3):
+        gate = min(1.0, raw[0, i, 0] * contrast[0, i] / (GATE_FRACTION * 0.8))
+        mean = (1 - gate) * raw[0, i, 1] / 10.0 + gate * 0.7
+        np.testing.assert_allclose(out[i], [CRYSTALLINITY_WEIGHT * raw[0, i, 0], INTENSITY_WEIGHT * mean,
+                                            INTENSITY_WEIGHT * ((1 - gate) * raw[0, i, 2] / 2.0 + gate * 0.5)])
+    assert out[0, 1] == pytest.approx(INTENSITY_WEIGHT * 0.7)  # shut: the crystals' value
+    assert out[1, 1] < 0.6 * INTENSITY_WEIGHT * 0.7  # the sliver's gate is open: its own, darker mean
+    # compute() scales the gate by the background-free patch's contrast, not the channel
+    y, x = np.mgrid[:48, :48]
+    image = np.cos(2 * np.pi * x / 8) + np.cos(2 * np.pi * y / 8) + 0.05 * np.random.default_rng(0).normal(size=x.shape)
+    image[:, :24] *= 0.2  # the same lattice at a fifth of the contrast: as crystalline, less gated
+    spec = AugmentedDescriptor(base, lattice_shifts=np.array([[[0, 8], [8, 0]]]),
+                               half_shifts=np.array([[[0, 4], [4, 0]]]), patch=4, stats=stats)
+    grid = spec.grid(image.shape, 4)
+    values = spec.compute(image, 4, grid=grid)
+    prepared = spec.prepared(image)
+    v = np.array([[prepared[max(r - 4, 0): r + 5, max(c - 4, 0): c + 5].var() for c in grid.cols()]
+                  for r in grid.rows()])  # brute force: the clipped patch's variance
+    expected = spec.scale_channels(spec.raw_channels(image, prepared, grid), v / (v + GATE_CONTRAST**2))
+    np.testing.assert_allclose(values[..., 1:], expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(values[..., 1:], spec.scale_channels(spec.raw_channels(image, prepared, grid)))
+
+
 def test_decision_rule_stops_at_the_first_rejected_pattern():
     gap = np.array([0.0, 0.5, 0.6, 1.2])  # gains 0.5 (ok), 0.1 (< GAIN_NEXT), 0.6
     ok_shapes = [0.0, 1.0, 1.0, 1.0]

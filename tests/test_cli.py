@@ -52,11 +52,11 @@ def test_segment_options(image_file, tmp_path):
 def test_intensity_features_flag(image_file, tmp_path, capsys):
     path, _ = image_file
     outs = {}
-    for flag in ([], ["--intensity-features"]):
+    for flag in (["--no-intensity-features"], []):
         (tmp_path / str(len(flag))).mkdir()
         out = tmp_path / str(len(flag)) / "labels.hspy"
         assert cli.main(["segment", str(path), "-o", str(out), "--stride", "2", *flag]) == 0
-        outs[bool(flag)] = hs.load(out).metadata.SymmetrySegmentation
+        outs[not flag] = hs.load(out).metadata.SymmetrySegmentation
     printed = capsys.readouterr().out
     assert "intensity features on" in printed and "intensity features off" in printed
     assert outs[True].automatic.intensity_features and not outs[False].automatic.intensity_features

@@ -150,7 +150,8 @@ def test_large_lazy_image_is_fitted_on_a_bounded_sample(big, monkeypatch):
     accuracy = np.mean(labels == truth)
     assert max(accuracy, 1 - accuracy) > 0.97
     # the sampled points' descriptors are the whole image's at those grid points
-    eager = ss.get_symmetry_descriptors(hs.signals.Signal2D(image), stride=2, show_progressbar=False, **SMALL)
+    eager = ss.get_symmetry_descriptors(hs.signals.Signal2D(image), stride=2, show_progressbar=False,
+                                        intensity_features=True, **SMALL)
     positions = seg.descriptors.metadata.SymmetryDescriptors.sample_positions
     grid = seg.descriptor.grid(image.shape, 2)
     i = (positions[:, 1] - grid.y0) // 2

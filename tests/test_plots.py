@@ -65,7 +65,7 @@ def test_separability_map_plot(seg):
 def test_separability_bars_for_rotations(grain_signal_module):
     s, _ = grain_signal_module
     rot = symmetry_segmentation(s, 2, stride=4, descriptor="rotational_symmetry_maximum_pooling", radius=5,
-                                window_x=4, window_y=4, random_state=0)
+                                window_x=4, window_y=4, random_state=0, intensity_features=False)
     ax = rot.plot_separability()
     assert len(ax.patches) == 4 and ax.get_ylabel() == "Fisher separability"
     plt.close(ax.figure)
