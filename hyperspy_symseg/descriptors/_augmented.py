@@ -259,12 +259,25 @@ class AugmentedDescriptor:
         sub = DescriptorGrid(grid.y0 + pad, grid.x0 + pad, grid.ny, grid.nx, grid.stride)
         n_lat, m = self.lattice_shifts.shape[:2]
         shifts = np.concatenate([self.lattice_shifts.reshape(-1, 2), self.half_shifts.reshape(-1, 2)])
-        scores, _ = local_correlation_map(padded, shifts, self.patch, self.patch, grid.stride, grid=sub,
-                                          reference_std=reference_std)
+        # Each translation t, or -t where the patch shifted by t leaves the image and the
+        # one shifted by -t does not: the mirrored lattice of the padding is no translate
+        # of the crystal, and near the edges it made a crystal look amorphous.
+        both, _ = local_correlation_map(padded, np.concatenate([shifts, -shifts]), self.patch, self.patch,
+                                        grid.stride, grid=sub, reference_std=reference_std)
+        n = len(shifts)
+        flip = ~self._inside(shifts, grid, prepared.shape) & self._inside(-shifts, grid, prepared.shape)
+        scores = np.where(flip, both[..., n:], both[..., :n])
         scores = scores.astype(np.float64).reshape(grid.ny, grid.nx, 2, n_lat, m)
         crystallinity = (scores[:, :, 0].mean(axis=-1) - scores[:, :, 1].mean(axis=-1)).max(axis=-1)
         mean, std = box_mean_std(image, grid.rows(), grid.cols(), self.patch)
         return np.stack([crystallinity, mean, std], axis=-1)
+
+    def _inside(self, shifts: np.ndarray, grid: DescriptorGrid, shape) -> np.ndarray:
+        """(ny, nx, n) whether the patch at each grid point shifted by each shift lies in the image."""
+        rows = grid.rows()[:, None, None] + shifts[None, None, :, 0]
+        cols = grid.cols()[None, :, None] + shifts[None, None, :, 1]
+        p = self.patch
+        return (rows - p >= 0) & (rows + p < shape[0]) & (cols - p >= 0) & (cols + p < shape[1])
 
     def scale_channels(self, raw: np.ndarray, contrast: np.ndarray | None = None) -> np.ndarray:
         """The extra channels as the clustering sees them, from :meth:`raw_channels`.
