@@ -331,7 +331,7 @@ class AugmentedDescriptor:
                                  reference_std=reference_std)
         out[..., :n_base] = base
         std = self._patch_std(prepared, grid)
-        weight = None if std is None else _soft_weight(std, float(self.stats["flat_std"])).astype(np.float32)
+        weight = self._flatness(std)
         if weight is not None:
             # The zero shift (1 everywhere) becomes the weight itself: measured, that
             # channel is what keeps noise-free vacuum and its edge band one pattern
@@ -353,7 +353,9 @@ class AugmentedDescriptor:
 
     def flatness_weight(self, prepared: np.ndarray, grid: DescriptorGrid) -> np.ndarray | None:
         """(ny, nx) float32 ``v / (v + v0)`` of :data:`FLAT_FRACTION`, or None (not fitted with it)."""
-        std = self._patch_std(prepared, grid)
+        return self._flatness(self._patch_std(prepared, grid))
+
+    def _flatness(self, std: np.ndarray | None) -> np.ndarray | None:
         return None if std is None else _soft_weight(std, float(self.stats["flat_std"])).astype(np.float32)
 
     # ------------------------------------------------------------- fitting, subsets
