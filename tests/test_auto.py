@@ -293,8 +293,8 @@ def test_gated_intensity_takes_the_crystals_value_inside_a_crystal():
 
 
 def test_gate_sees_crystallinity_scaled_by_the_patch_contrast():
-    """The gate's crystallinity times v / (v + v_c), v_c = (GATE_CONTRAST x a crystal's std)**2,
-    while the crystallinity channel itself is not scaled."""
+    """The gate's crystallinity times min(1, (1 + G**2) v / (v + v_c)), v_c = (G x a crystal's
+    std)**2 with G = GATE_CONTRAST, while the crystallinity channel itself is not scaled."""
     from hyperspy_symseg.descriptors._augmented import (
         CRYSTALLINITY_WEIGHT, FLAT_FRACTION, GATE_CONTRAST, GATE_FRACTION, INTENSITY_WEIGHT,
     )
@@ -306,8 +306,8 @@ def test_gate_sees_crystallinity_scaled_by_the_patch_contrast():
     spec = AugmentedDescriptor(base, lattice_shifts=np.zeros((1, 1, 2), np.int64),
                                half_shifts=np.zeros((1, 1, 2), np.int64), patch=4, stats=stats)
     raw = np.array([[[0.8, 3.0, 0.2], [0.8, 3.0, 0.2], [0.6, 9.0, 1.5]]])
-    std = np.array([[3.0, 0.3, 1.0]])  # a high-contrast crystal, a sliver of one, a typical one
-    contrast = std**2 / (std**2 + GATE_CONTRAST**2)
+    std = np.array([[3.0, 0.2, 1.0]])  # a high-contrast crystal, a sliver of one, a typical one
+    contrast = np.minimum(1.0, (1 + GATE_CONTRAST**2) * std**2 / (std**2 + GATE_CONTRAST**2))
     out = spec.scale_channels(raw, contrast)[0]
     for i in range(3):
         gate = min(1.0, raw[0, i, 0] * contrast[0, i] / (GATE_FRACTION * 0.8))
@@ -316,6 +316,7 @@ def test_gate_sees_crystallinity_scaled_by_the_patch_contrast():
                                             INTENSITY_WEIGHT * ((1 - gate) * raw[0, i, 2] / 2.0 + gate * 0.5)])
     assert out[0, 1] == pytest.approx(INTENSITY_WEIGHT * 0.7)  # shut: the crystals' value
     assert out[1, 1] < 0.6 * INTENSITY_WEIGHT * 0.7  # the sliver's gate is open: its own, darker mean
+    assert out[2, 1] == pytest.approx(INTENSITY_WEIGHT * 0.7)  # a crystal's typical contrast: shut, as before
     # compute() scales the gate by the background-free patch's contrast, not the channel
     y, x = np.mgrid[:48, :48]
     image = np.cos(2 * np.pi * x / 8) + np.cos(2 * np.pi * y / 8) + 0.05 * np.random.default_rng(0).normal(size=x.shape)
@@ -327,7 +328,8 @@ def test_gate_sees_crystallinity_scaled_by_the_patch_contrast():
     prepared = spec.prepared(image)
     v = np.array([[prepared[max(r - 4, 0): r + 5, max(c - 4, 0): c + 5].var() for c in grid.cols()]
                   for r in grid.rows()])  # brute force: the clipped patch's variance
-    expected = spec.scale_channels(spec.raw_channels(image, prepared, grid), v / (v + GATE_CONTRAST**2))
+    expected = spec.scale_channels(spec.raw_channels(image, prepared, grid),
+                                   np.minimum(1.0, (1 + GATE_CONTRAST**2) * v / (v + GATE_CONTRAST**2)))
     np.testing.assert_allclose(values[..., 1:], expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(values[..., 1:], spec.scale_channels(spec.raw_channels(image, prepared, grid)))
 
