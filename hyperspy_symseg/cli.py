@@ -63,8 +63,9 @@ def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-background", action="store_true",
                    help="score the image as it is (default: remove the lattice background first)")
     p.add_argument("--no-intensity-features", action="store_true",
-                   help="cluster on the symmetry scores only (default: also on crystallinity and, outside "
-                        "crystals, local intensity: vacuum, holes, contamination, particles whose lattice does not show)")
+                   help="cluster on the symmetry scores only (default: also on crystallinity and, "
+                        "outside crystals, local intensity: vacuum, holes, contamination, particles "
+                        "whose lattice does not show)")
     p.add_argument("--n-components", type=float, default=None, help="PCA components: an integer, or a fraction of variance in (0, 1)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
 

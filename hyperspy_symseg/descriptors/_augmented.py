@@ -69,13 +69,13 @@ CRYSTAL_PERCENTILE = 90.0
 FLAT_FRACTION = 0.1
 #: Contrast gate: the intensity channels' gate sees the crystallinity scaled by
 #: ``min(1, (1 + G**2) v / (v + v_c))``, ``v`` the patch's variance (background-free
-#: image) and ``sqrt(v_c)`` ``G`` = this many times a crystal's typical standard deviation
-#: (the one :data:`FLAT_FRACTION` is a fraction of), so a patch of a crystal's typical
-#: contrast or more is gated as before and one of much less is not: a patch at a particle's edge holds the tails
-#: of a few edge columns, which makes it as crystalline as the particle by the
-#: scale-free Pearson scores, so the gate stayed shut 0.5-1 patch into the vacuum and the
-#: particle came out dilated. Scaled, the gate opens where the patch holds much less
-#: contrast than a crystal and the local mean decides. The crystallinity channel itself
+#: image), ``sqrt(v_c)`` = ``G`` (this constant) times a crystal's typical standard
+#: deviation (the one :data:`FLAT_FRACTION` is a fraction of). A patch with a crystal's
+#: typical contrast or more is gated as before; one with much less opens the gate and
+#: its local mean decides. A patch at a particle's edge holds the tails of a few edge
+#: columns, which makes it as crystalline as the particle by the scale-free Pearson
+#: scores: unscaled, the gate stayed shut 0.5-1 patch into the vacuum and the particle
+#: came out dilated. The crystallinity channel itself
 #: (and :meth:`SymmetrySegmentation.crystallinity_map`) is not scaled: graphene next to
 #: thicker amorphous contamination has less contrast than the contamination.
 #: Measured with intensity features on (``bench_accuracy.py --quick --auto``): without
@@ -343,11 +343,8 @@ class AugmentedDescriptor:
             # (clean particles on vacuum "auto" k = 2, not 3, bench_accuracy.py).
             out[..., :n_base] *= weight[..., None]
         if self.n_extra:
-            contrast = None
-            if std is not None:
-                crystal_std = float(self.stats["flat_std"]) / FLAT_FRACTION
-                contrast = np.minimum(1.0, (1.0 + GATE_CONTRAST**2) * _soft_weight(std, GATE_CONTRAST * crystal_std))
-            out[..., n_base:] = self.scale_channels(self.raw_channels(image, prepared, grid, reference_std), contrast)
+            raw = self.raw_channels(image, prepared, grid, reference_std)
+            out[..., n_base:] = self.scale_channels(raw, self._gate_contrast(std))
         return out
 
     def _patch_std(self, prepared: np.ndarray, grid: DescriptorGrid) -> np.ndarray | None:
@@ -362,7 +359,15 @@ class AugmentedDescriptor:
         return self._flatness(self._patch_std(prepared, grid))
 
     def _flatness(self, std: np.ndarray | None) -> np.ndarray | None:
+        """Soft flatness (:data:`FLAT_FRACTION`) from the patch std, float32; None for None."""
         return None if std is None else _soft_weight(std, float(self.stats["flat_std"])).astype(np.float32)
+
+    def _gate_contrast(self, std: np.ndarray | None) -> np.ndarray | None:
+        """The gate's factor of :data:`GATE_CONTRAST` from the patch std; None for None."""
+        if std is None:
+            return None
+        crystal_std = float(self.stats["flat_std"]) / FLAT_FRACTION
+        return np.minimum(1.0, (1.0 + GATE_CONTRAST**2) * _soft_weight(std, GATE_CONTRAST * crystal_std))
 
     # ------------------------------------------------------------- fitting, subsets
     def fitted(self, frames) -> "AugmentedDescriptor":
