@@ -288,7 +288,9 @@ def build_suite(
     doses : sequence of "clean" or float
         See the module docstring.
     seed : int
-        Base seed; each (scene, period) gets its own seed from it, shared by the doses.
+        Base seed; each (scene, period) gets its own seed from it and the period's value
+        (not its place in ``periods``), shared by the doses: a run over some periods or
+        kinds simulates the same specimens as the full suite.
     shape : (int, int)
         Image shape.
     quick : bool
@@ -325,8 +327,9 @@ def build_suite(
     for i, scene in enumerate(scenes):
         if kinds is not None and scene.kind not in set(kinds):
             continue
-        for j, period in enumerate(periods):
-            case_seed = int(np.random.SeedSequence([int(seed), i, j]).generate_state(1)[0])
+        for period in periods:
+            key = int(round(period * 1000))  # the period in milli-px: the same case in every subset
+            case_seed = int(np.random.SeedSequence([int(seed), i, key]).generate_state(1)[0])
             px = sim.pixel_size_for_period(scene.lattice, period)
             for dose in doses:
                 imaging = _imaging(scene, dose, shape, px)

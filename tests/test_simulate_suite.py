@@ -87,6 +87,12 @@ def test_suite_is_deterministic_and_checks_its_arguments():
     b = build_suite(periods=(8,), doses=(30,), shape=(64, 64), kinds=["vacuum"])
     assert [c.key for c in a] == ["particle on vacuum @ 8 px, 30", "thick particle on vacuum @ 8 px, 30"]
     np.testing.assert_array_equal(a[1].result.image.data, b[1].result.image.data)
+    # A case is the same specimen whatever else the run holds (its seed comes from the
+    # period's value, not its place in the list).
+    wider = build_suite(periods=(4, 8), doses=("clean", 30), shape=(64, 64), kinds=["vacuum"])
+    same = next(w for w in wider if w.key == a[1].key)
+    assert same.seed == a[1].seed
+    np.testing.assert_array_equal(same.result.image.data, a[1].result.image.data)
     c = build_suite(periods=(8,), doses=(30,), shape=(64, 64), kinds=["vacuum"], seed=1)
     assert not np.array_equal(a[1].result.image.data, c[1].result.image.data)
     with pytest.raises(ValueError, match="doses must be 'clean' or numbers > 0"):
