@@ -162,13 +162,15 @@ def test_crystallinity_of_a_grain_of_the_graphene_set():
 
 
 def test_particle_on_vacuum_with_a_strong_step_gives_particle_and_vacuum():
-    """Without the background the band along the particle edge becomes a pattern of its own."""
+    """Particle and vacuum are the two patterns, not the band along the particle's edge.
+
+    (With the soft-flatness weight at half a crystal's contrast, ``background=None``
+    does as well on this scene: 0.984 against 0.974; at a tenth it was 0.969 / 0.970.)
+    """
     sim = simulate.nanoparticle((256, 256), random_state=2, period_px=9)
     truth = sim.labels
     good = symmetry_segmentation(sim.image, 2, **quiet())
-    raw = symmetry_segmentation(sim.image, 2, **quiet(background=None))
-    assert metrics.matched_accuracy(good.labels, truth) > 0.95
-    assert metrics.matched_accuracy(good.labels, truth) > metrics.matched_accuracy(raw.labels, truth)
+    assert metrics.matched_accuracy(good.labels, truth) > 0.97
     crystal = good.crystal_labels()
     assert metrics.matched_accuracy(crystal, truth) > 0.93
     assert crystal.metadata.Crystallinity.crystal_fraction == pytest.approx(np.mean(truth.data == 1), abs=0.08)
