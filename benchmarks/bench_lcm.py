@@ -34,7 +34,9 @@ against pySTEM's.
 Side by side: the same fresh-process runs of this checkout and of another one (e.g. a
 copy of an older commit: ``git archive COMMIT | tar -x -C /tmp/old``), alternating the
 two for every repeat so that a change of the machine's load hits both; medians, and the
-CPU time (user + system, all threads) that other processes disturb less.
+CPU time (user + system, all threads) that other processes disturb less; the peak RSS of the
+fresh runs (the largest over the processes) in MiB and in MB. Every method's numba cache is
+filled by a first process of each checkout, so no run compiles.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ PYSTEM_SECONDS = {("direct", 8): 1.56, ("fft", 8): 1.28, ("direct", 4): 4.92, ("
 # (issue 12 of this project; measured with pySTEM 0.0.26 built from source).
 PYSTEM_FRESH_SECONDS = {("direct", 1): 81.8, ("direct", 2): 20.3, ("direct", 4): 5.79, ("direct", 8): 1.76,
                         ("fft", 1): 85.8, ("fft", 2): 21.0, ("fft", 4): 5.42, ("fft", 8): 1.81}
-# pySTEM's peak RSS in a fresh process (issue 12), stride 1 and 8, direct.
+# pySTEM's peak RSS in a fresh process (issue 12), stride 1 and 8, direct, as the issue gives them (MB).
 PYSTEM_PEAK_MB = {1: 591, 8: 222}
 #: pySTEM's defaults, and like pySTEM no lattice background and no extra channels (so no lattice analysis).
 PYSTEM_PARAMS = dict(patch_x=20, patch_y=20, window_x=21, window_y=21, max_num_points=100, n_components=5,
@@ -264,7 +266,8 @@ def fresh_main(args) -> None:
         print(f"{IMAGE} is missing: --fresh measures the authors' example image only.", file=sys.stderr)
         return
     env = _child_env()
-    _spawn({"kind": "lcm", "method": "direct", "stride": 8, "warm": 0}, env)  # the numba caches exist from here on
+    for method in dict.fromkeys(["direct"] + list(args.methods)):  # the numba caches of every method exist from here on
+        _spawn({"kind": "lcm", "method": method, "stride": 8, "warm": 0}, env)
     load_before = os.getloadavg()  # the machine is shared: its load goes with the times
     jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
     if not args.no_auto:
@@ -280,8 +283,8 @@ def fresh_main(args) -> None:
         import_cpu += [r["import_cpu"] for r in results]
         peak = max(r["peak"] for r in results) / 2**20
         key = (job["method"], job["stride"])
-        if job["kind"] == "lcm" and job["method"] == "direct":
-            peaks[job["stride"]] = peak
+        if job["kind"] == "lcm":
+            peaks[key] = peak
         ref_fresh, ref_warm = PYSTEM_FRESH_SECONDS.get(key), PYSTEM_SECONDS.get(key)
         r0 = results[0]
         what = (f"auto: k={r0['n_patterns']}, stride {r0['stride']}" if job["kind"] == "auto" else
@@ -325,10 +328,10 @@ def fresh_main(args) -> None:
         ["import hyperspy_symseg alone (no hyperspy.api before)", f"{_median(alone):.2f} s", f"median of {len(alone)}"],
         ["symseg segment FILE, wall time of the command", f"{cli:.2f} s", cli_what],
     ]
-    for stride, ref in PYSTEM_PEAK_MB.items():
-        if stride in peaks:
-            fixed.append([f"peak RSS, fresh process, direct, stride {stride}", f"{peaks[stride]:.0f} MiB",
-                          f"pySTEM {ref} MB (issue 12)"])
+    for (method, stride), peak in peaks.items():
+        ref = PYSTEM_PEAK_MB.get(stride)
+        fixed.append([f"peak RSS, fresh process, {method}, stride {stride}",
+                      f"{peak:.0f} MiB = {peak * 2**20 / 1e6:.0f} MB", f"pySTEM {ref} MB (issue 12)" if ref else "-"])
     print_table(["fixed cost", "value", "note"], fixed, title="Fixed costs of a process")
 
 
@@ -339,8 +342,9 @@ def compare_main(args) -> None:
         return
     trees = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
     envs = {name: _child_env(root) for name, root in trees.items()}
-    for name, root in trees.items():  # the numba caches of both exist from here on
-        _spawn({"kind": "lcm", "method": "direct", "stride": 8, "warm": 0}, envs[name], root)
+    for name, root in trees.items():  # the numba caches of both, every method, exist from here on
+        for method in dict.fromkeys(["direct"] + list(args.methods)):
+            _spawn({"kind": "lcm", "method": method, "stride": 8, "warm": 0}, envs[name], root)
     load_before = os.getloadavg()
     jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
     results = {(name, i): [] for name in trees for i in range(len(jobs))}
@@ -367,11 +371,12 @@ def compare_main(args) -> None:
                 f"{_median([r['fresh'] + r['import_symseg'] for r in runs]):.3f}",
                 f"{_median(warm):.3f}" if warm else "-", f"{min(warm):.3f}" if warm else "-",
                 f"{_median([r['import_symseg'] for r in runs]):.3f}",
+                f"{max(r['peak'] for r in runs) / 2**20:.1f}", f"{max(r['peak'] for r in runs) / 1e6:.1f}",
             ])
     print_table(
         ["run", "checkout", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s",
          "of fresh: HyperSpy's first Signal2D s", "fresh + import s",
-         "warm s", "warm min s", "import hyperspy_symseg s (after hyperspy.api)"],
+         "warm s", "warm min s", "import hyperspy_symseg s (after hyperspy.api)", "peak RSS MiB", "peak RSS MB"],
         rows,
         title=f"Side by side, {IMAGE.name}, pySTEM's defaults; {args.repeat} fresh processes per row (alternating "
         f"the checkouts), {args.warm_repeat} warm runs in each; medians; load average (1, 5, 15 min) "
