@@ -280,6 +280,7 @@ def lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch,
     out : (ny, nx, N) float32 ndarray
         The scores, ``out[i, j, k]`` for grid point ``(i, j)`` and shift ``k``.
     """
+    img = np.asarray(img, dtype=np.float64)  # the strips are transformed from it: float64 spectra (no copy if so)
     height, width = img.shape
     shifts = np.ascontiguousarray(shifts, dtype=np.int64)
     ny, nx = grid.ny, grid.nx
