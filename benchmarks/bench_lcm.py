@@ -12,6 +12,14 @@ from the signal to the label image; "descriptors" and "PCA+k-means" are medians 
 those steps. Peak memory is the RSS rise during one run, also given as a multiple of
 the descriptor array. The machine is shared: the minimum is the least disturbed run.
 
+    python benchmarks/bench_lcm.py --bandwidth [--repeat 5] [--strides 1] [--methods direct]
+
+This machine's memory bandwidth (STREAM-like read, write, copy and triad on arrays 4x the
+L3 cache, 1 and 2 threads, benchmarks/_bandwidth.py), measured before and after warm runs
+of the pipeline at stride 1; then, per step, the bytes it must at least read and write and
+those the code moves (from the arrays' actual shapes and dtypes), the time they take at
+that bandwidth, and the measured time: how far each step is from the bandwidth limit.
+
     python benchmarks/bench_lcm.py --fresh [--repeat 3] [--warm-repeat 3] [--strides ...] [--methods ...]
 
 The cost as a script pays it: every run is a new Python process that does
@@ -34,7 +42,9 @@ against pySTEM's.
 Side by side: the same fresh-process runs of this checkout and of another one (e.g. a
 copy of an older commit: ``git archive COMMIT | tar -x -C /tmp/old``), alternating the
 two for every repeat so that a change of the machine's load hits both; medians, and the
-CPU time (user + system, all threads) that other processes disturb less.
+CPU time (user + system, all threads) that other processes disturb less; the peak RSS of the
+fresh runs (the largest over the processes) in MiB and in MB. Every method's numba cache is
+filled by a first process of each checkout, so no run compiles.
 """
 
 from __future__ import annotations
@@ -64,7 +74,7 @@ PYSTEM_SECONDS = {("direct", 8): 1.56, ("fft", 8): 1.28, ("direct", 4): 4.92, ("
 # (issue 12 of this project; measured with pySTEM 0.0.26 built from source).
 PYSTEM_FRESH_SECONDS = {("direct", 1): 81.8, ("direct", 2): 20.3, ("direct", 4): 5.79, ("direct", 8): 1.76,
                         ("fft", 1): 85.8, ("fft", 2): 21.0, ("fft", 4): 5.42, ("fft", 8): 1.81}
-# pySTEM's peak RSS in a fresh process (issue 12), stride 1 and 8, direct.
+# pySTEM's peak RSS in a fresh process (issue 12), stride 1 and 8, direct, as the issue gives them (MB).
 PYSTEM_PEAK_MB = {1: 591, 8: 222}
 #: pySTEM's defaults, and like pySTEM no lattice background and no extra channels (so no lattice analysis).
 PYSTEM_PARAMS = dict(patch_x=20, patch_y=20, window_x=21, window_y=21, max_num_points=100, n_components=5,
@@ -95,8 +105,10 @@ def load_image():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--strides", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--methods", nargs="+", default=["direct", "fft"])
+    parser.add_argument("--strides", type=int, nargs="+", default=None, help="default 1 2 4 8 (--bandwidth: 1)")
+    parser.add_argument("--methods", nargs="+", default=None, help="default direct fft (--bandwidth: direct)")
+    parser.add_argument("--bandwidth", action="store_true",
+                        help="this machine's memory bandwidth and the bytes of every step, warm (see above)")
     parser.add_argument("--fft-repeat", type=int, default=None,
                         help="repeats for the fft method at strides 1 and 2 (default: --repeat; it takes 1-3 s now)")
     parser.add_argument("--fresh", action="store_true", help="each run in a new process (see above)")
@@ -107,6 +119,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.fft_repeat is None:
         args.fft_repeat = args.repeat
+    if args.strides is None:
+        args.strides = [1] if args.bandwidth else [1, 2, 4, 8]
+    if args.methods is None:
+        args.methods = ["direct"] if args.bandwidth else ["direct", "fft"]
+    if args.bandwidth:
+        return bandwidth_main(args)
     if args.child:
         return _child(json.loads(args.child))
     if args.fresh and args.baseline:
@@ -154,6 +172,85 @@ def main(argv=None):
         f"patch 20, 5 components, 2 patterns; median and minimum of {args.repeat} runs "
         f"({args.fft_repeat} for fft at strides 1-2)",
     )
+
+
+# ----------------------------------------------------------------------------- --bandwidth
+
+
+def bandwidth_main(args) -> None:
+    """Memory bandwidth (before and after the runs), the bytes of every step, and how far each step is from them."""
+    import hyperspy_symseg
+    from _bandwidth import STREAM_ELEMENTS, measure_bandwidth, step_bytes
+
+    from hyperspy_symseg.descriptors import translation
+
+    signal, source = load_image()
+    hyperspy_symseg.symmetry_segmentation(signal.isig[:256, :256], 2, stride=4, **PYSTEM_PARAMS)  # compile
+    before = measure_bandwidth()
+    runs = {}
+    for method in args.methods:
+        for stride in sorted(args.strides, reverse=True):
+            hyperspy_symseg.symmetry_segmentation(signal, 2, stride=stride, method=method, **PYSTEM_PARAMS)  # warm
+            times, segs = [], []
+            for _ in range(args.repeat):
+                clock = time.perf_counter()
+                segs.append(hyperspy_symseg.symmetry_segmentation(signal, 2, stride=stride, method=method,
+                                                                  **PYSTEM_PARAMS))
+                times.append(time.perf_counter() - clock)
+            runs[method, stride] = times, segs
+            print(f"  {method} stride {stride}: {_median(times):.3f} s", file=sys.stderr)
+    after = measure_bandwidth()
+    print_table(
+        ["kernel", "threads", "MB moved", "best ms (before)", "GB/s before", "GB/s after"],
+        [[b["kernel"], b["threads"], f"{b['bytes'] / 1e6:.0f}", f"{b['seconds'] * 1e3:.1f}", f"{b['gbs']:.1f}",
+          f"{a['gbs']:.1f}"] for b, a in zip(before, after)],
+        title=f"Memory bandwidth, STREAM-like, float64 arrays of {STREAM_ELEMENTS * 8 / 2**20:.0f} MiB (3 of them), "
+        f"best of 20 rounds, measured before and after the pipeline runs (load average "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} after); GB = 1e9 bytes",
+    )
+    # The limit: the best read and fill seen, on any number of threads (the pipeline runs on all of
+    # them, but on a shared machine a 2-thread run may have one core only).
+    read_bw = max(r["gbs"] for r in before + after if r["kernel"] == "read (sum)") * 1e9
+    write_bw = max(r["gbs"] for r in before + after if r["kernel"] == "write (fill)") * 1e9
+    image = np.asarray(signal.data)
+    for (method, stride), (times, segs) in runs.items():
+        seg = segs[-1]
+        spec = seg.descriptor
+        grid = spec.grid(image.shape, stride)
+        steps = step_bytes(image, seg, translation._prelude(image, spec.shifts, spec.patch_y, spec.patch_x, grid, None))
+        keys = {"descriptors": "descriptors", "reduction (PCA)": "reduction", "clustering (k-means)": "clustering",
+                "labels": "labels"}
+        rows, totals = [], np.zeros(5)
+        for st in steps:
+            measured = _median([r.timings[keys[st["step"]]] for r in segs])
+            bound = st["min_read"] / read_bw + st["min_written"] / write_bw
+            coded = st["code_read"] / read_bw + st["code_written"] / write_bw
+            totals += [st["min_read"] + st["min_written"], bound, st["code_read"] + st["code_written"], coded, measured]
+            rows.append([st["step"], f"{st['min_read'] / 1e6:.1f}", f"{st['min_written'] / 1e6:.1f}",
+                         f"{bound * 1e3:.1f}", f"{st['code_read'] / 1e6:.1f}", f"{st['code_written'] / 1e6:.1f}",
+                         f"{coded * 1e3:.1f}", f"{measured * 1e3:.1f}", f"{measured / bound:.1f}x",
+                         f"{measured / coded:.1f}x",
+                         f"{(st['code_read'] + st['code_written']) / measured / 1e9:.2f}"])
+        rows.append(["sum of the steps", f"{totals[0] / 1e6:.1f} (read + written)", "", f"{totals[1] * 1e3:.1f}",
+                     f"{totals[2] / 1e6:.1f} (read + written)", "", f"{totals[3] * 1e3:.1f}", f"{totals[4] * 1e3:.1f}",
+                     f"{totals[4] / totals[1]:.1f}x", f"{totals[4] / totals[3]:.1f}x",
+                     f"{totals[2] / totals[4] / 1e9:.2f}"])
+        whole = _median(times)
+        rows.append(["whole pipeline (signal in, labels out)", "", "", f"{totals[1] * 1e3:.1f}", "", "",
+                     f"{totals[3] * 1e3:.1f}", f"{whole * 1e3:.1f}", f"{whole / totals[1]:.1f}x",
+                     f"{whole / totals[3]:.1f}x", f"{totals[2] / whole / 1e9:.2f}"])
+        print_table(
+            ["step", "must read MB", "must write MB", "at bandwidth ms", "as coded: read MB", "written MB",
+             "at bandwidth ms", "measured warm ms", "measured / must", "measured / as coded",
+             "as coded GB/s achieved"],
+            rows,
+            title=f"Bytes and the bandwidth limit, {method}, stride {stride}, {source} "
+            f"{image.shape[1]}x{image.shape[0]} {image.dtype}, pySTEM's defaults; time at bandwidth = bytes read / "
+            f"{read_bw / 1e9:.1f} GB/s + bytes written / {write_bw / 1e9:.1f} GB/s (the best read and fill above, "
+            f"any thread count); measured: median of {len(times)} warm runs in this process",
+        )
+        print_table(["step", "what the bytes are"], [[st["step"], st["notes"]] for st in steps],
+                    title=f"Where the bytes come from ({method}, stride {stride})")
 
 
 # ----------------------------------------------------------------------------- --fresh
@@ -264,7 +361,8 @@ def fresh_main(args) -> None:
         print(f"{IMAGE} is missing: --fresh measures the authors' example image only.", file=sys.stderr)
         return
     env = _child_env()
-    _spawn({"kind": "lcm", "method": "direct", "stride": 8, "warm": 0}, env)  # the numba caches exist from here on
+    for method in dict.fromkeys(["direct"] + list(args.methods)):  # the numba caches of every method exist from here on
+        _spawn({"kind": "lcm", "method": method, "stride": 8, "warm": 0}, env)
     load_before = os.getloadavg()  # the machine is shared: its load goes with the times
     jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
     if not args.no_auto:
@@ -280,8 +378,8 @@ def fresh_main(args) -> None:
         import_cpu += [r["import_cpu"] for r in results]
         peak = max(r["peak"] for r in results) / 2**20
         key = (job["method"], job["stride"])
-        if job["kind"] == "lcm" and job["method"] == "direct":
-            peaks[job["stride"]] = peak
+        if job["kind"] == "lcm":
+            peaks[key] = peak
         ref_fresh, ref_warm = PYSTEM_FRESH_SECONDS.get(key), PYSTEM_SECONDS.get(key)
         r0 = results[0]
         what = (f"auto: k={r0['n_patterns']}, stride {r0['stride']}" if job["kind"] == "auto" else
@@ -325,10 +423,10 @@ def fresh_main(args) -> None:
         ["import hyperspy_symseg alone (no hyperspy.api before)", f"{_median(alone):.2f} s", f"median of {len(alone)}"],
         ["symseg segment FILE, wall time of the command", f"{cli:.2f} s", cli_what],
     ]
-    for stride, ref in PYSTEM_PEAK_MB.items():
-        if stride in peaks:
-            fixed.append([f"peak RSS, fresh process, direct, stride {stride}", f"{peaks[stride]:.0f} MiB",
-                          f"pySTEM {ref} MB (issue 12)"])
+    for (method, stride), peak in peaks.items():
+        ref = PYSTEM_PEAK_MB.get(stride)
+        fixed.append([f"peak RSS, fresh process, {method}, stride {stride}",
+                      f"{peak:.0f} MiB = {peak * 2**20 / 1e6:.0f} MB", f"pySTEM {ref} MB (issue 12)" if ref else "-"])
     print_table(["fixed cost", "value", "note"], fixed, title="Fixed costs of a process")
 
 
@@ -339,8 +437,9 @@ def compare_main(args) -> None:
         return
     trees = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
     envs = {name: _child_env(root) for name, root in trees.items()}
-    for name, root in trees.items():  # the numba caches of both exist from here on
-        _spawn({"kind": "lcm", "method": "direct", "stride": 8, "warm": 0}, envs[name], root)
+    for name, root in trees.items():  # the numba caches of both, every method, exist from here on
+        for method in dict.fromkeys(["direct"] + list(args.methods)):
+            _spawn({"kind": "lcm", "method": method, "stride": 8, "warm": 0}, envs[name], root)
     load_before = os.getloadavg()
     jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
     results = {(name, i): [] for name in trees for i in range(len(jobs))}
@@ -367,11 +466,12 @@ def compare_main(args) -> None:
                 f"{_median([r['fresh'] + r['import_symseg'] for r in runs]):.3f}",
                 f"{_median(warm):.3f}" if warm else "-", f"{min(warm):.3f}" if warm else "-",
                 f"{_median([r['import_symseg'] for r in runs]):.3f}",
+                f"{max(r['peak'] for r in runs) / 2**20:.1f}", f"{max(r['peak'] for r in runs) / 1e6:.1f}",
             ])
     print_table(
         ["run", "checkout", "fresh s", "fresh min s", "fresh CPU s", "fresh descriptors s",
          "of fresh: HyperSpy's first Signal2D s", "fresh + import s",
-         "warm s", "warm min s", "import hyperspy_symseg s (after hyperspy.api)"],
+         "warm s", "warm min s", "import hyperspy_symseg s (after hyperspy.api)", "peak RSS MiB", "peak RSS MB"],
         rows,
         title=f"Side by side, {IMAGE.name}, pySTEM's defaults; {args.repeat} fresh processes per row (alternating "
         f"the checkouts), {args.warm_repeat} warm runs in each; medians; load average (1, 5, 15 min) "

@@ -135,10 +135,11 @@ def test_inverse_weights_equal_irfft(length):
 
 
 def test_fft_length_is_fast_and_large_enough():
-    for n in (1, 41, 81, 83, 97, 121):
-        w = fft_length(n)
-        assert w >= n and w == scipy.fft.next_fast_len(w, real=True)
+    """The lengths scipy.fft.next_fast_len(real=True) gives (2**a 3**b 5**c), without importing it."""
+    lengths = [fft_length(n) for n in range(1, 3001)]
+    assert lengths == [scipy.fft.next_fast_len(n, real=True) for n in range(1, 3001)]
     assert fft_length(81) == 81  # the authors' defaults: 41 + 40 columns, 3**4
+    assert (fft_length(97), fft_length(121), fft_length(2049)) == (100, 125, 2160)
 
 
 def test_authors_example_equals_previous_implementation():

@@ -33,7 +33,7 @@ This is what makes the method fast:
 * ``W`` covers the span of the shifts actually requested (smallest to largest, not
   ``2 max |shift|``), rounded up to a fast FFT length.
 
-Grid columns are independent: threads take whole columns (scipy's FFT and the numba
+Grid columns are independent: threads take whole columns (NumPy's FFT and the numba
 kernel both run without the GIL), so there is no synchronisation inside a column and
 the result does not depend on the number of threads.
 
@@ -57,10 +57,66 @@ from ._pearson_kernels import _clipped_pearson, _pearson, _row_bounds
 
 
 def fft_length(n: int) -> int:
-    """A fast real-FFT length ``>= n`` (the work here grows with it: the smallest fast one)."""
-    import scipy.fft  # here, not at import: scipy.fft and scipy.special, 30-90 ms of a fresh process
+    """The smallest ``2**a 3**b 5**c >= n``: a fast real-FFT length (the work here grows with it).
 
-    return int(scipy.fft.next_fast_len(int(n), real=True))
+    The lengths ``scipy.fft.next_fast_len(n, real=True)`` gives, computed here so that the
+    method does not import scipy.fft (and scipy.special with it: 3.6 MiB and 30-90 ms of a
+    fresh process); the transforms are NumPy's, the same pocketfft.
+    """
+    n = max(1, int(n))
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _cut(img, top, left, width, out):
+    """``out[:, :width] = img[top:, left:]`` (pixels outside the image are zero) and ``out[:, width:] = 0``."""
+    rows = out.shape[0]
+    height, image_width = img.shape
+    r0, r1 = max(top, 0), min(top + rows, height)
+    c0, c1 = max(left, 0), min(left + width, image_width)
+    if r0 > top or r1 < top + rows or c0 > left or c1 < left + width:
+        out[:, :width] = 0.0
+    out[:, width:] = 0.0
+    if r1 > r0 and c1 > c0:
+        out[r0 - top : r1 - top, c0 - left : c1 - left] = img[r0:r1, c0:c1]
+
+
+def _row_spectra(img, top, left_a, width_a, left_b, width_b, length, fa, fb, local):
+    """The row spectra of a strip: ``fa[r]`` of image row ``top + r`` cut to columns ``left_a``
+    .. ``left_a + width_a`` and ``fb[r]`` cut to ``left_b`` .. ``left_b + width_b``, each
+    zero-padded to ``length`` (pixels outside the image are zero).
+
+    No copy of the image is made. A cut is transformed from a contiguous strip (NumPy's
+    own zero-padding of a strided view is 40 % slower), except the neighbourhood when it
+    lies inside the image and needs no padding (``width_b == length``, e.g. pySTEM's
+    defaults): it is transformed straight from the image, and the patch's strip is then
+    cut into ``fb``'s memory before ``fb`` is written. Otherwise the strip is
+    ``local.strip``, a buffer of the thread allocated on first use.
+    """
+    rows = fa.shape[0]
+    height, image_width = img.shape
+    if width_b == length and top >= 0 and top + rows <= height and left_b >= 0 and left_b + width_b <= image_width:
+        strip = fb.view(np.float64)[:, :length]  # read by the first transform, then overwritten by the second
+        _cut(img, top, left_a, width_a, strip)
+        np.fft.rfft(strip, axis=-1, out=fa)
+        np.fft.rfft(img[top : top + rows, left_b : left_b + width_b], axis=-1, out=fb)
+        return
+    if getattr(local, "strip", None) is None:
+        local.strip = np.empty((rows, length))
+    _cut(img, top, left_a, width_a, local.strip)
+    np.fft.rfft(local.strip, axis=-1, out=fa)
+    _cut(img, top, left_b, width_b, local.strip)
+    np.fft.rfft(local.strip, axis=-1, out=fb)
 
 
 def inverse_weights(lags: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,6 +280,7 @@ def lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch,
     out : (ny, nx, N) float32 ndarray
         The scores, ``out[i, j, k]`` for grid point ``(i, j)`` and shift ``k``.
     """
+    img = np.asarray(img, dtype=np.float64)  # the strips are transformed from it: float64 spectra (no copy if so)
     height, width = img.shape
     shifts = np.ascontiguousarray(shifts, dtype=np.int64)
     ny, nx = grid.ny, grid.nx
@@ -241,30 +298,23 @@ def lcm_fft(img, shifts, py, px, grid, mean, inv, ii1, ii2, flat_pp, out, batch,
     shift_v = np.ascontiguousarray(shift_v.ravel(), dtype=np.int64)
     ys = np.ascontiguousarray(grid.rows(), dtype=np.int64)
     xs = np.ascontiguousarray(grid.cols(), dtype=np.int64)
-    # The image zero-padded so that every strip is a view of it.
-    pad_y = py + max(abs(m0), abs(m1))
-    pad_x = px + max(abs(n0), abs(n1))
-    padded = np.zeros((height + 2 * pad_y, width + 2 * pad_x))
-    padded[pad_y : pad_y + height, pad_x : pad_x + width] = img
     r0 = int(ys[0]) - py + min(0, m0)  # image row of strip row 0
     n_rows = int(ys[-1]) + py + max(0, m1) - r0 + 1
-    top = r0 + pad_y
     # Sum afresh every `chunk` centres: the sliding rows outweigh the restarts ten to one.
     chunk = max(1, -(-10 * (2 * py + 1) // (2 * max(1, grid.stride))))
     cols_per_batch = max(1, int(batch) // ny)
     local = threading.local()
-    import scipy.fft  # (see fft_length)
 
     def column(j):
-        if getattr(local, "strip", None) is None:
-            local.strip = np.zeros((n_rows, length))  # patch columns, zero-padded to the FFT length
-        left = int(xs[j]) - px + pad_x
-        local.strip[:, : 2 * px + 1] = padded[top : top + n_rows, left : left + 2 * px + 1]
-        fa = scipy.fft.rfft(local.strip, axis=-1, workers=1)
-        fb = scipy.fft.rfft(padded[top : top + n_rows, left + n0 : left + n0 + width_b], n=length, axis=-1, workers=1)
+        # The two row spectra of the strip, buffers of the thread reused by all its columns.
+        if getattr(local, "fa", None) is None:
+            local.fa = np.empty((n_rows, length // 2 + 1), dtype=np.complex128)
+            local.fb = np.empty_like(local.fa)
+        left = int(xs[j]) - px  # patch columns, then the neighbourhood's
+        _row_spectra(img, r0, left, 2 * px + 1, left + n0, width_b, length, local.fa, local.fb, local)
         _lcm_fft_column(
-            fa, fb, j, r0, chunk, ys, xs, b_rows, shift_u, shift_v, cos_w, sin_w, shifts, py, px, height, width,
-            mean, inv, ii1, ii2, flat_pp, out,
+            local.fa, local.fb, j, r0, chunk, ys, xs, b_rows, shift_u, shift_v, cos_w, sin_w, shifts, py, px, height,
+            width, mean, inv, ii1, ii2, flat_pp, out,
         )
 
     def columns(j0):
