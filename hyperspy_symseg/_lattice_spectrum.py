@@ -70,7 +70,9 @@ def power_spectrum(image: np.ndarray, tile: int = TILE) -> np.ndarray:
     for y, x in corners:
         block = image[y:y + h, x:x + w]
         block = (block - block.mean()) * taper
-        half += np.abs(scipy.fft.rfft2(block, workers=-1)) ** 2
+        # one worker: a tile is at most TILE^2 px, where more threads gained nothing on 2
+        # cores (384^2: 0.50 ms with one, 0.63-0.71 ms with two; the same numbers)
+        half += np.abs(scipy.fft.rfft2(block, workers=1)) ** 2
     half /= len(corners)
     # The full plane from the half plane: P(-k) = P(k) for a real image, i.e. column
     # c > w / 2 is column w - c with its rows r -> -r mod h (slices, not a gather).
@@ -343,7 +345,7 @@ def _zoom(image, corners, shape, k, step: float = 0.25, n: int = 5):
     noise sidebands, neighbouring peaks).
     """
     h, w = shape
-    taper = np.outer(_hann(h), _hann(w)).astype(np.float32)
+    taper = _taper((h, w)).astype(np.float32)
     yy, xx = np.arange(h), np.arange(w)
     offsets = (np.arange(n) - n // 2) * step
     out = np.array(k, dtype=np.float64, copy=True)
@@ -357,10 +359,12 @@ def _zoom(image, corners, shape, k, step: float = 0.25, n: int = 5):
     for _ in range(2):
         # All peaks at once in the big product (one (h, w) x (w, n * peaks) product per
         # tile instead of one per peak and tile); everything else per peak, as before.
-        ky = [out[p, 0] + offsets / h for p in range(len(out))]
-        kx = [out[p, 1] + offsets / w for p in range(len(out))]
-        ey = [np.exp(-2j * np.pi * np.outer(v, yy)).astype(np.complex64) for v in ky]
-        ex = np.concatenate([np.exp(-2j * np.pi * np.outer(xx, v)).astype(np.complex64) for v in kx], axis=1)
+        ky = out[:, 0, None] + offsets / h  # (peaks, n): row p is out[p, 0] + offsets / h
+        kx = out[:, 1, None] + offsets / w
+        # every peak's phase factors in one exp each (the same numbers as one peak at a time)
+        ey_all = np.exp(-2j * np.pi * np.outer(ky, yy)).astype(np.complex64)
+        ey = [ey_all[p * n:(p + 1) * n] for p in range(len(out))]
+        ex = np.exp(-2j * np.pi * np.outer(xx, kx)).astype(np.complex64)
         power = [0] * len(out)
         for b in blocks:
             bx = b @ ex
