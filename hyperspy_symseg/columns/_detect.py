@@ -24,7 +24,12 @@ import numpy as np
 from ._jit import parallel_and_serial
 
 #: Images of at least this many pixels are smoothed and scanned for maxima on all numba threads.
-MIN_PARALLEL_PIXELS = 128 * 128
+#: A smaller image is ~1 ms of work a kernel, less than what a parallel region can lose on a
+#: shared 2-core machine: with another process busy on one core, each of the detection's
+#: four parallel launches on a 384^2 image waited 5-10 ms for the worker sharing that core
+#: (find_atom_columns median 160 -> 89 ms with these on the calling thread, best case
+#: 51 -> 55 ms).
+MIN_PARALLEL_PIXELS = 512 * 512
 
 
 def robust_noise_sigma(image: np.ndarray) -> float:

@@ -79,8 +79,11 @@ def _sweep_columns(
 #: thread: a parallel region costs a wake-up of every worker thread (milliseconds on a
 #: busy machine), more than a few dozen column fits. Separate cache entries (:mod:`._jit`).
 _sweep, _sweep_serial = parallel_and_serial(_sweep_columns)
-#: Below this many columns to fit, a sweep runs on the calling thread.
-MIN_PARALLEL = 24
+#: Below this many columns to fit, a sweep runs on the calling thread: ~30 us a column,
+#: so ~30 ms of work at the limit. On a 2-core machine shared with another busy process a
+#: parallel sweep waits for the worker that shares its core: 471 columns took 22 ms in
+#: parallel against 13 ms on one thread, sweeps of 50-180 columns 6-12 ms against 1.5-5 ms.
+MIN_PARALLEL = 1000
 
 
 def neighbour_lists(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
