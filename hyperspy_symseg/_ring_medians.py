@@ -157,7 +157,7 @@ def ring_medians(order, starts, ring, values, keys, exclude, previous):
     ring : (n,) int64 ndarray
         The ring of each flat bin.
     values : (n,) float64 ndarray
-        The spectrum, flat; ``keys`` is the same memory viewed as int64.
+        The spectrum, flat (not read: the medians come from ``keys``, the same memory viewed as int64).
     exclude : (n,) bool ndarray
         Bins left out.
     previous : float64 ndarray
@@ -179,8 +179,8 @@ def ring_medians(order, starts, ring, values, keys, exclude, previous):
     for r in range(n_rings):
         widest = max(widest, starts[r + 1] - starts[r])
     medians = np.full(n_rings, np.nan)
-    gathered = np.empty(widest)
-    gathered_keys = np.empty(widest, dtype=np.int64)
+    gathered_keys = np.empty(widest + 1, dtype=np.int64)
+    gathered = gathered_keys.view(np.float64)  # the same memory: the values of the gathered keys
     scratch_a = np.empty(widest, dtype=np.int64)
     scratch_b = np.empty(widest, dtype=np.int64)
     hist = np.zeros(256, dtype=np.int64)
@@ -189,17 +189,19 @@ def ring_medians(order, starts, ring, values, keys, exclude, previous):
             medians[r] = previous[r]
             continue
         m = 0
-        plain = True
-        for t in range(starts[r], starts[r + 1]):
+        lowest = _NON_FINITE
+        highest = np.int64(0)
+        for t in range(starts[r], starts[r + 1]):  # branch-free: an excluded bin is overwritten
             i = order[t]
-            if not exclude[i]:
-                gathered[m] = values[i]
-                key = keys[i]
-                gathered_keys[m] = key
-                plain &= (key >= 0) & (key < _NON_FINITE)
-                m += 1
+            key = keys[i]
+            gathered_keys[m] = key
+            keep = not exclude[i]
+            lowest = min(lowest, key) if keep else lowest
+            highest = max(highest, key) if keep else highest
+            m += keep
         if m == 0:
             continue
+        plain = lowest >= 0 and highest < _NON_FINITE
         if plain:
             medians[r] = _median_of_keys(gathered_keys, gathered, m, scratch_a, scratch_b, hist)
         else:
