@@ -1,6 +1,6 @@
 """Atom columns: detection, precision against the Cramer-Rao bound, speed, and atomap side by side.
 
-    python benchmarks/bench_columns.py [--quick] [--no-atomap]
+    python benchmarks/bench_columns.py [--quick] [--no-atomap] [--tables speed atomap ...]
 
 Forward-model images (hyperspy_symseg.simulate) with known column positions:
 periods 8-25 px, column widths 1.6-3 px, doses 8/30/100/1000 counts at a column peak,
@@ -297,16 +297,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="doses 30 and 1000, smaller images")
     parser.add_argument("--no-atomap", action="store_true")
+    tables = ("detection", "precision", "pairs", "speed", "atomap")
+    parser.add_argument("--tables", nargs="+", choices=tables, default=tables, metavar="TABLE",
+                        help=f"only these tables (of {', '.join(tables)}; default all)")
     args = parser.parse_args()
     doses = (30, 1000) if args.quick else DOSES
     # compile / load the numba kernels once so that the tables show warm times
     warm = simulate(PRECISION_SCENE, 30, seed=0, shape=(96, 96))
     locate_columns(warm.image.data, 18.0)
-    detection_table(doses, scan_sigma=0.002)
-    precision_table(doses, (256, 256) if args.quick else (512, 512))
-    pair_table(doses, (256, 256))
-    speed_table((1024, 1024) if args.quick else (2048, 2048))
-    if not args.no_atomap:
+    if "detection" in args.tables:
+        detection_table(doses, scan_sigma=0.002)
+    if "precision" in args.tables:
+        precision_table(doses, (256, 256) if args.quick else (512, 512))
+    if "pairs" in args.tables:
+        pair_table(doses, (256, 256))
+    if "speed" in args.tables:
+        speed_table((1024, 1024) if args.quick else (2048, 2048))
+    if not args.no_atomap and "atomap" in args.tables:
         atomap_table((256, 256) if args.quick else (384, 384), (512, 512) if args.quick else (1024, 1024))
     print(json.dumps({"python": sys.version.split()[0], "numpy": np.__version__}))
 

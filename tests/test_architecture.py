@@ -27,6 +27,7 @@ import pytest
         "hyperspy_symseg.lattice",
         "hyperspy_symseg._lattice_spectrum",
         "hyperspy_symseg._lattice_indexing",
+        "hyperspy_symseg._ring_medians",
         "hyperspy_symseg.unmixing",
         "hyperspy_symseg.metrics",
         "hyperspy_symseg.separability",

@@ -60,3 +60,18 @@ def test_renamed_copy_is_the_same_function():
     assert g.__qualname__.endswith("f__copy")
     assert g(5) == f(5) == 13
     assert g(5, 3, z=1) == 16
+
+
+@pytest.mark.parametrize(("load", "free"), [(0.3, True), (1.2, True), (1.9, False), (6.0, False)])
+def test_small_kernels_run_in_parallel_only_when_a_core_is_free(monkeypatch, load, free):
+    """The 1-minute load average decides the small launches (the two builds give the same numbers);
+    large ones are parallel whatever the load, tiny ones never."""
+    import os
+
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert _jit.cores_are_free() is free
+    assert _refine._parallel_pays(400) is free and _detect._parallel_pays(384 * 384) is free
+    assert _refine._parallel_pays(_refine.MIN_PARALLEL_BUSY) and _detect._parallel_pays(_detect.MIN_PARALLEL_PIXELS_BUSY)
+    assert not _refine._parallel_pays(_refine.MIN_PARALLEL - 1)
+    assert not _detect._parallel_pays(_detect.MIN_PARALLEL_PIXELS - 1)

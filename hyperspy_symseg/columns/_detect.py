@@ -21,10 +21,21 @@ import math
 import numba
 import numpy as np
 
-from ._jit import parallel_and_serial
+from ._jit import cores_are_free, parallel_and_serial
 
-#: Images of at least this many pixels are smoothed and scanned for maxima on all numba threads.
+#: Images of at least this many pixels are smoothed and scanned for maxima on all numba
+#: threads when a core is free (:func:`._jit.cores_are_free`), ...
 MIN_PARALLEL_PIXELS = 128 * 128
+#: ... and from this many on also on a busy machine. A smaller image is ~1 ms of work a
+#: kernel, less than what a parallel region can lose on a shared 2-core machine: with
+#: another process busy on one core, each of the detection's four parallel launches on a
+#: 384^2 image waited 5-10 ms for the worker sharing that core (find_atom_columns median
+#: 160 -> 89 ms with these on the calling thread, best case 51 -> 55 ms).
+MIN_PARALLEL_PIXELS_BUSY = 512 * 512
+
+
+def _parallel_pays(pixels: int) -> bool:
+    return pixels >= MIN_PARALLEL_PIXELS_BUSY or (pixels >= MIN_PARALLEL_PIXELS and cores_are_free())
 
 
 def robust_noise_sigma(image: np.ndarray) -> float:
@@ -104,7 +115,7 @@ def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
 
         return ndimage.gaussian_filter(img, sigma, mode="reflect", truncate=4.0)
     out = np.empty_like(img)
-    kernel = _smooth if img.size >= MIN_PARALLEL_PIXELS else _smooth_serial
+    kernel = _smooth if _parallel_pays(img.size) else _smooth_serial
     kernel(img, gaussian_weights(sigma), np.empty_like(img), out)
     return out
 
@@ -159,7 +170,7 @@ def bilinear(grid: np.ndarray, yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
     iy0, iy1, fy = _interp_weights(yi, grid.shape[0])
     ix0, ix1, fx = _interp_weights(xi, grid.shape[1])
     out = np.empty((len(fy), len(fx)))
-    kernel = _bilinear if out.size >= MIN_PARALLEL_PIXELS else _bilinear_serial
+    kernel = _bilinear if _parallel_pays(out.size) else _bilinear_serial
     kernel(grid, iy0, iy1, fy, ix0, ix1, fx, np.empty((grid.shape[0], len(fx))), out)
     return out
 
@@ -265,7 +276,7 @@ def square_max(image: np.ndarray, half: int, mode: str = "nearest") -> np.ndarra
 
         return ndimage.maximum_filter(img, size=2 * int(half) + 1, mode=mode)
     out = np.empty_like(img)
-    kernel = _square_max if img.size >= MIN_PARALLEL_PIXELS else _square_max_serial
+    kernel = _square_max if _parallel_pays(img.size) else _square_max_serial
     kernel(img, int(half), out)
     return out
 

@@ -15,6 +15,7 @@ file.
 
 from __future__ import annotations
 
+import os
 import types
 
 import numba
@@ -42,3 +43,20 @@ def parallel_and_serial(func):
     parallel = serialised(numba.njit(parallel=True, cache=True, nogil=True)(_renamed(func, "__parallel")))
     serial = numba.njit(cache=True, nogil=True)(func)
     return parallel, serial
+
+
+def cores_are_free() -> bool:
+    """Whether the machine has a core to spare for numba's worker threads.
+
+    True when the 1-minute load average (the calling thread's own work counts about 1)
+    is below numba's thread count minus one half: a parallel region whose worker
+    shares its core with another busy process waits for that worker's time slices
+    (5-10 ms a launch measured on a shared 2-core machine), so small kernels are
+    launched in parallel only on a free machine. True where the load is unknown.
+    Only the choice between the two builds depends on it: they give the same numbers.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average on this platform
+        return True
+    return load < numba.config.NUMBA_NUM_THREADS - 0.5

@@ -35,7 +35,7 @@ import math
 import numba
 import numpy as np
 
-from ._jit import parallel_and_serial
+from ._jit import cores_are_free, parallel_and_serial
 from ._lm import STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _add_column, _fit_one, _window  # noqa: F401
 from ._pairs import JOINT_SEPARATION, _sweep_pairs, _sweep_pairs_serial, find_pairs
 
@@ -79,8 +79,18 @@ def _sweep_columns(
 #: thread: a parallel region costs a wake-up of every worker thread (milliseconds on a
 #: busy machine), more than a few dozen column fits. Separate cache entries (:mod:`._jit`).
 _sweep, _sweep_serial = parallel_and_serial(_sweep_columns)
-#: Below this many columns to fit, a sweep runs on the calling thread.
+#: Below this many columns to fit, a sweep runs on the calling thread, ...
 MIN_PARALLEL = 24
+#: ... and below this many also when no core is free (:func:`._jit.cores_are_free`): ~30 us
+#: a column, so ~30 ms of work at the limit. On a 2-core machine shared with another busy
+#: process a parallel sweep waits for the worker that shares its core: 471 columns took
+#: 22 ms in parallel against 13 ms on one thread, sweeps of 50-180 columns 6-12 ms against
+#: 1.5-5 ms.
+MIN_PARALLEL_BUSY = 1000
+
+
+def _parallel_pays(columns: int) -> bool:
+    return columns >= MIN_PARALLEL_BUSY or (columns >= MIN_PARALLEL and cores_are_free())
 
 
 def neighbour_lists(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
@@ -222,11 +232,11 @@ def fit_columns(
         out = np.empty_like(params)
         ell = bool(elliptical) and not fixed_width
         single = todo & ~paired
-        kernel = _sweep if int(single.sum()) >= MIN_PARALLEL else _sweep_serial
+        kernel = _sweep if _parallel_pays(int(single.sum())) else _sweep_serial
         kernel(image, params, centres, ptr, idx, float(radius), poisson, ell, bool(fixed_width), int(max_iter),
                float(tol), min_prec, max_prec, float(max_shift), single, out, info)
         if len(pairs):
-            kernel = _sweep_pairs if len(pairs) >= MIN_PARALLEL // 2 else _sweep_pairs_serial
+            kernel = _sweep_pairs if _parallel_pays(2 * len(pairs)) else _sweep_pairs_serial
             kernel(image, params, centres, ptr, idx, pairs, float(radius), poisson, ell, bool(fixed_width),
                    int(max_iter), float(tol), min_prec, max_prec, float(max_shift), todo, out, info)
         # Strongly overlapping neighbours make the Jacobi sweeps oscillate (each column
