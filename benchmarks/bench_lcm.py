@@ -45,6 +45,15 @@ two for every repeat so that a change of the machine's load hits both; medians, 
 CPU time (user + system, all threads) that other processes disturb less; the peak RSS of the
 fresh runs (the largest over the processes) in MiB and in MB. Every method's numba cache is
 filled by a first process of each checkout, so no run compiles.
+
+    python benchmarks/bench_lcm.py --fresh --breakdown [--repeat 5] [--strides 8 4]
+
+Where a fresh process's extra time goes (fresh run minus the warm run in the same
+process), measured inside --repeat fresh processes: HyperSpy's first ``Signal2D`` and
+``set_signal_type``, HyperSpy's first ``Signal1D`` (the descriptor signal), the first call
+of every numba kernel (its load from numba's cache; a call that waited for another
+thread's load of the same kernel counts as waiting), threadpoolctl's import and BLAS
+controller, and the remainder; medians in ms.
 """
 
 from __future__ import annotations
@@ -115,6 +124,7 @@ def main(argv=None):
     parser.add_argument("--warm-repeat", type=int, default=3, help="--fresh: warm runs after the fresh one in each process")
     parser.add_argument("--no-auto", action="store_true", help="--fresh: leave out the automatic-stage rows")
     parser.add_argument("--baseline", help="--fresh: another checkout to measure side by side with this one")
+    parser.add_argument("--breakdown", action="store_true", help="--fresh: where fresh minus warm goes (see above)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.fft_repeat is None:
@@ -127,6 +137,8 @@ def main(argv=None):
         return bandwidth_main(args)
     if args.child:
         return _child(json.loads(args.child))
+    if args.fresh and args.breakdown:
+        return breakdown_main(args)
     if args.fresh and args.baseline:
         return compare_main(args)
     if args.fresh:
@@ -260,6 +272,8 @@ def _child(job: dict) -> None:
     """One fresh process: imports, then the pipeline once (fresh) and ``warm`` times more; JSON on stdout."""
     import resource
 
+    if job["kind"] == "breakdown":
+        return _breakdown_child(job)
     if job["kind"] == "import":  # only the imports, in the order asked
         times = {}
         for name in job["modules"]:
@@ -316,6 +330,105 @@ def _child(job: dict) -> None:
         if not np.array_equal(again, labels):
             out["warm_labels_differ"] = True
     print(json.dumps(out))
+
+
+def _breakdown_child(job: dict) -> None:
+    """One fresh process: the parts of its first segmentation that a warm one does not pay (ms)."""
+    import threading
+
+    import hyperspy.api as hs
+
+    import hyperspy_symseg
+    from hyperspy_symseg import _signal_utils, _threading
+    from numba.core import dispatcher
+
+    parts, kernels, lock = {}, {}, threading.Lock()
+    first_call = dispatcher.Dispatcher._compile_for_args
+
+    def timed_first_call(self, *args, **kwargs):  # numba calls it when no loaded overload fits the arguments
+        start = time.perf_counter()
+        waited = bool(self.overloads)  # another thread is loading it (or has)
+        try:
+            return first_call(self, *args, **kwargs)
+        finally:
+            with lock:
+                name = self.py_func.__name__
+                load, wait = kernels.get(name, (0.0, 0.0))
+                took = time.perf_counter() - start
+                kernels[name] = (load, wait + took) if waited or (name in kernels and load) else (load + took, wait)
+
+    def timed(module, name, key):
+        original = getattr(module, name)
+
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                parts.setdefault(key, time.perf_counter() - start)  # the first call only
+
+        setattr(module, name, call)
+
+    dispatcher.Dispatcher._compile_for_args = timed_first_call
+    timed(_threading, "_blas_controller", "threadpoolctl import + BLAS controller")
+    import hyperspy_symseg._pipeline as pipeline
+
+    timed(pipeline, "_descriptor_signal", "descriptor signal (HyperSpy's first Signal1D)")
+    kwargs = dict(PYSTEM_PARAMS, n_patterns=2, stride=job["stride"], method=job["method"])
+    data = np.load(IMAGE).astype(np.float32)
+    runs = []
+    for i in range(2):
+        parts_before = dict(parts)
+        clock = time.perf_counter()
+        s = hs.signals.Signal2D(data)
+        s.set_signal_type("atomic_resolution")
+        signal = time.perf_counter() - clock
+        seg = hyperspy_symseg.symmetry_segmentation(s, **kwargs)
+        np.asarray(seg.labels.data)
+        runs.append({"total": time.perf_counter() - clock, "signal": signal, "steps": dict(seg.timings),
+                     "parts": {k: v for k, v in parts.items() if k not in parts_before}})
+        if i == 0:
+            first_kernels = dict(kernels)
+    print(json.dumps({"runs": runs, "kernels": first_kernels}))
+
+
+def breakdown_main(args) -> None:
+    if not IMAGE.exists():
+        print(f"{IMAGE} is missing: --fresh measures the authors' example image only.", file=sys.stderr)
+        return
+    env = _child_env()
+    for method in args.methods:
+        for stride in args.strides:
+            job = {"kind": "breakdown", "method": method, "stride": stride}
+            _spawn(job, env)  # fills numba's cache if needed
+            results = [_spawn(job, env) for _ in range(args.repeat)]
+            ms = lambda values: f"{1000 * _median(values):.1f}"  # noqa: E731
+            fresh = [r["runs"][0]["total"] for r in results]
+            warm = [r["runs"][1]["total"] for r in results]
+            rows = [["fresh run (image -> labels)", ms(fresh)], ["warm run, same process", ms(warm)],
+                    ["fresh - warm", ms([f - w for f, w in zip(fresh, warm)])],
+                    ["  HyperSpy's first Signal2D + set_signal_type",
+                     ms([r["runs"][0]["signal"] - r["runs"][1]["signal"] for r in results])]]
+            for key in results[0]["runs"][0]["parts"]:
+                rows.append([f"  {key}", ms([r["runs"][0]["parts"].get(key, 0.0) for r in results])])
+            names = sorted({n for r in results for n in r["kernels"]})
+            load = [sum(r["kernels"].get(n, (0.0, 0.0))[0] for n in names) for r in results]
+            wait = [sum(r["kernels"].get(n, (0.0, 0.0))[1] for n in names) for r in results]
+            rows.append([f"  numba first calls, {len(names)} kernels (cache loads, this thread)", ms(load)])
+            for n in names:
+                rows.append([f"    {n}", ms([r["kernels"].get(n, (0.0, 0.0))[0] for r in results])])
+            rows.append(["  (other threads waiting for those loads, not on the critical path twice)", ms(wait)])
+            explained = [r["runs"][0]["signal"] - r["runs"][1]["signal"] + sum(r["runs"][0]["parts"].values())
+                         + sum(v[0] for v in r["kernels"].values()) for r in results]
+            rows.append(["  remainder (fresh - warm - the above)",
+                         ms([f - w - e for f, w, e in zip(fresh, warm, explained)])])
+            for step in results[0]["runs"][0]["steps"]:
+                rows.append([f"step {step}: fresh / warm",
+                             f"{ms([r['runs'][0]['steps'][step] for r in results])} / "
+                             f"{ms([r['runs'][1]['steps'][step] for r in results])}"])
+            print_table(["part", "ms (median)"], rows,
+                        title=f"Fresh minus warm, {method}, stride {stride}, {IMAGE.name}, pySTEM's defaults; "
+                              f"{args.repeat} fresh processes; load average {os.getloadavg()[0]:.1f}")
 
 
 def _spawn(job: dict, env=None, root: Path = ROOT) -> dict:
