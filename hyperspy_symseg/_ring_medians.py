@@ -58,6 +58,18 @@ def _median_by_comparisons(a, n):
 
 
 @numba.njit(cache=True, nogil=True)
+def _min_max(a, n):
+    """Smallest and largest of ``a[:n]`` (n >= 1)."""
+    lo = a[0]
+    hi = a[0]
+    for i in range(1, n):
+        v = a[i]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
 def _kth_key(keys, n, k, scratch_a, scratch_b, hist):
     """The ``k``-th smallest (0-based) of ``keys[:n]`` (int64 >= 0), by radix selection.
 
@@ -66,12 +78,7 @@ def _kth_key(keys, n, k, scratch_a, scratch_b, hist):
     bit in which the remaining keys differ and keeps the bucket holding rank ``k``.
     """
     src = keys
-    lo = src[0]
-    hi = src[0]
-    for i in range(1, n):
-        v = src[i]
-        lo = min(lo, v)
-        hi = max(hi, v)
+    lo, hi = _min_max(src, n)
     to_a = True
     while True:
         if lo == hi:
@@ -109,12 +116,7 @@ def _kth_key(keys, n, k, scratch_a, scratch_b, hist):
             dst[m] = v
             m += ((v >> shift) & 255) == digit
         n = m
-        lo = dst[0]
-        hi = dst[0]
-        for i in range(1, n):
-            v = dst[i]
-            lo = min(lo, v)
-            hi = max(hi, v)
+        lo, hi = _min_max(dst, n)
         src = dst
         to_a = not to_a
 
