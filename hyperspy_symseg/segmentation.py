@@ -349,7 +349,8 @@ def symmetry_segmentation(
                         getattr(spec, "patch", 0) if getattr(spec, "n_extra", 0) else 0)
             selection = auto.choose_n_patterns(np.asarray(reducer.transform(features)), ref_grid, max_patterns,
                                                random_state, n_init=n_init, max_samples=max_samples,
-                                               band_width=1.0 + reach / stride)
+                                               band_width=1.0 + reach / stride,
+                                               profiles=features[:, auto.structure_channels(spec)])
             n_patterns = selection.pop("n_patterns")
             selection.pop("labels")
         kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)

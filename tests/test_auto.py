@@ -344,6 +344,43 @@ def test_decision_rule_stops_at_the_first_rejected_pattern():
     assert auto._decide(np.array([0.0, auto.GAIN_FIRST - 1e-9]), [0.0, 1.0], [0.0, 0.0])[0] == 1
 
 
+def test_profile_cosine_matches_brute_force():
+    rng = np.random.default_rng(3)
+    profiles = rng.normal(size=(300, 7))
+    labels = rng.integers(0, 4, 300)
+    labels[labels == 2] = 3  # an empty label is left out
+    best = -np.inf
+    for a in (0, 1, 3):
+        for b in (0, 1, 3):
+            if a < b:
+                ma, mb = profiles[labels == a].mean(axis=0), profiles[labels == b].mean(axis=0)
+                best = max(best, float(ma @ mb / np.linalg.norm(ma) / np.linalg.norm(mb)))
+    assert auto.profile_cosine(profiles, labels, 4) == pytest.approx(best, abs=1e-12)
+    assert auto.profile_cosine(profiles, np.zeros(300, int), 2) == 0.0
+    # one structure at two contrasts: the same profile scaled
+    scaled = np.concatenate([np.tile([1.0, 0.5, -0.2], (50, 1)), 0.3 * np.tile([1.0, 0.5, -0.2], (50, 1))])
+    assert auto.profile_cosine(scaled, np.repeat([0, 1], 50), 2) == pytest.approx(1.0)
+
+
+def test_structure_channels_drop_the_zero_shift_and_the_intensity_channels():
+    seg = symmetry_segmentation(simulate.two_grain_image((96, 96), random_state=0, period_px=10).image, 2, **quiet())
+    spec = seg.descriptor
+    index = auto.structure_channels(spec)
+    names = spec.operation_names()
+    kept = [names[i] for i in index]
+    n_base = spec.base.n_operations
+    zero = [i for i, (m, n) in enumerate(spec.shifts) if m == 0 and n == 0]
+    assert len(index) == n_base - len(zero) + 1 and kept[-1] == "crystallinity"
+    assert not set(zero) & set(index.tolist()) and "local mean" not in kept and "local std" not in kept
+
+
+def test_decision_rule_rejects_one_structure_at_two_contrasts():
+    gap = np.array([0.0, 0.5, 0.6])
+    shapes = [0.0, 1.0, 1.0]
+    assert auto._decide(gap, shapes, [0.0] * 3, [0.0, auto.MAX_PROFILE_COSINE, 0.0])[0] == 2
+    assert auto._decide(gap, shapes, [0.0] * 3, [0.0, auto.MAX_PROFILE_COSINE + 1e-3, 0.0]) == (1, [True, False, False])
+
+
 def test_fragile_choice_warns_and_reports_both_subsamples(monkeypatch):
     """Two subsamples whose gap curves decide differently: the mean decides, a warning says it is fragile."""
     rng = np.random.default_rng(0)
