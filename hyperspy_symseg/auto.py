@@ -348,8 +348,8 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
     grid_shape : tuple of int
         ``(..., ny, nx)`` of the grid (frames first).
     profiles : (n_points, m) ndarray, optional
-        The symmetry scores of the same grid points (the family's own channels, without
-        the zero shift) for test (4); None: no such test.
+        The symmetry scores of the same grid points for test (4) (the descriptor's
+        columns :func:`structure_channels` selects); None: no such test.
 
     Returns
     -------
