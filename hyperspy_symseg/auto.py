@@ -244,8 +244,10 @@ def profile_cosine(profiles: np.ndarray, labels: np.ndarray, n_patterns: int) ->
     profiles = np.asarray(profiles, dtype=np.float64)
     labels = np.asarray(labels).ravel()
     counts = np.bincount(labels, minlength=n_patterns)[:n_patterns]
-    sums = np.zeros((n_patterns, profiles.shape[1]))
-    np.add.at(sums, labels, profiles)
+    # the per-label sums as one product with the labels' indicator matrix (np.add.at took
+    # ~0.1 s per call on an 80 000-point grid, this ~10 ms)
+    indicator = (labels[None, :] == np.arange(n_patterns)[:, None]).astype(np.float64)
+    sums = indicator @ profiles
     means = sums[counts > 0] / counts[counts > 0, None]
     norms = np.linalg.norm(means, axis=1)
     means = means[norms > 0] / norms[norms > 0, None]
@@ -371,6 +373,8 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
     max_patterns = int(max(1, min(max_patterns, n)))
     rng = np.random.default_rng(random_state)
     sample = X[np.sort(rng.choice(n, GAP_SAMPLES, replace=False))] if n > GAP_SAMPLES else X
+    if profiles is not None:
+        profiles = np.asarray(profiles, dtype=np.float64)  # once, not in every profile_cosine
     ratios, bands, labels_by_k, centres, cosines = [0.0], [0.0], [np.zeros(n, dtype=np.int64)], [None], [0.0]
     for k in range(2, max_patterns + 1):
         km = SubsampledKMeans(k, n_init=n_init, max_samples=max_samples, random_state=rng).fit(X)
