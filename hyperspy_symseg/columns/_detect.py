@@ -21,7 +21,7 @@ import math
 import numba
 import numpy as np
 
-from ._jit import cores_are_free, parallel_and_serial
+from ._jit import parallel_and_serial, parallel_pays
 
 #: Images of at least this many pixels are smoothed and scanned for maxima on all numba
 #: threads when a core is free (:func:`._jit.cores_are_free`), ...
@@ -35,7 +35,7 @@ MIN_PARALLEL_PIXELS_BUSY = 512 * 512
 
 
 def _parallel_pays(pixels: int) -> bool:
-    return pixels >= MIN_PARALLEL_PIXELS_BUSY or (pixels >= MIN_PARALLEL_PIXELS and cores_are_free())
+    return parallel_pays(pixels, MIN_PARALLEL_PIXELS, MIN_PARALLEL_PIXELS_BUSY)
 
 
 def robust_noise_sigma(image: np.ndarray) -> float:

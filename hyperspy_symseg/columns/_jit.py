@@ -60,3 +60,9 @@ def cores_are_free() -> bool:
     except (AttributeError, OSError):  # pragma: no cover - no load average on this platform
         return True
     return load < numba.config.NUMBA_NUM_THREADS - 0.5
+
+
+def parallel_pays(size: int, minimum: int, busy_minimum: int) -> bool:
+    """Whether a kernel of ``size`` (pixels, columns) should run on numba's threads: from
+    ``minimum`` on when a core is free (:func:`cores_are_free`), from ``busy_minimum`` on always."""
+    return size >= busy_minimum or (size >= minimum and cores_are_free())

@@ -35,7 +35,7 @@ import math
 import numba
 import numpy as np
 
-from ._jit import cores_are_free, parallel_and_serial
+from ._jit import parallel_and_serial, parallel_pays
 from ._lm import STATUS_CONVERGED, STATUS_FAILED, STATUS_MAX_ITER, _add_column, _fit_one, _window  # noqa: F401
 from ._pairs import JOINT_SEPARATION, _sweep_pairs, _sweep_pairs_serial, find_pairs
 
@@ -90,7 +90,7 @@ MIN_PARALLEL_BUSY = 1000
 
 
 def _parallel_pays(columns: int) -> bool:
-    return columns >= MIN_PARALLEL_BUSY or (columns >= MIN_PARALLEL and cores_are_free())
+    return parallel_pays(columns, MIN_PARALLEL, MIN_PARALLEL_BUSY)
 
 
 def neighbour_lists(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
