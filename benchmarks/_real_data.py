@@ -387,6 +387,9 @@ CASES: list[Case] = [
     Case("Au_particles", "temul_toolkit_example_Au_nanoparticle.emd", "particle", ("vacuum", "particle"), 0.95,
          _particle, "binned 2x2 (1024^2, 0.015 nm/px); blurred intensity (sigma p), 25 % level", binning=2,
          crystal=(1,)),
+    Case("Au_particles_full", "temul_toolkit_example_Au_nanoparticle.emd", "particle", ("vacuum", "particle"), 0.95,
+         _particle, "the file as loaded (2048^2, 0.0075 nm/px: a 28 px period); blurred intensity (sigma p), "
+         "25 % level", crystal=(1,)),
     Case("interface_1", "atomsegnet_interface_1.png", "interface", ("upper crystal", "lower crystal"), 0.97,
          _interface(-1), "columns >= 800 cropped (scale bar: rows 925-1041, cols 808-1008); steepest intensity "
          "drop per column (blur sigma_y p/2, sigma_x p)", crop=(slice(0, 800), slice(None)), scale=2.0 / 138),

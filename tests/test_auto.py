@@ -272,6 +272,25 @@ def test_auto_number_of_patterns(factory, expected):
         assert metrics.matched_accuracy(seg.labels, sim.labels) > 0.93
 
 
+def test_plot_n_patterns_draws_the_perimeter_limit_of_each_k():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seg = symmetry_segmentation(simulate.two_grain_image((192, 192), random_state=0, period_px=10).image, "auto",
+                                **quiet())
+    ax = seg.plot_n_patterns()
+    sel = seg.n_patterns_selection
+    cos = np.asarray(sel["profile_cosine"])
+    expected = [auto.MAX_PERIMETER_RATIO] + [auto.perimeter_limit(float(c)) for c in cos[1:]]
+    twin = [a for a in ax.figure.axes if a is not ax][0]
+    limit = [line for line in twin.get_lines() if line.get_linestyle() == "--" and line.get_marker() in ("None", None, "")]
+    np.testing.assert_allclose(limit[0].get_ydata(), expected)
+    assert cos[1] <= auto.DISTINCT_COSINE and expected[1] == auto.MAX_PERIMETER_RATIO_DISTINCT  # two grains differ
+    plt.close(ax.figure)
+
+
 def test_gated_intensity_takes_the_crystals_value_inside_a_crystal():
     """Inside a crystal the intensity channels hold the crystals' typical value, not vacuum's 0."""
     from hyperspy_symseg.descriptors._augmented import INTENSITY_WEIGHT
@@ -342,6 +361,22 @@ def test_decision_rule_stops_at_the_first_rejected_pattern():
     assert auto._decide(gap, ok_shapes, [0.0] * 4) == (2, [True, True, False, True])
     assert auto._decide(gap, [0.0, auto.MAX_PERIMETER_RATIO + 1, 1.0, 1.0], [0.0] * 4)[0] == 1
     assert auto._decide(np.array([0.0, auto.GAIN_FIRST - 1e-9]), [0.0, 1.0], [0.0, 0.0])[0] == 1
+
+
+def test_perimeter_limit_is_relaxed_only_for_distinct_profiles():
+    gap = np.array([0.0, 0.5])
+    between = 0.5 * (auto.MAX_PERIMETER_RATIO + auto.MAX_PERIMETER_RATIO_DISTINCT)
+    shapes = [0.0, between]
+    # particle / vacuum: a long, rough vacuum boundary, but two different structures
+    assert auto._decide(gap, shapes, [0.0, 0.0], [0.0, auto.DISTINCT_COSINE]) == (2, [True, True])
+    # one structure split in two (alike profiles): the strict limit
+    assert auto._decide(gap, shapes, [0.0, 0.0], [0.0, auto.DISTINCT_COSINE + 1e-3]) == (1, [True, False])
+    # no profiles measured: the strict limit
+    assert auto._decide(gap, shapes, [0.0, 0.0]) == (1, [True, False])
+    # thin bands stay out even between distinct structures
+    assert auto._decide(gap, [0.0, auto.MAX_PERIMETER_RATIO_DISTINCT + 1e-3], [0.0, 0.0], [0.0, 0.1])[0] == 1
+    assert auto.perimeter_limit(None) == auto.MAX_PERIMETER_RATIO == 5.0
+    assert auto.perimeter_limit(0.2) == auto.MAX_PERIMETER_RATIO_DISTINCT == 10.0
 
 
 def test_profile_cosine_matches_brute_force():
