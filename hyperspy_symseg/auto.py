@@ -340,16 +340,28 @@ def perimeter_limit(cosine: float | None) -> float:
     return MAX_PERIMETER_RATIO
 
 
-def _decide(gap: np.ndarray, ratios, bands, cosines=None) -> tuple[int, list]:
-    """The k of the rule of :func:`choose_n_patterns` from a gap curve and the tests per k."""
-    chosen, accepted = 1, [True]
+def _decide(gap: np.ndarray, ratios, bands, cosines=None, skip_bands=None) -> tuple[int, list]:
+    """The k of the rule of :func:`choose_n_patterns` from a gap curve and the tests per k.
+
+    ``skip_bands``: per k, the band fraction of test (3) against the labelling with two
+    patterns fewer; with it a k whose only failed test was its gain may be skipped.
+    """
+    chosen, accepted, gain_only = 1, [True], [False]
     for k in range(2, len(gap) + 1):
         gain = gap[k - 1] - gap[k - 2]
         cosine = None if cosines is None else cosines[k - 1]
-        ok = (gain >= (GAIN_FIRST if k == 2 else GAIN_NEXT) and ratios[k - 1] <= perimeter_limit(cosine)
-              and bands[k - 1] <= MAX_BAND_FRACTION and (cosine is None or cosine <= MAX_PROFILE_COSINE))
+        shapes = ratios[k - 1] <= perimeter_limit(cosine) and (cosine is None or cosine <= MAX_PROFILE_COSINE)
+        ok = gain >= (GAIN_FIRST if k == 2 else GAIN_NEXT) and shapes and bands[k - 1] <= MAX_BAND_FRACTION
         accepted.append(bool(ok))
+        gain_only.append(bool(not ok and shapes and bands[k - 1] <= MAX_BAND_FRACTION))
         if ok and chosen == k - 1:
+            chosen = k
+        elif (skip_bands is not None and k >= 3 and chosen == k - 2 and gain_only[k - 2] and shapes
+              and skip_bands[k - 1] <= MAX_BAND_FRACTION
+              and gap[k - 1] - gap[k - 3] >= (GAIN_FIRST if k == 3 else GAIN_NEXT) + GAIN_NEXT):
+            # k - 1 patterns fit badly (no good way to cut k equivalent regions in k - 1,
+            # e.g. three grains in two), k fit well: the gain over k - 2 counts.
+            accepted[k - 1] = True
             chosen = k
     return chosen, accepted
 
@@ -372,7 +384,16 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
     at two contrasts is one pattern. Measured on the real images of ``benchmarks/bench_real.py``
     and the suite of ``benchmarks/bench_accuracy.py``: single crystals forced into two
     patterns split along lattice rows (ratios 10-100), genuine regions have ratios of
-    0.3-2.
+    0.3-2. One k may be skipped: where ``k - 1`` patterns failed only their gain (three
+    equivalent grains have no good cut in two) and ``k`` passes tests (2)-(4), ``k`` is
+    accepted when the gap grows by ``GAIN_FIRST + GAIN_NEXT`` (``2 GAIN_NEXT`` from
+    ``k - 2 >= 2``) over ``k - 2`` patterns, its band test taken against the labelling
+    with ``k - 2`` patterns. Measured: the suite's triple junction at 40 px gave 1
+    pattern at 2 of 4 doses (gains -0.02 then 0.38-0.42), now 3 on all 20 of its cases
+    (right k over the 340 cases 92.6 % -> 93.2 %, no other case changed); pySTEM's alloy
+    image (twin lamellae in a matrix with moire contrast) 1 pattern for 7 of 8 seeds ->
+    3 for all 8 (gains -0.06 to -0.03, then 0.36-0.38), the rest of ``bench_real.py``
+    unchanged.
 
     Parameters
     ----------
@@ -391,7 +412,7 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
         labelling and k-means runs with other seeds and subsamples; 1 for one pattern),
         ``tried`` (1..max), ``gap``, ``gap_error``, ``gain``,
         ``perimeter_ratio`` (largest per k), ``band_fraction``, ``profile_cosine`` (largest
-        per k), ``accepted`` (bool per k),
+        per k), ``accepted`` (bool per k; a skipped k is False),
         ``n_patterns_per_subsample`` (the k of the same rule on each of the two subsamples
         whose gap statistics are averaged: where one differs the choice is fragile, and a
         UserWarning says so), and ``labels``
@@ -407,6 +428,7 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
     if profiles is not None:
         profiles = np.asarray(profiles, dtype=np.float64)  # once, not in every profile_cosine
     ratios, bands, labels_by_k, centres, cosines = [0.0], [0.0], [np.zeros(n, dtype=np.int64)], [None], [0.0]
+    skips = [0.0]
     for k in range(2, max_patterns + 1):
         km = SubsampledKMeans(k, n_init=n_init, max_samples=max_samples, random_state=rng).fit(X)
         labels_by_k.append(km.labels_)
@@ -416,6 +438,8 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
         cosines.append(profile_cosine(profiles, km.labels_, k) if profiles is not None else 0.0)
         bands.append(float(band_fractions(grid, labels_by_k[-2].reshape(grid_shape), k, band_width).max())
                      if k > 2 else 0.0)
+        skips.append(float(band_fractions(grid, labels_by_k[-3].reshape(grid_shape), k, band_width).max())
+                     if k > 3 else 0.0)
     # Two gap statistics on independent subsamples (other reference draws), decided on
     # their mean; where either alone decides otherwise, a gain sits within the sampling
     # noise of its threshold and the choice is fragile.
@@ -424,8 +448,8 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
     gap = 0.5 * (runs[0][0] + runs[1][0])
     error = np.sqrt(0.5 * (runs[0][1] ** 2 + runs[1][1] ** 2) / 2.0 + 0.25 * (runs[0][0] - runs[1][0]) ** 2)
     measured = cosines if profiles is not None else None
-    chosen, accepted = _decide(gap, ratios, bands, measured)
-    alone = [_decide(g, ratios, bands, measured)[0] for g, _ in runs]
+    chosen, accepted = _decide(gap, ratios, bands, measured, skips)
+    alone = [_decide(g, ratios, bands, measured, skips)[0] for g, _ in runs]
     if any(k != chosen for k in alone):
         shown = max([chosen] + alone)
         warnings.warn(

@@ -363,6 +363,23 @@ def test_decision_rule_stops_at_the_first_rejected_pattern():
     assert auto._decide(np.array([0.0, auto.GAIN_FIRST - 1e-9]), [0.0, 1.0], [0.0, 0.0])[0] == 1
 
 
+def test_decision_rule_skips_a_k_that_only_fits_badly():
+    """Three equivalent grains: two patterns gain nothing, three gain a lot."""
+    gap = np.array([0.0, -0.02, 0.36, 0.4])
+    shapes, bands = [0.0, 1.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0]  # k=3 along k=2's (poor) boundaries
+    assert auto._decide(gap, shapes, bands)[0] == 1  # without skip_bands: stop at the first rejected k
+    assert auto._decide(gap, shapes, bands, None, [0.0] * 4) == (3, [True, False, True, False])
+    need = auto.GAIN_FIRST + auto.GAIN_NEXT
+    assert auto._decide(np.array([0.0, -0.02, need - 1e-6]), shapes[:3], bands[:3], None, [0.0] * 3)[0] == 1
+    # not when k=2 also failed a shape test, nor when k=3 fails one
+    assert auto._decide(gap, [0.0, 50.0, 1.0, 1.0], bands, None, [0.0] * 4)[0] == 1
+    assert auto._decide(gap, shapes, bands, [0.0, 0.3, 0.99, 0.0], [0.0] * 4)[0] == 1
+    assert auto._decide(gap, shapes, bands, None, [0.0, 0.0, 0.9, 0.0])[0] == 1
+    # a k chosen normally is never undone, and only one k is skipped
+    assert auto._decide(np.array([0.0, 0.5, 0.5, 1.2]), shapes, [0.0] * 4, None, [0.0] * 4)[0] == 2 + 2
+    assert auto._decide(np.array([0.0, 0.0, 0.0, 2.0]), shapes, [0.0] * 4, None, [0.0] * 4)[0] == 1
+
+
 def test_perimeter_limit_is_relaxed_only_for_distinct_profiles():
     gap = np.array([0.0, 0.5])
     between = 0.5 * (auto.MAX_PERIMETER_RATIO + auto.MAX_PERIMETER_RATIO_DISTINCT)
