@@ -111,6 +111,47 @@ def test_neighbour_lists_brute_force():
         assert set(idx[ptr[i]:ptr[i + 1]].tolist()) == expected
 
 
+@pytest.mark.parametrize("case", ["uniform", "clustered", "lattice_on_the_reach", "duplicates", "zero_reach",
+                                  "one_point", "far_apart", "non_finite"])
+def test_neighbour_lists_equal_the_kdtree_reference(case):
+    """The grid kernel gives cKDTree.query_pairs' lists exactly (order within a list ascending)."""
+    rng = np.random.default_rng(7)
+    reach = 7.5
+    if case == "uniform":
+        pts = rng.uniform(0, 400, (600, 2))
+    elif case == "clustered":
+        pts = np.concatenate([rng.normal(50, 3, (100, 2)), rng.uniform(0, 2000, (50, 2))])
+    elif case == "lattice_on_the_reach":  # neighbours at exactly the reach: included (d <= reach)
+        yy, xx = np.mgrid[0:20, 0:20]
+        pts = np.column_stack([yy.ravel(), xx.ravel()]).astype(float) * 18.0
+        reach = 18.0
+    elif case == "duplicates":
+        pts = np.repeat(rng.uniform(0, 30, (20, 2)), 3, axis=0)
+    elif case == "zero_reach":
+        pts = np.repeat(rng.uniform(0, 30, (20, 2)), 2, axis=0)
+        reach = 0.0
+    elif case == "one_point":
+        pts = np.array([[3.0, 4.0]])
+    elif case == "far_apart":
+        pts = np.array([[0.0, 0.0], [1e6, 1e6], [1e6, 1e6 + 5.0]])
+    else:  # refused as by cKDTree
+        pts = rng.uniform(0, 50, (30, 2))
+        pts[4, 0] = np.nan
+        with pytest.raises(ValueError, match="finite"):
+            _refine.neighbour_lists(pts, reach)
+        return
+    ptr, idx = _refine.neighbour_lists(pts, reach)
+    ref_ptr, ref_idx = _refine.neighbour_lists_kdtree(pts, reach)
+    np.testing.assert_array_equal(ptr, ref_ptr)
+    np.testing.assert_array_equal(idx, ref_idx)
+    assert ptr.dtype == idx.dtype == np.int64
+    if case == "lattice_on_the_reach":  # an inner lattice point has its 4 nearest neighbours
+        i = 5 * 20 + 5
+        assert idx[ptr[i]:ptr[i + 1]].tolist() == [i - 20, i - 1, i + 1, i + 20]
+    if case == "far_apart":
+        assert ptr.tolist() == [0, 0, 1, 2] and idx.tolist() == [2, 1]
+
+
 def test_shape_from_precision_matches_eigendecomposition():
     rng = np.random.default_rng(2)
     for _ in range(20):

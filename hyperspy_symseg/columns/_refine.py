@@ -93,12 +93,97 @@ def _parallel_pays(columns: int) -> bool:
     return parallel_pays(columns, MIN_PARALLEL, MIN_PARALLEL_BUSY)
 
 
+@numba.njit(cache=True, nogil=True)
+def _neighbour_csr(pos, reach, cell, ptr):
+    """CSR lists of the other points within ``reach`` (``d^2 <= reach^2``) of each point, ascending.
+
+    Points are binned on a grid of ``cell >= reach`` px, so each one's neighbours lie in
+    its own and the 8 adjacent cells. Fills ``ptr`` ((N + 1,)); returns ``idx``.
+    """
+    n = pos.shape[0]
+    r2 = reach * reach
+    y0 = pos[0, 0]
+    x0 = pos[0, 1]
+    for i in range(n):
+        y0 = min(y0, pos[i, 0])
+        x0 = min(x0, pos[i, 1])
+    cy = np.empty(n, np.int64)
+    cx = np.empty(n, np.int64)
+    gy = 1
+    gx = 1
+    for i in range(n):
+        cy[i] = int((pos[i, 0] - y0) / cell)
+        cx[i] = int((pos[i, 1] - x0) / cell)
+        gy = max(gy, cy[i] + 1)
+        gx = max(gx, cx[i] + 1)
+    # points by cell (counting sort, ascending index within a cell)
+    start = np.zeros(gy * gx + 1, np.int64)
+    for i in range(n):
+        start[cy[i] * gx + cx[i] + 1] += 1
+    for c in range(gy * gx):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    members = np.empty(n, np.int64)
+    for i in range(n):
+        c = cy[i] * gx + cx[i]
+        members[fill[c]] = i
+        fill[c] += 1
+    ptr[0] = 0
+    for sweep in range(2):  # count, then fill
+        if sweep == 1:
+            idx = np.empty(ptr[n], np.int64)
+        for i in range(n):
+            k = 0
+            for a in range(max(cy[i] - 1, 0), min(cy[i] + 1, gy - 1) + 1):
+                for b in range(max(cx[i] - 1, 0), min(cx[i] + 1, gx - 1) + 1):
+                    c = a * gx + b
+                    for t in range(start[c], start[c + 1]):
+                        j = members[t]
+                        if j == i:
+                            continue
+                        dy = pos[i, 0] - pos[j, 0]
+                        dx = pos[i, 1] - pos[j, 1]
+                        if dy * dy + dx * dx <= r2:
+                            if sweep == 1:
+                                # insertion into the sorted list of i
+                                q = ptr[i] + k
+                                while q > ptr[i] and idx[q - 1] > j:
+                                    idx[q] = idx[q - 1]
+                                    q -= 1
+                                idx[q] = j
+                            k += 1
+            if sweep == 0:
+                ptr[i + 1] = ptr[i] + k
+    return idx
+
+
 def neighbour_lists(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
     """CSR lists of the other columns within ``reach`` px of each column.
 
     Returns ``(ptr, idx)`` int64 arrays: the neighbours of column ``i`` are
-    ``idx[ptr[i]:ptr[i + 1]]``.
+    ``idx[ptr[i]:ptr[i + 1]]``, ascending. The same lists as ``cKDTree.query_pairs(reach)``
+    in both directions (:func:`neighbour_lists_kdtree`, the reference in the tests) from a
+    grid in numba: ~0.05 ms instead of 0.3-0.6 ms for 470 columns, six times per
+    ``locate_columns``.
     """
+    pos = np.ascontiguousarray(np.asarray(positions, dtype=np.float64).reshape(-1, 2))
+    n = len(pos)
+    if n == 0:
+        return np.zeros(1, np.int64), np.zeros(0, np.int64)
+    reach = float(reach)
+    if not (np.isfinite(pos).all() and math.isfinite(reach)) or reach < 0:
+        return neighbour_lists_kdtree(pos, reach)
+    span = float(max(np.ptp(pos[:, 0]), np.ptp(pos[:, 1])))
+    # any cell at least as large as the reach works; about one point a cell at most
+    # (strictly larger than the reach: rounding cannot put two points within reach two cells apart)
+    cell = max(reach * (1.0 + 1e-6), span / max(1.0, math.sqrt(n)), 1e-9)
+    ptr = np.empty(n + 1, np.int64)
+    idx = _neighbour_csr(pos, reach, cell, ptr)
+    return ptr, idx
+
+
+def neighbour_lists_kdtree(positions: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbour_lists` through ``scipy.spatial.cKDTree.query_pairs`` (also for non-finite input)."""
     from scipy.spatial import cKDTree
 
     n = len(positions)
