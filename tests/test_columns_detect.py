@@ -235,3 +235,80 @@ def test_bilinear_equals_the_sparse_interpolation_products_bit_for_bit(ny, nx):
     wx = _interp_matrix(xi, grid.shape[1])
     ref = np.asarray(wy @ (wx @ grid.T).T)
     np.testing.assert_array_equal(_detect.bilinear(grid, yi, xi), ref)
+
+
+@pytest.mark.parametrize("poisson", [True, False])
+def test_significant_maxima_equal_the_numpy_expression(poisson):
+    """The fused candidate test of find_candidates against its plain NumPy form (the same pixels)."""
+    rng = np.random.default_rng(3)
+    sm = _detect.smooth(rng.poisson(20.0, (97, 131)).astype(float), 1.2)
+    fl = _detect.floor_map(sm, 9.0)
+    is_max = _detect.local_maxima(sm, 2)
+    k2 = 0.05
+    var = np.maximum(sm, 0.0) * k2
+    floor_var = float(np.percentile(var, 5))
+    noise_const = 0.3
+    noise = np.sqrt(np.maximum(var, floor_var)) if poisson else np.full(sm.shape, noise_const)
+    threshold = float(np.median(((sm - fl) / noise)[is_max]))  # about half of the maxima pass
+    expected = np.flatnonzero(is_max & ((sm - fl) / noise > threshold))
+    out = np.empty(sm.size, np.int64)
+    k = _detect._significant_maxima(sm, fl, is_max, var, floor_var, noise_const, poisson, threshold, out)
+    assert k > 20  # a real test: many maxima pass, some do not
+    assert k < is_max.sum()
+    np.testing.assert_array_equal(out[:k], expected)
+
+
+def test_any_4_adjacent_equals_label_components():
+    """True exactly when ndimage.label (4-connectivity) finds fewer components than pixels."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    width = 13
+    answers = set()
+    for trial in range(300):
+        mask = rng.random((9, width)) < rng.uniform(0.02, 0.2)
+        flat = np.flatnonzero(mask)
+        if len(flat) < 2:
+            continue
+        _, nlab = ndimage.label(mask)
+        got = _detect._any_4_adjacent(flat, width)
+        assert got == (nlab < len(flat))
+        answers.add(got)
+    assert answers == {True, False}
+    # pixels at the end of one row and the start of the next are not neighbours
+    assert not _detect._any_4_adjacent(np.array([width - 1, width]), width)
+    assert _detect._any_4_adjacent(np.array([3, 3 + width]), width)
+
+
+def test_find_candidates_equals_the_numpy_reference():
+    """find_candidates' positions, heights and significances against the plain NumPy/SciPy pipeline."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:120, 0:150]
+    clean = 5 + 40 * sum(np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 2.0**2))
+                          for cy in range(6, 120, 12) for cx in range(6, 150, 12))
+    img = rng.poisson(clean).astype(float)
+    img[60:63, 60:63] = 500.0  # a flat plateau: one candidate
+    for poisson in (True, False):
+        got = _detect.find_candidates(img, 12.0, poisson=poisson)
+        s = max(0.7, 0.12 * 12.0)
+        sm = ndimage.gaussian_filter(img, s, mode="reflect", truncate=4.0)
+        fl = got["floor"]
+        k2 = 1.0 / (4.0 * math.pi * s**2)
+        if poisson:
+            var = np.maximum(sm, 0.0) * k2
+            noise = np.sqrt(np.maximum(var, max(float(np.percentile(var, 5)), k2 * 0.25)))
+        else:
+            noise = _detect.robust_noise_sigma(img) * math.sqrt(k2)
+        sig = (sm - fl) / noise
+        keep = (sm == ndimage.maximum_filter(sm, size=13, mode="nearest")) & (sig > 3.0)
+        iy, ix = np.nonzero(keep)
+        lab, nlab = ndimage.label(keep)
+        first = np.unique(lab[iy, ix], return_index=True)[1]
+        iy, ix = iy[first], ix[first]
+        order = np.argsort(-sig[iy, ix], kind="stable")
+        np.testing.assert_array_equal(got["positions"], np.column_stack([iy[order], ix[order]]))
+        np.testing.assert_array_equal(got["significance"], sig[iy[order], ix[order]])
+        np.testing.assert_array_equal(got["height"], (sm - fl)[iy[order], ix[order]])
+        assert 80 <= len(got["positions"]) <= 160

@@ -334,33 +334,75 @@ def find_candidates(
     if poisson:
         var = np.maximum(sm, 0.0) * k2
         floor_var = max(float(np.percentile(var, 5)), k2 * 0.25)  # at least ~ half a count
-        noise = np.sqrt(np.maximum(var, floor_var))
+        noise_const = 0.0
     else:
         s = robust_noise_sigma(img) if noise_sigma is None else float(noise_sigma)
-        noise = np.full(img.shape, max(s, 1e-12 * (float(np.abs(img).max()) + 1e-300)) * math.sqrt(k2))
+        var, floor_var = sm, 0.0  # (unused)
+        noise_const = max(s, 1e-12 * (float(np.abs(img).max()) + 1e-300)) * math.sqrt(k2)
     # maximum over a square of half side min_separation / 2: no other column fits in
     # it (its corners are 0.71 min_separation away), and the filter is separable
     half = max(1, int(math.floor(0.5 * min_separation)))
     is_max = local_maxima(sm, half)
-    height = sm - fl
-    sig = height / noise
-    keep = is_max & (sig > threshold)
-    iy, ix = np.nonzero(keep)
-    # flat plateaux give several equal maxima: keep one per plateau
-    if len(iy):
+    # the local maxima that rise above the floor by threshold times the noise, in one pass
+    flat = np.empty(img.size, np.int64)
+    found = _significant_maxima(sm, fl, is_max, var, float(floor_var), float(noise_const), bool(poisson),
+                                float(threshold), flat)
+    iy, ix = np.divmod(flat[:found], img.shape[1])
+    height_c = sm[iy, ix] - fl[iy, ix]
+    noise_c = np.sqrt(np.maximum(var[iy, ix], floor_var)) if poisson else noise_const
+    sig_c = height_c / noise_c
+    # flat plateaux give several equal maxima: keep one per plateau (ndimage.label's
+    # 4-connected components, only needed when two maxima touch)
+    if len(iy) > 1 and _any_4_adjacent(flat[:found], img.shape[1]):
+        keep = np.zeros(img.shape, bool)
+        keep[iy, ix] = True
         lab, nlab = ndimage.label(keep)
         if nlab < len(iy):
             first = np.unique(lab[iy, ix], return_index=True)[1]
-            iy, ix = iy[first], ix[first]
-    order = np.argsort(-sig[iy, ix], kind="stable")
+            iy, ix, height_c, sig_c = iy[first], ix[first], height_c[first], sig_c[first]
+    order = np.argsort(-sig_c, kind="stable")
     iy, ix = iy[order], ix[order]
     return {
         "positions": np.column_stack([iy, ix]).astype(np.int64),
-        "height": height[iy, ix],
-        "significance": sig[iy, ix],
+        "height": height_c[order],
+        "significance": sig_c[order],
         "smoothed": sm,
         "floor": fl,
     }
+
+
+@numba.njit(cache=True, nogil=True)
+def _significant_maxima(sm, fl, is_max, var, floor_var, noise_const, poisson, threshold, out):
+    """Row-major flat indices of the pixels where ``is_max & ((sm - fl) / noise > threshold)``; returns their count.
+
+    ``noise`` is ``sqrt(max(var, floor_var))`` (Poisson) or ``noise_const``: the same
+    elementwise arithmetic as the NumPy expression, without its five full-image temporaries.
+    """
+    ny, nx = sm.shape
+    k = 0
+    for i in range(ny):
+        for j in range(nx):
+            if not is_max[i, j]:
+                continue
+            if poisson:
+                noise = math.sqrt(max(var[i, j], floor_var))
+            else:
+                noise = noise_const
+            if (sm[i, j] - fl[i, j]) / noise > threshold:
+                out[k] = i * nx + j
+                k += 1
+    return k
+
+
+def _any_4_adjacent(flat: np.ndarray, width: int) -> bool:
+    """Whether two of the (ascending) row-major pixel indices ``flat`` are 4-neighbours."""
+    right = (np.diff(flat) == 1) & ((flat[:-1] % width) != width - 1)
+    if right.any():
+        return True
+    below = flat + width
+    pos = np.searchsorted(flat, below)
+    pos = np.minimum(pos, len(flat) - 1)
+    return bool(np.any(flat[pos] == below))
 
 
 def _centre_of_mass_impl(image, floor, starts, radius, n_iter, out):
