@@ -292,3 +292,54 @@ def test_find_pairs_brute_force():
     nn = d.argmin(1)
     want = {(i, int(nn[i])) for i in range(len(pts)) if nn[nn[i]] == i and i < nn[i] and d[i, nn[i]] < 7.0}
     assert got == want and len(want) > 3
+
+
+def _find_pairs_numpy(params, ptr, idx, separation=_refine.JOINT_SEPARATION, min_prec=0.0):
+    """The NumPy form of find_pairs (nearest neighbour by a lexsort), the reference of its numba kernel."""
+    n = len(params)
+    if n < 2 or len(idx) == 0:
+        return np.zeros((0, 2), np.int64)
+    sig = 1.0 / np.sqrt(np.clip(np.minimum(params[:, 4], params[:, 6]), max(min_prec, 1e-300), None))
+    owner = np.repeat(np.arange(n), np.diff(ptr))
+    dist = np.hypot(params[owner, 0] - params[idx, 0], params[owner, 1] - params[idx, 1])
+    dist = np.where(np.isfinite(dist), dist, np.inf)
+    nearest = np.full(n, -1, np.int64)
+    best = np.full(n, np.inf)
+    order = np.lexsort((idx, dist, owner))
+    first = np.ones(len(order), bool)
+    first[1:] = owner[order][1:] != owner[order][:-1]
+    sel = order[first]
+    nearest[owner[sel]] = idx[sel]
+    best[owner[sel]] = dist[sel]
+    a = np.arange(n)
+    mutual = (nearest >= 0) & (nearest[np.clip(nearest, 0, None)] == a) & (a < nearest)
+    close = best < separation * np.maximum(sig, sig[np.clip(nearest, 0, None)])
+    keep = np.flatnonzero(mutual & close)
+    return np.column_stack([keep, nearest[keep]]).astype(np.int64), nearest, best
+
+
+@pytest.mark.parametrize("case", ["random", "ties", "non_finite"])
+def test_nearest_in_lists_equals_the_lexsort_reference(case):
+    from hyperspy_symseg.columns import _pairs
+
+    rng = np.random.default_rng(11)
+    if case == "ties":  # a square lattice: four neighbours at one distance, the lowest index wins
+        yy, xx = np.mgrid[0:12, 0:12]
+        pts = np.column_stack([yy.ravel(), xx.ravel()]).astype(float) * 3.0
+        pts[::7] += 0.4
+    else:
+        pts = rng.uniform(0, 80, (300, 2))
+    params = _refine.initial_params(pts, np.ones((90, 90)), 2.0, 0.0)
+    params[:, 4] = params[:, 6] = 1.0 / rng.uniform(1.0, 3.0, len(pts)) ** 2
+    ptr, idx = _refine.neighbour_lists(pts, 9.0)
+    if case == "non_finite":  # a failed fit's position (the lists were made before)
+        params[[5, 17], 0] = [np.nan, np.inf]
+    want, nearest, best = _find_pairs_numpy(params, ptr, idx, 3.5)
+    got_nearest = np.full(len(pts), -1, np.int64)
+    got_best = np.full(len(pts), np.inf)
+    _pairs._nearest_in_lists(np.ascontiguousarray(params[:, :2]), ptr, idx, got_nearest, got_best)
+    np.testing.assert_array_equal(got_nearest, nearest)
+    np.testing.assert_array_equal(got_best, best)
+    got = _refine.find_pairs(params, ptr, idx, 3.5)
+    np.testing.assert_array_equal(got, want)
+    assert len(want) >= 3

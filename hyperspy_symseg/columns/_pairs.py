@@ -280,6 +280,24 @@ def _sweep_pairs_impl(image, params, centres, nb_ptr, nb_idx, pairs, radius, poi
 _sweep_pairs, _sweep_pairs_serial = parallel_and_serial(_sweep_pairs_impl)
 
 
+@numba.njit(cache=True, nogil=True)
+def _nearest_in_lists(pos, ptr, idx, nearest, best):
+    """Each point's nearest neighbour in its CSR list (ties: the lowest index) and its distance.
+
+    Non-finite distances count as infinite; a point with an empty list keeps ``-1``. The
+    numbers of ``np.hypot`` and a lexsort by (owner, distance, index) (the tests' reference).
+    """
+    for i in range(pos.shape[0]):
+        for t in range(ptr[i], ptr[i + 1]):
+            j = idx[t]
+            d = math.hypot(pos[i, 0] - pos[j, 0], pos[i, 1] - pos[j, 1])
+            if not math.isfinite(d):
+                d = math.inf
+            if nearest[i] < 0 or d < best[i] or (d == best[i] and j < nearest[i]):
+                nearest[i] = j
+                best[i] = d
+
+
 def find_pairs(params: np.ndarray, ptr: np.ndarray, idx: np.ndarray, separation: float = JOINT_SEPARATION,
                min_prec: float = 0.0) -> np.ndarray:
     """(P, 2) int64 pairs of mutual nearest neighbours closer than ``separation`` widths.
@@ -291,17 +309,9 @@ def find_pairs(params: np.ndarray, ptr: np.ndarray, idx: np.ndarray, separation:
     if n < 2 or len(idx) == 0:
         return np.zeros((0, 2), np.int64)
     sig = 1.0 / np.sqrt(np.clip(np.minimum(params[:, 4], params[:, 6]), max(min_prec, 1e-300), None))
-    owner = np.repeat(np.arange(n), np.diff(ptr))
-    dist = np.hypot(params[owner, 0] - params[idx, 0], params[owner, 1] - params[idx, 1])
-    dist = np.where(np.isfinite(dist), dist, np.inf)
     nearest = np.full(n, -1, np.int64)
     best = np.full(n, np.inf)
-    order = np.lexsort((idx, dist, owner))  # per owner: nearest first, ties by index
-    first = np.ones(len(order), bool)
-    first[1:] = owner[order][1:] != owner[order][:-1]
-    sel = order[first]
-    nearest[owner[sel]] = idx[sel]
-    best[owner[sel]] = dist[sel]
+    _nearest_in_lists(np.ascontiguousarray(params[:, :2]), ptr, idx, nearest, best)
     a = np.arange(n)
     mutual = (nearest >= 0) & (nearest[np.clip(nearest, 0, None)] == a) & (a < nearest)
     close = best < separation * np.maximum(sig, sig[np.clip(nearest, 0, None)])
