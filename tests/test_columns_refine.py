@@ -343,3 +343,66 @@ def test_nearest_in_lists_equals_the_lexsort_reference(case):
     got = _refine.find_pairs(params, ptr, idx, 3.5)
     np.testing.assert_array_equal(got, want)
     assert len(want) >= 3
+
+
+def _sweep_update_numpy(out, params, last_step, todo, sweep_tol):
+    """The NumPy form of a sweep's bookkeeping (fit_columns before _sweep_update): the reference."""
+    out = out.copy()
+    step = out - params
+    flip = np.einsum("ij,ij->i", step[:, :2], last_step[:, :2]) < 0
+    if flip.any():
+        out[flip] = params[flip] + 0.5 * step[flip]
+        step[flip] *= 0.5
+    moved = np.abs(out[:, :2] - params[:, :2]).max(axis=1)
+    amp_scale = np.abs(params[:, 2]) + 1e-12
+    prec_scale = np.maximum(np.abs(params[:, 4]), np.abs(params[:, 6])) + 1e-12
+    with np.errstate(invalid="ignore"):
+        rel = np.maximum(
+            np.abs(out[:, 2:4] - params[:, 2:4]).max(axis=1) / amp_scale,
+            np.abs(out[:, 4:7] - params[:, 4:7]).max(axis=1) / prec_scale,
+        )
+    changed = todo & ((moved >= sweep_tol) | (rel >= sweep_tol))
+    changed &= np.isfinite(moved)
+    return out, step, flip, changed
+
+
+def test_sweep_update_equals_the_numpy_reference():
+    rng = np.random.default_rng(21)
+    n = 4000
+    params = np.column_stack([rng.uniform(0, 300, (n, 2)), rng.uniform(10, 100, n), rng.normal(0, 5, n),
+                              rng.uniform(0.05, 0.5, n), rng.normal(0, 0.02, n), rng.uniform(0.05, 0.5, n)])
+    scale = 10.0 ** rng.uniform(-6, -1, (n, 1))  # steps from far below to far above the tolerance
+    out = params + rng.normal(0, 1, (n, 7)) * scale * np.abs(params).clip(1e-3, None)
+    same = rng.random(n) < 0.2  # not fitted: out == params
+    out[same] = params[same]
+    last_step = rng.normal(0, 1, (n, 7)) * scale
+    last_step[rng.random(n) < 0.1] = 0.0
+    bad = rng.choice(n, 40, replace=False)  # failed fits: NaN / inf anywhere
+    out[bad[:10], 0] = np.nan
+    out[bad[10:20], 3] = np.nan
+    out[bad[20:30], 5] = np.inf
+    params[bad[30:], 2] = np.nan
+    todo = rng.random(n) < 0.8
+    want_out, want_step, want_flip, want_changed = _sweep_update_numpy(out, params, last_step, todo, 5e-4)
+    got_out, step = out.copy(), np.empty_like(out)
+    flip, changed = np.empty(n, bool), np.empty(n, bool)
+    _refine._sweep_update(got_out, params, last_step, todo, 5e-4, step, flip, changed)
+    np.testing.assert_array_equal(got_out, want_out)
+    np.testing.assert_array_equal(step, want_step)
+    np.testing.assert_array_equal(flip, want_flip)
+    np.testing.assert_array_equal(changed, want_changed)
+    assert 0.1 * n < flip.sum() < 0.9 * n and 0.1 * n < changed.sum() < 0.9 * n  # both outcomes, often
+
+
+def test_near_changed_equals_the_numpy_reference():
+    rng = np.random.default_rng(22)
+    pts = rng.uniform(0, 200, (500, 2))
+    ptr, idx = _refine.neighbour_lists(pts, 12.0)
+    changed = rng.random(500) < 0.05
+    owner = np.repeat(np.arange(500), np.diff(ptr))
+    want = np.zeros(500, bool)
+    want[owner[changed[idx]]] = True
+    near = np.ones(500, bool)
+    _refine._near_changed(ptr, idx, changed, near)
+    np.testing.assert_array_equal(near, want)
+    assert 0 < near.sum() < 500

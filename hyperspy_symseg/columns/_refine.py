@@ -222,6 +222,57 @@ def initial_params(
     return p
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _max_nan(a, b):
+    """``np.maximum``: the larger of two floats, NaN when either is NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+@numba.njit(cache=True, nogil=True)
+def _sweep_update(out, params, last_step, todo, sweep_tol, step, flip, changed):
+    """After a sweep: damp reversed steps, and flag the columns that changed (in place).
+
+    ``step = out - params``; where ``step . last_step < 0`` (positions) the column takes
+    half the step (``out = params + step / 2``, ``flip``). ``changed``: a fitted column
+    (``todo``) whose position moved by ``sweep_tol`` px or more (finite), or whose
+    amplitude / background changed by ``sweep_tol`` of its amplitude or whose precision
+    by ``sweep_tol`` of its scale. The arithmetic of the NumPy expressions (the tests'
+    reference), without their dozen (N, 7) temporaries a sweep.
+    """
+    n = params.shape[0]
+    for i in range(n):
+        for k in range(7):
+            step[i, k] = out[i, k] - params[i, k]
+        flip[i] = step[i, 0] * last_step[i, 0] + step[i, 1] * last_step[i, 1] < 0
+        if flip[i]:
+            for k in range(7):
+                out[i, k] = params[i, k] + 0.5 * step[i, k]
+                step[i, k] *= 0.5
+        moved = _max_nan(abs(out[i, 0] - params[i, 0]), abs(out[i, 1] - params[i, 1]))
+        amp_scale = abs(params[i, 2]) + 1e-12
+        prec_scale = _max_nan(abs(params[i, 4]), abs(params[i, 6])) + 1e-12
+        d_amp = _max_nan(abs(out[i, 2] - params[i, 2]), abs(out[i, 3] - params[i, 3]))
+        d_prec = _max_nan(_max_nan(abs(out[i, 4] - params[i, 4]), abs(out[i, 5] - params[i, 5])),
+                          abs(out[i, 6] - params[i, 6]))
+        rel = _max_nan(d_amp / amp_scale, d_prec / prec_scale)
+        changed[i] = todo[i] and (moved >= sweep_tol or rel >= sweep_tol) and math.isfinite(moved)
+
+
+@numba.njit(cache=True, nogil=True)
+def _near_changed(ptr, idx, changed, near):
+    """``near[i]``: whether a neighbour of column ``i`` (CSR lists) changed."""
+    for i in range(ptr.shape[0] - 1):
+        near[i] = False
+        for t in range(ptr[i], ptr[i + 1]):
+            if changed[idx[t]]:
+                near[i] = True
+                break
+
+
 def fit_columns(
     image: np.ndarray,
     params: np.ndarray,
@@ -326,26 +377,13 @@ def fit_columns(
                    int(max_iter), float(tol), min_prec, max_prec, float(max_shift), todo, out, info)
         # Strongly overlapping neighbours make the Jacobi sweeps oscillate (each column
         # over-corrects for the other's last move): a column whose step reverses
-        # direction takes half a step, which removes that mode.
-        step = out - params
-        flip = np.einsum("ij,ij->i", step[:, :2], last_step[:, :2]) < 0
-        if flip.any():
-            out[flip] = params[flip] + 0.5 * step[flip]
-            step[flip] *= 0.5
+        # direction takes half a step, which removes that mode. Then what changed enough
+        # to matter for the neighbours' models (:func:`_sweep_update`).
+        step = np.empty_like(params)
+        flip = np.empty(n, dtype=np.bool_)
+        changed = np.empty(n, dtype=np.bool_)
+        _sweep_update(out, params, last_step, todo, float(sweep_tol), step, flip, changed)
         last_step = step
-        # what changed enough to matter for the neighbours' models
-        moved = np.abs(out[:, :2] - params[:, :2]).max(axis=1)
-        # amplitude and background relative to the amplitude, the shape relative to the
-        # precision's scale (a background or an off-diagonal term near 0 has no scale of its own)
-        amp_scale = np.abs(params[:, 2]) + 1e-12
-        prec_scale = np.maximum(np.abs(params[:, 4]), np.abs(params[:, 6])) + 1e-12
-        with np.errstate(invalid="ignore"):
-            rel = np.maximum(
-                np.abs(out[:, 2:4] - params[:, 2:4]).max(axis=1) / amp_scale,
-                np.abs(out[:, 4:7] - params[:, 4:7]).max(axis=1) / prec_scale,
-            )
-        changed = todo & ((moved >= sweep_tol) | (rel >= sweep_tol))
-        changed &= np.isfinite(moved)
         params = out
         if ptr[-1] == 0:  # no column has a neighbour: every fit is final (windows stay)
             break
@@ -360,9 +398,8 @@ def fit_columns(
         # Next sweep (block Jacobi): a column is at its optimum for fixed neighbours and
         # window, so only the neighbours of changed columns, re-centred windows, damped
         # (half) steps and fits stopped by the iteration limit are fitted again.
-        owner = np.repeat(np.arange(n), np.diff(ptr))
-        near = np.zeros(n, dtype=np.bool_)
-        near[owner[changed[idx]]] = True
+        near = np.empty(n, dtype=np.bool_)
+        _near_changed(ptr, idx, changed, near)
         unfinished = todo & (info[:, 7] == STATUS_MAX_ITER)
         todo = active & (near | recentre | (flip & changed) | unfinished)
         if not todo.any():
