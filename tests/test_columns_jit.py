@@ -69,9 +69,62 @@ def test_small_kernels_run_in_parallel_only_when_a_core_is_free(monkeypatch, loa
     import os
 
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
+    monkeypatch.setattr(_jit, "others_running", lambda: None)  # no instantaneous count: the load average
     monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
     assert _jit.cores_are_free() is free
     assert _refine._parallel_pays(400) is free and _detect._parallel_pays(384 * 384) is free
     assert _refine._parallel_pays(_refine.MIN_PARALLEL_BUSY) and _detect._parallel_pays(_detect.MIN_PARALLEL_PIXELS_BUSY)
     assert not _refine._parallel_pays(_refine.MIN_PARALLEL - 1)
     assert not _detect._parallel_pays(_detect.MIN_PARALLEL_PIXELS - 1)
+
+
+@pytest.mark.parametrize(("threads", "others", "free"), [(2, 0, True), (2, 1, False), (2, 3, False), (4, 2, True),
+                                                         (4, 3, False)])
+def test_the_instantaneous_count_of_other_threads_decides_where_known(monkeypatch, threads, others, free):
+    """Where others_running() can tell, it decides, whatever the (lagging) load average says."""
+    import os
+
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", threads)
+    monkeypatch.setattr(_jit, "others_running", lambda: others)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0 if not free else 9.0, 0.0, 0.0))
+    assert _jit.cores_are_free() is free
+    assert _refine._parallel_pays(400) is free
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/loadavg"), reason="no /proc")
+def test_others_running_sees_a_busy_process_and_not_this_ones_threads():
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    # this process's own busy thread is not another process
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    baseline = min(_jit._read_others_running() for _ in range(20))
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        time.sleep(0.05)
+        with_own = min(_jit._read_others_running() for _ in range(20))
+    finally:
+        stop.set()
+        spinner.join()
+    assert isinstance(baseline, int) and baseline >= 0
+    assert with_own <= baseline  # (minima of 20 readings: a busy process of its own would be in both)
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        seen = max(_jit._read_others_running() for _ in range(50))
+    finally:
+        child.kill()
+        child.wait()
+    assert seen >= 1
+    # the cached reading: one file read per OTHERS_TTL
+    _jit._others_cache[:] = [-1.0, None]
+    first = _jit.others_running()
+    assert _jit._others_cache[1] == first and _jit.others_running() == first
