@@ -105,24 +105,23 @@ def test_others_running_sees_a_busy_process_and_not_this_ones_threads():
         while not stop.is_set():
             pass
 
+    def readings_while(start, end, wait, reduce, n):
+        """``reduce`` of ``n`` readings taken ``wait`` s after ``start()``, ``end()`` after them."""
+        start()
+        try:
+            time.sleep(wait)
+            return reduce(_jit._read_others_running() for _ in range(n))
+        finally:
+            end()
+
     baseline = min(_jit._read_others_running() for _ in range(20))
     spinner = threading.Thread(target=spin)
-    spinner.start()
-    try:
-        time.sleep(0.05)
-        with_own = min(_jit._read_others_running() for _ in range(20))
-    finally:
-        stop.set()
-        spinner.join()
+    with_own = readings_while(spinner.start, lambda: (stop.set(), spinner.join()), 0.05, min, 20)
     assert isinstance(baseline, int) and baseline >= 0
     assert with_own <= baseline  # (minima of 20 readings: a busy process of its own would be in both)
-    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.3)
-        seen = max(_jit._read_others_running() for _ in range(50))
-    finally:
-        child.kill()
-        child.wait()
+    child = []
+    seen = readings_while(lambda: child.append(subprocess.Popen([sys.executable, "-c", "while True: pass"])),
+                          lambda: (child[0].kill(), child[0].wait()), 0.3, max, 50)
     assert seen >= 1
     # the cached reading: one file read per OTHERS_TTL
     _jit._others_cache[:] = [-1.0, None]
