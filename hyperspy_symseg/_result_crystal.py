@@ -200,11 +200,9 @@ class CrystallinityMixin:
         Returns the matplotlib Axes: the gap statistic (with its reference error) against
         k, the chosen k marked, and on a second axis the largest perimeter ratio of the
         patterns (compact regions are below the dashed limit, per k: see
-        :func:`hyperspy_symseg.auto.perimeter_limit`).
+        :func:`hyperspy_symseg.auto.perimeter_limit`, ``n_patterns_selection["perimeter_limit"]``).
         """
         import matplotlib.pyplot as plt
-
-        from . import auto
 
         sel = self.n_patterns_selection
         if sel is None:
@@ -218,9 +216,7 @@ class CrystallinityMixin:
         ax.set_ylabel("gap statistic")
         twin = ax.twinx()
         twin.plot(k, sel["perimeter_ratio"], "s--", color="tab:orange", label="perimeter ratio")
-        cosines = sel.get("profile_cosine")
-        limits = [auto.perimeter_limit(None if cosines is None or i == 0 else float(cosines[i])) for i in range(len(k))]
-        twin.step(k, limits, where="mid", color="tab:orange", lw=0.8, ls="--")
+        twin.step(k, sel["perimeter_limit"], where="mid", color="tab:orange", lw=0.8, ls="--")
         twin.set_ylabel("largest perimeter ratio", color="tab:orange")
         ax.set_title(f"n_patterns='auto' (stability {sel['stability']:.2f})", fontsize="medium")
         ax.legend(loc="lower right", fontsize="small")

@@ -180,9 +180,10 @@ MAX_PERIMETER_RATIO = 5.0
 #: (2048^2, 28 px period, ``bench_real.py`` case ``Au_particles_full``) the particle /
 #: vacuum split has ratio 6.2 at cosine 0.22, and "auto" gave 1 pattern; with this limit
 #: it gives 2 (accuracy 0.987). A band along a boundary is thin (its ratio grows with its
-#: length over its width) and from k = 3 on test (3) rejects it. Measured, nothing else changes: ``bench_accuracy.py --auto`` right k on
-#: 92.6 % of the 340 cases before and after, the same k on every case; ``bench_real.py``
-#: the same k and accuracies on every other image.
+#: length over its width) and from k = 3 on test (3) rejects it. Measured, nothing else
+#: changes: ``bench_accuracy.py --auto`` right k on 92.6 % of the 340 cases before and
+#: after, the same k on every case; ``bench_real.py`` the same k and accuracies on every
+#: other image.
 MAX_PERIMETER_RATIO_DISTINCT = 10.0
 #: Largest profile cosine at which patterns count as different structures for
 #: :data:`MAX_PERIMETER_RATIO_DISTINCT` (genuine regions of the suite and the real
@@ -351,9 +352,10 @@ def _decide(gap: np.ndarray, ratios, bands, cosines=None, skip_bands=None) -> tu
         gain = gap[k - 1] - gap[k - 2]
         cosine = None if cosines is None else cosines[k - 1]
         shapes = ratios[k - 1] <= perimeter_limit(cosine) and (cosine is None or cosine <= MAX_PROFILE_COSINE)
-        ok = gain >= (GAIN_FIRST if k == 2 else GAIN_NEXT) and shapes and bands[k - 1] <= MAX_BAND_FRACTION
+        tests = shapes and bands[k - 1] <= MAX_BAND_FRACTION  # (2)-(4)
+        ok = gain >= (GAIN_FIRST if k == 2 else GAIN_NEXT) and tests
         accepted.append(bool(ok))
-        gain_only.append(bool(not ok and shapes and bands[k - 1] <= MAX_BAND_FRACTION))
+        gain_only.append(bool(tests and not ok))
         if ok and chosen == k - 1:
             chosen = k
         elif (skip_bands is not None and k >= 3 and chosen == k - 2 and gain_only[k - 2] and shapes
@@ -411,8 +413,9 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
         ``n_patterns`` (int), ``stability`` (mean adjusted Rand index between the chosen
         labelling and k-means runs with other seeds and subsamples; 1 for one pattern),
         ``tried`` (1..max), ``gap``, ``gap_error``, ``gain``,
-        ``perimeter_ratio`` (largest per k), ``band_fraction``, ``profile_cosine`` (largest
-        per k), ``accepted`` (bool per k; a skipped k is False),
+        ``perimeter_ratio`` (largest per k), ``perimeter_limit`` (test (2)'s limit per k),
+        ``band_fraction``, ``profile_cosine`` (largest per k), ``accepted`` (bool per k; a
+        skipped k is False),
         ``n_patterns_per_subsample`` (the k of the same rule on each of the two subsamples
         whose gap statistics are averaged: where one differs the choice is fragile, and a
         UserWarning says so), and ``labels``
@@ -479,6 +482,8 @@ def choose_n_patterns(features: np.ndarray, grid_shape, max_patterns: int = MAX_
         "perimeter_ratio": np.asarray(ratios),
         "band_fraction": np.asarray(bands),
         "profile_cosine": np.asarray(cosines),
+        "perimeter_limit": np.asarray([perimeter_limit(None if measured is None or i == 0 else measured[i])
+                                       for i in range(len(ratios))]),
         "accepted": np.asarray(accepted),
         "n_patterns_per_subsample": np.asarray(alone),
         "labels": labels_by_k[chosen - 1],

@@ -284,6 +284,7 @@ def test_plot_n_patterns_draws_the_perimeter_limit_of_each_k():
     sel = seg.n_patterns_selection
     cos = np.asarray(sel["profile_cosine"])
     expected = [auto.MAX_PERIMETER_RATIO] + [auto.perimeter_limit(float(c)) for c in cos[1:]]
+    np.testing.assert_allclose(sel["perimeter_limit"], expected)  # the limits the decision used
     twin = [a for a in ax.figure.axes if a is not ax][0]
     limit = [line for line in twin.get_lines() if line.get_linestyle() == "--" and line.get_marker() in ("None", None, "")]
     np.testing.assert_allclose(limit[0].get_ydata(), expected)
