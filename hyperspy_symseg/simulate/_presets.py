@@ -144,6 +144,12 @@ def _sampling(
     return px
 
 
+#: Mean of :func:`distorted_imaging`'s low-frequency background, in units of its standard
+#: deviation: a detector's background is positive, and a field of mean 0 left the image
+#: clipped to zero on ~40 % of its pixels (columns cut down to their tips there).
+BACKGROUND_LEVEL_SIGMAS = 3.0
+
+
 def distorted_imaging(
     shape: tuple[int, int] = (512, 512),
     pixel_size: float = DEFAULT_PIXEL_SIZE,
@@ -163,7 +169,8 @@ def distorted_imaging(
     * ``ConstantBackground(0.05)`` and a :class:`LowFrequencyBackground` of standard
       deviation ``background_amplitude`` (image units: a fraction of a column peak)
       and correlation length ``background_length`` times the field of view, so it
-      stays low-frequency at every sampling;
+      stays low-frequency at every sampling, and mean :data:`BACKGROUND_LEVEL_SIGMAS`
+      standard deviations, so it stays positive (nothing is clipped to zero);
     * :class:`ScanNoise` with row jitter of ``jitter`` pixels (standard deviation,
       50 Hz) and a drift that shears the image by ``shear`` (x displacement of the last
       row over the image height) and stretches it along y by ``stretch``.
@@ -214,6 +221,7 @@ def distorted_imaging(
     out = {
         "scan_noise": ScanNoise(sigma=jitter * px, frequency=50.0, phase=90.0, drift=drift, line_time=line_time),
         "background": [ConstantBackground(0.05),
-                       LowFrequencyBackground(amplitude=amplitude, length=background_length * min(ny, nx) * px)],
+                       LowFrequencyBackground(amplitude=amplitude, length=background_length * min(ny, nx) * px,
+                                              level=BACKGROUND_LEVEL_SIGMAS * amplitude)],
     }
     return _merge(out, imaging)
