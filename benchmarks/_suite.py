@@ -70,6 +70,8 @@ two grains, strong background + distortion  distorted    2          ``two_grain_
 thick particle on vacuum                    vacuum       2          ``nanoparticle``: Au [110], dome thickness,
                                                                     diffuse level 0.5, vacuum ~0.01
 thick particle on carbon                    amorphous    2          ``nanoparticle(support="carbon")``
+thick particle on holey carbon              amorphous    3          ``nanoparticle(support="holey carbon")``:
+                                                                    carbon film with a vacuum hole
 interface with intensity step               phases       2          ``phase_interface``: bright / dim phase
 HRTEM, two graphene grains                  hrtem        2          ``two_grain_image`` of graphene,
                                                                     ``hrtem_imaging(defocus=-6)`` (dark columns)
@@ -79,7 +81,7 @@ graphene with contamination                 contaminant  3          ``contaminat
                                                                     amorphous overlay (label = contaminant), HRTEM
 ==========================================  ===========  =========  ===============================================
 
-The full suite is 17 scenes x 5 periods x 4 doses = 340 cases; ``quick=True`` is
+The full suite is 18 scenes x 5 periods x 4 doses = 360 cases; ``quick=True`` is
 17 x 3 x 2 = 102. ``python benchmarks/_suite.py`` prints the simulation time.
 """
 
@@ -218,6 +220,10 @@ def _scenes(shape: tuple[int, int]) -> list[_Scene]:
         _Scene("thick particle on carbon", "amorphous", 2,
                sim.Lattice.centred_rectangular(0.408, 0.2885, rotation=20.0),
                lambda shape, px, p, im, seed: sim.nanoparticle(shape, period_px=p, support="carbon",
+                                                               random_state=seed, **im)),
+        _Scene("thick particle on holey carbon", "amorphous", 3,
+               sim.Lattice.centred_rectangular(0.408, 0.2885, rotation=20.0),
+               lambda shape, px, p, im, seed: sim.nanoparticle(shape, period_px=p, support="holey carbon",
                                                                random_state=seed, **im)),
         _Scene("interface with intensity step", "phases", 2, sim.Lattice.hexagonal(0.3),
                lambda shape, px, p, im, seed: sim.phase_interface(shape, period_px=p, random_state=seed, **im)),

@@ -7,7 +7,7 @@
     python benchmarks/bench_accuracy.py --pystem      # pySTEM's configuration, reproduced with this package
     python benchmarks/bench_accuracy.py --kinds grains control   # some kinds of scene only
 
-The suite (``benchmarks/_suite.py``): the eight scenes of earlier versions and nine that
+The suite (``benchmarks/_suite.py``): the eight scenes of earlier versions and ten that
 real images look like (single-crystal controls, particles on vacuum and carbon with
 thickness ramps, an interface with an intensity step, HRTEM graphene, contamination,
 strong backgrounds and scan distortions), each at 4, 8, 15, 25 and 40 px per lattice

@@ -75,6 +75,20 @@ def test_nanoparticle_has_a_strong_step_and_a_thickness_ramp():
     assert (carbon.column_regions == 0).sum() > 100 and carbon.column_sites[carbon.column_regions == 0].max() == -1
 
 
+def test_nanoparticle_on_holey_carbon_has_three_regions():
+    sim = S.nanoparticle((160, 160), period_px=8, support="holey carbon", random_state=0, peak_counts=None,
+                         scan_noise=None)
+    img, lab = sim.noise_free, sim.labels.data
+    assert sim.region_names == ["carbon", "particle", "vacuum"]
+    share = np.bincount(lab.ravel(), minlength=3) / lab.size
+    assert 0.3 < share[0] < 0.8 and 0.2 < share[1] < 0.5 and 0.05 < share[2] < 0.2
+    # the hole holds no carbon columns and is darker than the film around it
+    assert img[lab == 2].mean() < 0.6 * img[lab == 0].mean()
+    assert img[lab == 0].mean() < 0.3 * img[lab == 1].mean()
+    with pytest.raises(ValueError, match="support must be one of"):
+        S.nanoparticle((64, 64), period_px=8, support="lacey")
+
+
 def test_contaminant_lies_over_the_graphene():
     sim = S.contaminated_graphene((128, 128), period_px=8, random_state=0, peak_counts=None, transmission=0.4)
     lab = sim.labels.data
@@ -143,7 +157,7 @@ def test_hrtem_imaging_turns_any_scene_into_hrtem():
 
 
 def test_bad_scene_arguments():
-    with pytest.raises(ValueError, match="support must be 'vacuum' or 'carbon'"):
+    with pytest.raises(ValueError, match="support must be one of"):
         S.nanoparticle(SMALL, support="glass")
     with pytest.raises(ValueError, match=r"aspect must be in \(0, 1\]"):
         S.nanoparticle(SMALL, aspect=1.5)

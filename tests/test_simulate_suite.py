@@ -53,7 +53,7 @@ def test_quick_suite_builds_with_the_stated_regions():
     shape = (96, 96)
     suite = build_suite(quick=True, shape=shape)
     names = list(dict.fromkeys(c.name for c in suite))
-    assert len(names) == 17 and len(suite) == 17 * len(QUICK_PERIODS) * len(QUICK_DOSES)
+    assert len(names) == 18 and len(suite) == 18 * len(QUICK_PERIODS) * len(QUICK_DOSES)
     assert {c.kind for c in suite} == KINDS
     assert {c.period_px for c in suite} == set(QUICK_PERIODS) and {c.dose for c in suite} == set(QUICK_DOSES)
     assert len({c.key for c in suite}) == len(suite)

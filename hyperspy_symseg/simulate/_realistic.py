@@ -13,7 +13,7 @@ from ._noise import ConstantBackground, LowFrequencyBackground
 from ._presets import _default_imaging, _merge, _sampling, hrtem_imaging
 from ._result import SimulationResult
 from ._scene import Region, Scene
-from ._shapes import HalfPlane, Polygon, SinusoidalBoundary
+from ._shapes import Ellipse, HalfPlane, Polygon, SinusoidalBoundary
 from ._simulate import simulate_image
 from ._thickness import DomeThickness, WedgeThickness
 from ._utils import _direction, _image_shape, _pair, _positive, _real
@@ -97,6 +97,14 @@ def _faceted(n_facets: int, radius: float, aspect: float, angle: float,
     return Polygon(verts)
 
 
+#: Supports of :func:`nanoparticle`.
+SUPPORTS = ("vacuum", "carbon", "holey carbon")
+#: The hole of ``support="holey carbon"``: centre (y = x, towards the lower right corner)
+#: and semi-axes, in fields of view.
+HOLE_CENTRE = 0.4
+HOLE_SEMI_AXES = (0.3, 0.2)
+
+
 def nanoparticle(
     shape: tuple[int, int] = (512, 512),
     pixel_size: float | None = None,
@@ -124,7 +132,11 @@ def nanoparticle(
       field), so the step is from ~0.01 to ~1;
     * ``"carbon"``: a dense, weak amorphous carbon film (15 columns/nm^2, intensities
       0.04-0.12, diffuse level 0.06) whose thickness rises across the field of view (a
-      :class:`WedgeThickness` from 0.6 to 1.4), under a 0.02 background.
+      :class:`WedgeThickness` from 0.6 to 1.4), under a 0.02 background;
+    * ``"holey carbon"``: the same film with a hole (vacuum, label 2, drawn over the
+      particle where they meet) in the lower right corner (:data:`HOLE_CENTRE`,
+      :data:`HOLE_SEMI_AXES`): three regions, a particle on a support that is partly
+      carbon, partly vacuum, as on holey-carbon grids.
 
     Parameters
     ----------
@@ -133,7 +145,7 @@ def nanoparticle(
     lattice : Lattice, optional
         Default ``Lattice.centred_rectangular(0.408, 0.2885, rotation=20)``: an fcc
         metal (Au) along [110].
-    support : {"vacuum", "carbon"}
+    support : {"vacuum", "carbon", "holey carbon"}
     radius : float, optional
         Circumradius of the polygon in nm; default 38 % of the field of view.
     n_facets : int
@@ -166,8 +178,8 @@ def nanoparticle(
     >>> sim.region_names, bool(img[lab == 1].mean() > 10 * img[lab == 0].mean())
     (['vacuum', 'particle'], True)
     """
-    if support not in ("vacuum", "carbon"):
-        raise ValueError(f"support must be 'vacuum' or 'carbon', got {support!r}")
+    if support not in SUPPORTS:
+        raise ValueError(f"support must be one of {SUPPORTS}, got {support!r}")
     lat = lattice if lattice is not None else Lattice.centred_rectangular(0.408, 0.2885, rotation=20.0)
     shape = _image_shape("shape", shape)
     aspect = _positive("aspect", aspect)
@@ -190,7 +202,12 @@ def nanoparticle(
     dome = DomeThickness(radius=1.02 * radius, minimum=thickness_minimum)
     particle = Region(lat, _faceted(int(n_facets), radius, aspect, _real("angle", angle)), name="particle",
                       thickness=dome, level=level)
-    scene = Scene(shape, pixel_size, [body, particle], name=f"thick {lat.name} particle on {support}")
+    regions = [body, particle]
+    if support == "holey carbon":
+        regions.append(Region(None, Ellipse((HOLE_CENTRE * fov, HOLE_CENTRE * fov),
+                                            (HOLE_SEMI_AXES[0] * fov, HOLE_SEMI_AXES[1] * fov), -45.0),
+                              name="vacuum"))
+    scene = Scene(shape, pixel_size, regions, name=f"thick {lat.name} particle on {support}")
     return simulate_image(scene, random_state=random_state, **_default_imaging(imaging))
 
 
