@@ -354,31 +354,61 @@ class SubsampledKMeans(_Estimator):
         Fit on at most this many samples, drawn without replacement.
     random_state : int, numpy.random.Generator or None
         Seeds both the subsample and k-means.
+    grid_shape : tuple of int or None
+        ``(..., ny, nx)``: the samples are the points of this grid, in order. With
+        ``band_width``, a labelling with 3 or more clusters one of which is a band along
+        the boundaries of the labelling with one cluster fewer is fitted again on the
+        points away from every boundary (:mod:`hyperspy_symseg._band_refit`).
+    band_width : float or None
+        Half width, in grid points, of the band where a point's descriptor straddles
+        two regions.
 
     Attributes
     ----------
     cluster_centers_ : (n_clusters, n_features) float64 ndarray
     inertia_ : float
-        Inertia of the subsample.
+        Inertia of the subsample (of the interior points, after a refit).
     labels_ : (n_samples,) int64 ndarray
         Nearest centre of every sample passed to :meth:`fit`.
+    refitted_ : bool
+        Whether the centres were fitted again on the region interiors.
     """
 
-    def __init__(self, n_clusters: int = 2, n_init: int = 10, max_samples: int = 20_000, random_state=None):
+    def __init__(self, n_clusters: int = 2, n_init: int = 10, max_samples: int = 20_000, random_state=None,
+                 grid_shape=None, band_width=None):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_samples = max_samples
         self.random_state = random_state
+        self.grid_shape = grid_shape
+        self.band_width = band_width
+
+    def _fit_sample(self, X, n_clusters, rng):
+        if X.shape[0] > self.max_samples:
+            X = X[np.sort(rng.choice(X.shape[0], self.max_samples, replace=False))]
+        return kmeans(X, n_clusters, self.n_init, rng)
 
     def fit(self, X, y=None):
         X = np.asarray(X)
         rng = np.random.default_rng(self.random_state)
-        if X.shape[0] > self.max_samples:
-            sample = X[np.sort(rng.choice(X.shape[0], self.max_samples, replace=False))]
-        else:
-            sample = X
-        self.cluster_centers_, self.inertia_ = kmeans(sample, self.n_clusters, self.n_init, rng)
+        self.cluster_centers_, self.inertia_ = self._fit_sample(X, self.n_clusters, rng)
         self.labels_ = nearest_centre(X, self.cluster_centers_, distances=False)
+        self.refitted_ = False
+        if self.grid_shape is not None and self.band_width is not None and self.n_clusters >= 3:
+            from ._band_refit import refit_without_bands
+
+            inertia = {}
+
+            def fit_k(points, k):
+                centres, inertia[k] = self._fit_sample(points, k, rng)
+                return nearest_centre(points, centres, distances=False), centres
+
+            centres = refit_without_bands(X, self.labels_, self.grid_shape, self.n_clusters, float(self.band_width),
+                                          fit_k)
+            if centres is not None:
+                self.cluster_centers_, self.inertia_ = centres, inertia[self.n_clusters]
+                self.labels_ = nearest_centre(X, centres, distances=False)
+                self.refitted_ = True
         return self
 
     def predict(self, X):

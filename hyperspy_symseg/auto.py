@@ -29,6 +29,8 @@ import warnings
 
 import numpy as np
 
+from ._label_geometry import MAX_BAND_FRACTION, band_fractions, perimeter_ratios  # noqa: F401  (public here)
+
 #: Patch half size, in lattice periods.
 PATCH_FACTOR = 0.8
 #: Shift window (translations), rotation radius, rotation pooling and power-spectrum window, in periods.
@@ -189,9 +191,6 @@ MAX_PERIMETER_RATIO_DISTINCT = 10.0
 #: :data:`MAX_PERIMETER_RATIO_DISTINCT` (genuine regions of the suite and the real
 #: images: grains 0.2-0.6, particles on vacuum 0.2-0.94).
 DISTINCT_COSINE = 0.5
-#: Largest share of a new pattern's points within the patch reach of the boundaries of
-#: the labelling with one pattern fewer (a band where patches straddle two regions).
-MAX_BAND_FRACTION = 0.8
 #: Largest cosine between two patterns' mean symmetry-score profiles (the descriptor
 #: family's own channels without the zero shift, plus crystallinity:
 #: :func:`structure_channels`, :func:`profile_cosine`): two patterns whose scores differ
@@ -207,52 +206,6 @@ MAX_BAND_FRACTION = 0.8
 MAX_PROFILE_COSINE = 0.98
 #: Extra k-means runs (other seeds and subsamples) behind the stability figure.
 STABILITY_RUNS = 3
-
-
-def perimeter_ratios(labels: np.ndarray, n_patterns: int) -> np.ndarray:
-    """(n_patterns,) perimeter of each label's region over that of a disk of equal area.
-
-    ``labels`` is an integer grid ``(..., ny, nx)`` (frames first); the perimeter counts
-    4-neighbour pairs with different labels (image edges do not count), summed over the
-    frames, and the area the label's grid points. 0 for an empty label.
-    """
-    labels = np.asarray(labels).reshape((-1,) + np.shape(labels)[-2:])
-    perimeter = np.zeros(n_patterns)
-    for axis in (1, 2):
-        a = np.moveaxis(labels, axis, 0)
-        diff = a[1:] != a[:-1]
-        for lab in (a[1:], a[:-1]):
-            perimeter += np.bincount(lab[diff].ravel(), minlength=n_patterns)[:n_patterns]
-    area = np.bincount(labels.ravel(), minlength=n_patterns)[:n_patterns].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(area > 0, perimeter / (2.0 * np.sqrt(np.pi * area)), 0.0)
-    return ratio
-
-
-def band_fractions(labels: np.ndarray, previous: np.ndarray, n_patterns: int, width: float) -> np.ndarray:
-    """(n_patterns,) share of each label's grid points within ``width`` of a boundary of ``previous``.
-
-    A pattern that appears when one more is allowed and lies almost entirely along the
-    boundaries of the labelling with one pattern fewer is the band where patches
-    straddle two regions, not a region.
-    """
-    labels = np.asarray(labels).reshape((-1,) + np.shape(labels)[-2:])
-    previous = np.asarray(previous).reshape(labels.shape)
-    near = np.zeros(labels.shape, dtype=bool)
-    for f in range(labels.shape[0]):
-        edge = np.zeros(labels.shape[1:], dtype=bool)
-        p = previous[f]
-        edge[1:, :] |= p[1:, :] != p[:-1, :]
-        edge[:-1, :] |= p[1:, :] != p[:-1, :]
-        edge[:, 1:] |= p[:, 1:] != p[:, :-1]
-        edge[:, :-1] |= p[:, 1:] != p[:, :-1]
-        if edge.any():
-            import scipy.ndimage as ndi
-
-            near[f] = ndi.distance_transform_edt(~edge) <= width
-    area = np.bincount(labels.ravel(), minlength=n_patterns)[:n_patterns].astype(np.float64)
-    inside = np.bincount(labels[near].ravel(), minlength=n_patterns)[:n_patterns]
-    return np.where(area > 0, inside / np.maximum(area, 1), 0.0)
 
 
 def profile_cosine(profiles: np.ndarray, labels: np.ndarray, n_patterns: int) -> float:

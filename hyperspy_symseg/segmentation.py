@@ -341,19 +341,21 @@ def symmetry_segmentation(
         timings["reduction"], clock = time.perf_counter() - clock, time.perf_counter()
         k = int(np.asarray(reducer.components_).shape[0])
         selection = None
+        ref_grid = grid_shape(descriptors)  # the frames' grids, or a stack of sampled tiles
+        # Half the extent a grid point's scores depend on: the band where patches straddle two regions.
+        reach = max(getattr(spec, "patch_x", 0), getattr(spec, "radius", 0), getattr(spec, "window_x", 0) // 2,
+                    getattr(spec, "patch", 0) if getattr(spec, "n_extra", 0) else 0)
+        band_width = 1.0 + reach / stride
         if automatic_k:
             features = np.asarray(descriptors.data).reshape(-1, spec.n_operations)
-            ref_grid = grid_shape(descriptors)  # the frames' grids, or a stack of sampled tiles
-            # Half the extent a grid point's scores depend on: the band where patches straddle two regions.
-            reach = max(getattr(spec, "patch_x", 0), getattr(spec, "radius", 0), getattr(spec, "window_x", 0) // 2,
-                        getattr(spec, "patch", 0) if getattr(spec, "n_extra", 0) else 0)
             selection = auto.choose_n_patterns(np.asarray(reducer.transform(features)), ref_grid, max_patterns,
                                                random_state, n_init=n_init, max_samples=max_samples,
-                                               band_width=1.0 + reach / stride,
+                                               band_width=band_width,
                                                profiles=features[:, auto.structure_channels(spec)])
             n_patterns = selection.pop("n_patterns")
             selection.pop("labels")
-        kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state)
+        kmeans = SubsampledKMeans(n_patterns, n_init=n_init, max_samples=max_samples, random_state=random_state,
+                                  grid_shape=ref_grid, band_width=band_width)
         _cluster(descriptors, k, kmeans)  # HyperSpy's cluster_analysis, without its 0.2 s of copies at stride 1
     timings["clustering"], clock = time.perf_counter() - clock, time.perf_counter()
 
@@ -379,6 +381,7 @@ def symmetry_segmentation(
         "random_state": random_state if isinstance(random_state, numbers.Integral) else None,
         "n_init": n_init,
         "max_samples": max_samples,
+        "band_refit": bool(kmeans.refitted_),
         "reference_frames": None if reference_frames is None else reference_frames,
         "automatic": automatic,
         "pixel_size": pixel_size,

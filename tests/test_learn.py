@@ -170,7 +170,8 @@ class TestEstimatorProtocol:
         from sklearn.base import clone
 
         est = SubsampledKMeans(3, max_samples=500, random_state=1)
-        assert est.get_params() == {"max_samples": 500, "n_clusters": 3, "n_init": 10, "random_state": 1}
+        assert est.get_params() == {"band_width": None, "grid_shape": None, "max_samples": 500, "n_clusters": 3,
+                                    "n_init": 10, "random_state": 1}
         assert repr(est) == "SubsampledKMeans(max_samples=500, n_clusters=3, random_state=1)"
         assert repr(CovariancePCA()) == "CovariancePCA()" and repr(CovariancePCA(0.9)) == "CovariancePCA(n_components=0.9)"
         other = clone(est)
