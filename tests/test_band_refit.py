@@ -103,3 +103,30 @@ def test_no_refit_without_a_band_or_a_grid():
     assert not two.refitted_
     wrong = SubsampledKMeans(3, random_state=0, grid_shape=(48, 96), band_width=6.0).fit(X)
     assert not wrong.refitted_
+
+
+def test_particle_on_holey_carbon_three_patterns(monkeypatch):
+    """End to end: asked for 3 patterns, the hole, the carbon and the particle, not the particle's rim."""
+    import warnings
+
+    from hyperspy_symseg import _band_refit, simulate, symmetry_segmentation
+
+    sim = simulate.nanoparticle((192, 192), period_px=6, support="holey carbon", random_state=0, peak_counts=30)
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return symmetry_segmentation(sim.image, 3, random_state=0, show_progressbar=False)
+
+    seg = run()
+    assert seg.parameters["band_refit"] is True
+    assert "refitted on region interiors" in seg.describe_parameters()
+    accuracy = metrics.matched_accuracy(seg.labels.data, sim.labels.data)
+    assert accuracy > 0.95
+    # the predict route gives the fit's labels
+    np.testing.assert_array_equal(seg.predict(sim.image, show_progressbar=False).data, seg.labels.data)
+    # without the refit the third pattern is the rim, and hole and carbon are one
+    monkeypatch.setattr(_band_refit, "MIN_BAND_RATIO", np.inf)
+    plain = run()
+    assert plain.parameters["band_refit"] is False
+    assert metrics.matched_accuracy(plain.labels.data, sim.labels.data) < accuracy - 0.05
