@@ -502,3 +502,25 @@ def test_crystallinity_of_a_perfect_lattice_does_not_drop_at_the_image_edges():
     # (corners, where a diagonal t fits neither way, are within 0.09; with the mirror alone edges were 0.29 low)
     np.testing.assert_allclose(c, c[10, 10], atol=0.1)
     assert c[10, 10] > 0.9
+
+
+@pytest.mark.parametrize("patch, half", [(4, 6), (6, 6), (12, 6), (20, 10), (32, 16)])
+def test_local_statistics_box_is_half_the_patch(patch, half):
+    """The local mean and std channels are box statistics over half the patch (at least MIN_PATCH px),
+    compared with a plain NumPy mean and std over that box."""
+    from hyperspy_symseg.descriptors import _augmented as A
+    from hyperspy_symseg.descriptors._grid import DescriptorGrid
+    from hyperspy_symseg.descriptors._translation_family import TranslationDescriptor
+
+    assert A.MIN_STATS_HALF == auto.MIN_PATCH
+    base = TranslationDescriptor(shifts=np.array([[0, 4]]), patch_x=patch, patch_y=patch)
+    spec = AugmentedDescriptor(base, lattice_shifts=np.array([[[0, 5]]], np.int64),
+                               half_shifts=np.array([[[0, 2]]], np.int64), patch=patch)
+    assert spec.stats_half == half
+    image = np.random.default_rng(0).random((120, 120))
+    grid = DescriptorGrid(50, 55, 2, 2, 7)
+    raw = spec.raw_channels(image, image, grid)
+    for i, y in enumerate(grid.rows()):
+        for j, x in enumerate(grid.cols()):
+            box = image[y - half : y + half + 1, x - half : x + half + 1]
+            np.testing.assert_allclose(raw[i, j, 1:], [box.mean(), box.std()], rtol=1e-9, atol=1e-12)
