@@ -136,7 +136,8 @@ STATS_BOX_FACTOR = 0.5
 #: (:data:`hyperspy_symseg.auto.MIN_PATCH`), for the same reason (a mean over fewer
 #: pixels is too noisy at low dose: with 2 px the holey-carbon particle at 4 px per period
 #: fell from 0.95 to 0.87, its carbon texture read as holes). So at 4-8 px per period the
-#: box is the patch, as before.
+#: box is the patch, as before; the box is never larger than the patch (an explicit
+#: ``patch_x`` below this keeps its own box, as before).
 MIN_STATS_HALF = 6
 #: Extra channels in their order.
 EXTRA_CHANNELS = ("crystallinity", "local mean", "local std")
@@ -328,8 +329,9 @@ class AugmentedDescriptor:
 
     @property
     def stats_half(self) -> int:
-        """Half size (px) of the box of the local mean and local std (:data:`STATS_BOX_FACTOR`)."""
-        return max(MIN_STATS_HALF, int(round(STATS_BOX_FACTOR * self.patch)))
+        """Half size (px) of the box of the local mean and local std (:data:`STATS_BOX_FACTOR`):
+        never larger than the patch, so a patch below :data:`MIN_STATS_HALF` keeps its own box."""
+        return min(self.patch, max(MIN_STATS_HALF, int(round(STATS_BOX_FACTOR * self.patch))))
 
     def _inside(self, shifts: np.ndarray, grid: DescriptorGrid, shape) -> np.ndarray:
         """(ny, nx, n) whether the patch at each grid point shifted by each shift lies in the image."""
