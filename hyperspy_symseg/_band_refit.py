@@ -28,18 +28,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._label_geometry import MAX_BAND_FRACTION, band_fractions, boundary_points, perimeter_ratios
+from ._label_geometry import MAX_BAND_FRACTION, band_fractions, boundary_points, label_frames, perimeter_ratios
 
 #: Smallest perimeter ratio (:func:`hyperspy_symseg.auto.perimeter_ratios`) of a band
 #: pattern: compact regions (0.3-2 on the suite and the real images) are never bands.
 MIN_BAND_RATIO = 3.0
 #: Fewest interior points per pattern asked for before refitting.
 MIN_INTERIOR_PER_PATTERN = 10
-
-
-def _frames(labels: np.ndarray) -> np.ndarray:
-    labels = np.asarray(labels)
-    return labels.reshape((-1,) + labels.shape[-2:])
 
 
 def band_patterns(labels: np.ndarray, previous: np.ndarray, n_patterns: int, width: float) -> np.ndarray:
@@ -72,7 +67,7 @@ def interior_mask(labels: np.ndarray, width: float, protected=None) -> np.ndarra
     """
     import scipy.ndimage as ndi
 
-    frames = _frames(labels)
+    frames = label_frames(labels)
     keep = np.zeros(frames.shape, dtype=bool)
     protected = np.zeros(int(frames.max()) + 1, dtype=bool) if protected is None else np.asarray(protected, bool)
     for f in range(frames.shape[0]):
@@ -106,23 +101,24 @@ def refit_without_bands(X: np.ndarray, labels: np.ndarray, grid_shape, n_cluster
     width : float
         Band half width in grid points (the reach of a grid point's descriptor).
     fit : callable
-        ``fit(points, k) -> (labels of points, centres)``: the k-means to use (same
-        seeds, subsampling and initialisations as the first fit).
+        ``fit(points, k) -> (labels of points, centres, inertia)``: the k-means to use
+        (same seeds, subsampling and initialisations as the first fit).
 
     Returns
     -------
-    (n_clusters, n_features) ndarray or None
+    ((n_clusters, n_features) ndarray, float) or None
+        The centres and inertia of the refit, or None where no pattern is a band.
     """
     grid_shape = tuple(int(s) for s in grid_shape)
     if n_clusters < 3 or len(grid_shape) < 2 or min(grid_shape[-2:]) < 3 or int(np.prod(grid_shape)) != len(X):
         return None
     grid = np.asarray(labels).reshape(grid_shape)
-    previous, _ = fit(X, n_clusters - 1)
+    previous = fit(X, n_clusters - 1)[0]
     bands = band_patterns(grid, np.asarray(previous).reshape(grid_shape), n_clusters, width)
     if not bands.any():
         return None
     keep = interior_mask(grid, width, protected=~bands)
     if keep.sum() < MIN_INTERIOR_PER_PATTERN * n_clusters:
         return None
-    _, centres = fit(X[keep], n_clusters)
-    return centres
+    _, centres, inertia = fit(X[keep], n_clusters)
+    return centres, inertia

@@ -13,6 +13,12 @@ import numpy as np
 MAX_BAND_FRACTION = 0.8
 
 
+def label_frames(labels: np.ndarray) -> np.ndarray:
+    """A label grid ``(..., ny, nx)`` as frames ``(n_frames, ny, nx)``."""
+    labels = np.asarray(labels)
+    return labels.reshape((-1,) + labels.shape[-2:])
+
+
 def boundary_points(labels: np.ndarray) -> np.ndarray:
     """(ny, nx) bool: the points of a 2D label grid with a 4-neighbour of another label."""
     p = np.asarray(labels)
@@ -33,7 +39,7 @@ def perimeter_ratios(labels: np.ndarray, n_patterns: int) -> np.ndarray:
     4-neighbour pairs with different labels (image edges do not count), summed over the
     frames, and the area the label's grid points. 0 for an empty label.
     """
-    labels = np.asarray(labels).reshape((-1,) + np.shape(labels)[-2:])
+    labels = label_frames(labels)
     perimeter = np.zeros(n_patterns)
     for axis in (1, 2):
         a = np.moveaxis(labels, axis, 0)
@@ -53,7 +59,7 @@ def band_fractions(labels: np.ndarray, previous: np.ndarray, n_patterns: int, wi
     boundaries of the labelling with one pattern fewer is the band where patches
     straddle two regions, not a region.
     """
-    labels = np.asarray(labels).reshape((-1,) + np.shape(labels)[-2:])
+    labels = label_frames(labels)
     previous = np.asarray(previous).reshape(labels.shape)
     near = np.zeros(labels.shape, dtype=bool)
     for f in range(labels.shape[0]):

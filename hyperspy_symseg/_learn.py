@@ -397,17 +397,15 @@ class SubsampledKMeans(_Estimator):
         if self.grid_shape is not None and self.band_width is not None and self.n_clusters >= 3:
             from ._band_refit import refit_without_bands
 
-            inertia = {}
-
             def fit_k(points, k):
-                centres, inertia[k] = self._fit_sample(points, k, rng)
-                return nearest_centre(points, centres, distances=False), centres
+                centres, inertia = self._fit_sample(points, k, rng)
+                return nearest_centre(points, centres, distances=False), centres, inertia
 
-            centres = refit_without_bands(X, self.labels_, self.grid_shape, self.n_clusters, float(self.band_width),
-                                          fit_k)
-            if centres is not None:
-                self.cluster_centers_, self.inertia_ = centres, inertia[self.n_clusters]
-                self.labels_ = nearest_centre(X, centres, distances=False)
+            refit = refit_without_bands(X, self.labels_, self.grid_shape, self.n_clusters, float(self.band_width),
+                                        fit_k)
+            if refit is not None:
+                self.cluster_centers_, self.inertia_ = refit
+                self.labels_ = nearest_centre(X, self.cluster_centers_, distances=False)
                 self.refitted_ = True
         return self
 
