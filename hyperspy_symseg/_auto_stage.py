@@ -11,6 +11,7 @@ their scaling measured on the reference frames. Explicit numbers always win.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -153,3 +154,30 @@ def prepare_descriptor(signal, descriptor: str, stride, parameters: dict, backgr
     info["background"] = int(background) if background else None
     info["intensity_features"] = bool(shifts is not None and intensity_features)
     return spec, stride, info, lattice
+
+
+
+
+def fine_patch(spec, factor: float = 0.5, min_patch: int = 6) -> int | None:
+    """Patch half size (px) of the boundary refinement's descriptor, or None when there is none.
+
+    Only the automatic local correlation map (an :class:`AugmentedDescriptor` with the
+    lattice translations) is refined, and only when ``factor`` times its patch is at
+    least ``min_patch`` px.
+    """
+    if not isinstance(spec, AugmentedDescriptor) or not spec.has_lattice or spec.name != "local_correlation_map":
+        return None
+    patch = int(round(factor * min(spec.base.patch_x, spec.base.patch_y)))
+    return patch if patch >= min_patch else None
+
+
+def fine_descriptor(spec, patch: int, frames, prepared_frames, period: float):
+    """The descriptor of the boundary refinement: ``spec`` with patch half size ``patch``.
+
+    The same translations, background and channels; the channels' scaling is measured
+    again, on ``frames`` (``prepared_frames``: their background-free images, which the
+    two descriptors share). ``period``: the lattice period (px) of the automatic sizes.
+    """
+    base = make_descriptor(spec.name, **{**spec.base.parameters, "patch_x": patch, "patch_y": patch})
+    fine = replace(spec, base=base, patch=auto.feature_patch(base, period), stats={})
+    return fine.fitted(frames, prepared_frames)

@@ -104,6 +104,50 @@ def _label_all(model, signal, lazy_output, show_progressbar, num_workers):
 
 
 
+#: At most this many of the fitted frames (evenly spaced) train the boundary refinement.
+REFINE_FRAMES = 4
+
+
+def _boundary_refiner(reference, spec, stride, period, grid_labels, n_patterns, random_state):
+    """``(refiner, prepared)``: the :class:`~hyperspy_symseg._boundary_refine.BoundaryRefiner`
+    of a fit (or None) and the background-free images of the frames it was trained on
+    (a dict by frame index, for :func:`_refined_grid_labels`).
+
+    ``reference``: the in-memory signal of the fitted frames; ``grid_labels`` their
+    (..., ny, nx) labels by the model's nearest-centre rule; ``period`` the lattice
+    period (px) the automatic sizes came from.
+    """
+    from ._auto_stage import fine_descriptor, fine_patch
+    from ._boundary_refine import MIN_FINE_PATCH, PATCH_FACTOR, fine_variance, fit_refiner
+
+    patch = fine_patch(spec, PATCH_FACTOR, MIN_FINE_PATCH)
+    if patch is None or n_patterns < 2:
+        return None, {}
+    frames = _frames(reference)
+    grid = spec.grid(frames.shape[-2:], stride)
+    labels = np.asarray(grid_labels).reshape((-1,) + grid.shape)
+    pick = np.unique(np.round(np.linspace(0, len(labels) - 1, min(len(labels), REFINE_FRAMES))).astype(np.int64))
+    images = [np.asarray(frames[i], dtype=np.float64) for i in pick]
+    prepared = [spec.prepared(image) for image in images]
+    fine = fine_descriptor(spec, patch, images, prepared, period)
+    features = [fine.compute(image, stride, grid=grid, prepared=p) for image, p in zip(images, prepared)]
+    variances = [fine_variance(image, grid, patch) for image in images]
+    reach = float(max(spec.base.patch_x, spec.base.patch_y))
+    refiner = fit_refiner(fine, patch, reach, stride, labels[pick], features, variances, n_patterns, _seed(random_state))
+    return refiner, dict(zip(pick.tolist(), prepared))
+
+
+def _refined_grid_labels(model, reference, grid_labels, prepared=None):
+    """The fitted frames' grid labels refined by ``model.refiner``, as :meth:`SegmentationModel.label_block`
+    does (``prepared``: background-free frames by index, where known)."""
+    frames = _frames(reference)
+    labels = np.asarray(grid_labels).reshape((-1,) + model.descriptor.grid(frames.shape[-2:], model.stride).shape)
+    out = np.empty_like(labels)
+    for f in range(len(labels)):
+        out[f] = model.refine_grid_labels(labels[f], np.asarray(frames[f]), prepared=(prepared or {}).get(f))
+    return out.reshape(np.shape(grid_labels))
+
+
 def _seed(random_state) -> int | None:
     """An int seed for estimators that do not take a numpy Generator."""
     if isinstance(random_state, np.random.Generator):

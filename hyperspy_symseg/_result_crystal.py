@@ -48,6 +48,8 @@ class CrystallinityMixin:
         if chosen:
             parts.append("automatic: " + ", ".join(f"{name} {info.get(name, '?')}" for name in chosen))
         parts.append("intensity features " + ("on" if info.get("intensity_features") else "off"))
+        if self.parameters.get("refine_boundaries"):
+            parts.append("crystal / vacuum boundaries refined with half the patch")
         if self.parameters.get("band_refit"):
             parts.append("centres refitted on region interiors (a pattern was a band between regions)")
         return "; ".join(parts)

@@ -62,6 +62,9 @@ def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--radius", type=float, help="rotations/reflections: patch radius in px (default: 1.33 periods)")
     p.add_argument("--no-background", action="store_true",
                    help="score the image as it is (default: remove the lattice background first)")
+    p.add_argument("--no-refine-boundaries", action="store_true",
+                   help="label every grid point by its nearest cluster centre (default: decide the points at "
+                        "crystal / vacuum edges again with half the patch, so particles are not dilated)")
     p.add_argument("--no-intensity-features", action="store_true",
                    help="cluster on the symmetry scores only (default: also on crystallinity and, "
                         "outside crystals, local intensity: vacuum, holes, contamination, particles "
@@ -86,6 +89,8 @@ def _segmentation_kwargs(args) -> dict:
         options["background"] = None
     if args.no_intensity_features:
         options["intensity_features"] = False
+    if args.no_refine_boundaries:
+        options["refine_boundaries"] = False
     return dict(
         n_patterns=args.n_patterns,
         stride=args.stride,

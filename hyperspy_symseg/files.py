@@ -206,13 +206,37 @@ def reducer_from_dict(d: dict):
 
 
 def model_to_dict(model) -> dict:
-    return {
+    out = {
         "format_version": FORMAT_VERSION,
         "descriptor": descriptor_to_dict(model.descriptor),
         "stride": int(model.stride),
         "reducer": reducer_to_dict(model.reducer),
         "centers": model.centers,
     }
+    refiner = getattr(model, "refiner", None)
+    if refiner is not None:  # absent from files of models without one (and of older versions)
+        out["refiner"] = {
+            "descriptor": descriptor_to_dict(refiner.descriptor),
+            "weights": refiner.weights,
+            "bias": refiner.bias,
+            "variances": refiner.variances,
+            "patch": int(refiner.patch),
+            "reach": float(refiner.reach),
+            "stride": int(refiner.stride),
+        }
+    return out
+
+
+def _refiner_from_dict(d):
+    from ._boundary_refine import BoundaryRefiner
+
+    if d is None:
+        return None
+    return BoundaryRefiner(
+        descriptor_from_dict(d["descriptor"]), np.asarray(d["weights"], dtype=np.float64),
+        np.asarray(d["bias"], dtype=np.float64), np.asarray(d["variances"], dtype=np.float64),
+        int(d["patch"]), float(d["reach"]), int(d["stride"]),
+    )
 
 
 def model_from_dict(d: dict):
@@ -223,7 +247,7 @@ def model_from_dict(d: dict):
         raise ValueError(f"stored model format {version} is not supported by this version (format {FORMAT_VERSION}).")
     return SegmentationModel(
         descriptor_from_dict(d["descriptor"]), int(d["stride"]), reducer_from_dict(d["reducer"]),
-        np.asarray(d["centers"], dtype=np.float64),
+        np.asarray(d["centers"], dtype=np.float64), refiner=_refiner_from_dict(d.get("refiner")),
     )
 
 

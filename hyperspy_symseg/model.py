@@ -70,6 +70,12 @@ def count_labels(labels: np.ndarray, n_patterns: int) -> np.ndarray:
     return parts.sum(axis=0)
 
 
+def _sub_grid(full: DescriptorGrid, i0: int, i1: int, j0: int, j1: int, oy: int, ox: int) -> DescriptorGrid:
+    """Grid points ``[i0, i1] x [j0, j1]`` (inclusive) of ``full``, in the coordinates of a block at ``(oy, ox)``."""
+    return DescriptorGrid(full.y0 + i0 * full.stride - oy, full.x0 + j0 * full.stride - ox, i1 - i0 + 1, j1 - j0 + 1,
+                          full.stride)
+
+
 def _chunks_at_least(length: int, size: int, minimum: int) -> tuple[int, ...]:
     """Chunks of ``size`` along an axis of ``length``, the last merged into its neighbour if below ``minimum``."""
     chunks = [size] * (length // size) + ([length % size] if length % size else [])
@@ -91,9 +97,12 @@ class SegmentationModel:
         Fitted, with ``transform(X) -> (n, n_components)`` (PCA, NMF or N-FINDR).
     centers : (n_patterns, n_components) ndarray
         Cluster centres in the reduced space; row k is label k.
+    refiner : BoundaryRefiner or None
+        Labels near crystal / vacuum boundaries decided again with a finer patch
+        (:mod:`hyperspy_symseg._boundary_refine`); None: the nearest centre everywhere.
     """
 
-    def __init__(self, descriptor, stride: int, reducer, centers: np.ndarray):
+    def __init__(self, descriptor, stride: int, reducer, centers: np.ndarray, refiner=None):
         for attribute in ("grid", "compute", "halo", "n_operations"):
             if not hasattr(descriptor, attribute):
                 raise TypeError(
@@ -111,6 +120,9 @@ class SegmentationModel:
                 f"centers must be an (n_patterns, n_components) array with n_patterns >= 1; got shape {centers.shape}."
             )
         self.centers = centers
+        if refiner is not None and refiner.n_patterns != len(centers):
+            raise ValueError(f"refiner is for {refiner.n_patterns} patterns, the model has {len(centers)}.")
+        self.refiner = refiner
 
     @property
     def n_patterns(self) -> int:
@@ -123,7 +135,8 @@ class SegmentationModel:
     @property
     def halo(self) -> int:
         """Overlap a tile needs beyond the pixels it labels."""
-        return int(self.descriptor.halo) + self.stride
+        extra = self.refiner.margin * self.stride if self.refiner is not None else 0
+        return int(self.descriptor.halo) + self.stride + extra
 
     def reduce(self, features: np.ndarray) -> np.ndarray:
         """(..., n_components) reduced coordinates of (..., n_operations) descriptors."""
@@ -173,16 +186,49 @@ class SegmentationModel:
         iy = nearest_grid_index(image_shape[0], full.y0, full.stride, full.ny)[ys:ye]
         ix = nearest_grid_index(image_shape[1], full.x0, full.stride, full.nx)[xs:xe]
         i0, i1, j0, j1 = iy.min(), iy.max(), ix.min(), ix.max()
-        sub = DescriptorGrid(full.y0 + i0 * full.stride - oy, full.x0 + j0 * full.stride - ox, i1 - i0 + 1, j1 - j0 + 1, full.stride)
+        # With a refiner the labels of the points around the region are needed too.
+        m = self.refiner.margin if self.refiner is not None else 0
+        e0, e1, f0, f1 = max(0, i0 - m), min(full.ny - 1, i1 + m), max(0, j0 - m), min(full.nx - 1, j1 + m)
+        sub = _sub_grid(full, e0, e1, f0, f1, oy, ox)
         if sub.y0 < 0 or sub.x0 < 0 or sub.y0 + (sub.ny - 1) * sub.stride >= h or sub.x0 + (sub.nx - 1) * sub.stride >= w:
             raise ValueError("the block does not hold the grid points of the region (too small a margin)")
-        features = self.descriptor.compute(np.asarray(block), full.stride, grid=sub, fft_workers=fft_workers, origin=(oy, ox),
-                                           reference_std=reference_std)
+        block = np.asarray(block)
+        extra = {} if self.refiner is None else {"prepared": self.descriptor.prepared(block)}  # shared with the refiner
+        features = self.descriptor.compute(block, full.stride, grid=sub, fft_workers=fft_workers, origin=(oy, ox),
+                                           reference_std=reference_std, **extra)
         grid_labels, grid_distances = self.assign(features)
+        window = (slice(i0 - e0, i1 - e0 + 1), slice(j0 - f0, j1 - f0 + 1))
+        grid_distances = grid_distances[window]
+        if self.refiner is not None:
+            grid_labels = self.refine_grid_labels(grid_labels, block, sub, window, (oy, ox), reference_std,
+                                                  extra["prepared"])
+        else:
+            grid_labels = grid_labels[window]
         rows, cols = (iy - i0)[:, None], (ix - j0)[None, :]
         if distances:
             return grid_labels[rows, cols], grid_distances[rows, cols]
         return grid_labels[rows, cols]
+
+    def refine_grid_labels(self, labels, block, grid=None, window=None, offset=(0, 0), reference_std=None,
+                           prepared=None):
+        """:attr:`refiner`'s labels of ``labels[window]`` (see :meth:`BoundaryRefiner.refine`).
+
+        ``labels``: the nearest-centre labels at the points of ``grid`` (block coordinates;
+        default: the whole grid of ``block``, taken as a whole image), from ``block``, a
+        block of the image at ``offset``. ``prepared``: the block without its background,
+        if computed already.
+        """
+        block = np.asarray(block)
+        if grid is None:
+            grid = self.descriptor.grid(block.shape, self.stride)
+        if prepared is None:
+            prepared = self.descriptor.prepared(block)
+
+        def fine(a0, a1, b0, b1):
+            part = DescriptorGrid(grid.y0 + a0 * grid.stride, grid.x0 + b0 * grid.stride, a1 - a0, b1 - b0, grid.stride)
+            return self.refiner.fine_inputs(block, part, origin=offset, reference_std=reference_std, prepared=prepared)
+
+        return self.refiner.refine(labels, fine, window).astype(self.dtype)
 
     def label_frames(self, frames: np.ndarray, distances: bool = False, fft_workers=None):
         """Labels (F, H, W) of whole frames (F, H, W); optionally the distances too."""

@@ -181,3 +181,22 @@ def test_several_files_need_a_folder(image_file, tmp_path, capsys):
     path, _ = image_file
     assert cli.main(["segment", str(path), str(path), "-o", str(tmp_path / "x.hspy")]) == 1
     assert "-o must be a folder" in capsys.readouterr().err
+
+
+def test_refine_boundaries_flag(tmp_path, capsys):
+    from hyperspy_symseg import simulate
+
+    sim = simulate.particle_on_vacuum(shape=(256, 256), period_px=25, random_state=1, peak_counts=30)
+    path = tmp_path / "particle.hspy"
+    sim.image.save(path)
+    refined = {}
+    for flag in (["--no-refine-boundaries"], []):
+        (tmp_path / str(len(flag))).mkdir()
+        out = tmp_path / str(len(flag)) / "labels.hspy"
+        assert cli.main(["segment", str(path), "-o", str(out), *flag]) == 0
+        refined[not flag] = hs.load(out)
+    printed = capsys.readouterr().out
+    assert printed.count("boundaries refined with half the patch") == 1
+    assert refined[True].metadata.SymmetrySegmentation.refine_boundaries
+    assert not refined[False].metadata.SymmetrySegmentation.refine_boundaries
+    assert (refined[True].data != refined[False].data).any()

@@ -372,19 +372,21 @@ class AugmentedDescriptor:
         return np.stack(out, axis=-1)
 
     def compute(self, image, stride, out=None, fft_workers=None, progress=None, grid=None, origin=(0, 0),
-                reference_std=None):
+                reference_std=None, prepared=None):
         """(ny, nx, n_operations) float32: the base's scores on the prepared image, then the extras.
 
         Flat patches are judged against the standard deviation of the whole (raw) image:
         ``reference_std`` for a tile of a larger image, else this image's own, so tiles
-        and the whole image agree.
+        and the whole image agree. ``prepared``: :meth:`prepared` of ``image`` when the
+        caller has it already (another descriptor with the same background).
         """
         image = np.asarray(image, dtype=np.float64)
         if grid is None:
             grid = self.grid(image.shape, stride)
         if reference_std is None:
             reference_std = image_std(image)
-        prepared = self.prepared(image)
+        if prepared is None:
+            prepared = self.prepared(image)
         n_base = int(self.base.n_operations)
         if out is None:
             out = np.empty(grid.shape + (self.n_operations,), dtype=np.float32)
@@ -426,15 +428,18 @@ class AugmentedDescriptor:
         return np.minimum(1.0, (1.0 + GATE_CONTRAST**2) * _soft_weight(std, GATE_CONTRAST * crystal_std))
 
     # ------------------------------------------------------------- fitting, subsets
-    def fitted(self, frames) -> "AugmentedDescriptor":
-        """A copy whose scaling statistics are measured on ``frames`` ((F, H, W) or a list of images)."""
+    def fitted(self, frames, prepared_frames=None) -> "AugmentedDescriptor":
+        """A copy whose scaling statistics are measured on ``frames`` ((F, H, W) or a list of images).
+
+        ``prepared_frames``: the frames' :meth:`prepared` images in the same order, if the caller has them.
+        """
         if not self.has_lattice:
             return self
         raws, base_std, prepared_std = [], [], []
-        for frame in frames:
+        for f, frame in enumerate(frames):
             image = np.asarray(frame, dtype=np.float64)
             grid = self.grid(image.shape, max(1, self._stats_stride(image.shape)))
-            prepared = self.prepared(image)
+            prepared = self.prepared(image) if prepared_frames is None else prepared_frames[f]
             raws.append(self.raw_channels(image, prepared, grid).reshape(-1, 3))
             prepared_std.append(box_mean_std(prepared, grid.rows(), grid.cols(), self.patch)[1].ravel())
             if self.n_extra and self.base.quantity != "Pearson correlation":
