@@ -34,7 +34,7 @@ columns are treated alike.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,8 +42,8 @@ import numpy as np
 # public names and constants stay importable from here.
 from ._lattice_indexing import (  # noqa: F401
     _ORDERS, INDEX_TOLERANCE, MAX_ORDER, OCCUPANCY_SHARE, RELATIVE_TOLERANCE, SCORE_TOLERANCE, STRONG,
-    _best_basis, _is_lattice, _modulation, _patterson_min_separation, _refine, _related, _similar_cell, _zoom_basis,
-    lagrange_reduce,
+    _best_basis, _index, _is_lattice, _modulation, _patterson_min_separation, _refine, _related, _similar_cell,
+    _zoom_basis, coarsest_reciprocal, lagrange_reduce,
 )
 from ._lattice_spectrum import (  # noqa: F401
     COMPACTNESS, THRESHOLD, TILE, _Peaks, _tiles, find_bragg_peaks, power_spectrum,
@@ -335,6 +335,7 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
         ))
         shares.append(power)
         explained |= ok
+    lattices = _without_false_supercells(lattices, peaks, tolerance)
     if not lattices and len(peaks.k) and peaks.ratio.max() >= 2 * STRONG * threshold:
         lattices = _one_dimensional(peaks, total)
         shares = [lat.share for lat in lattices]
@@ -343,6 +344,30 @@ def find_lattice(image: np.ndarray, *, max_lattices: int = 3, tile: int = TILE, 
         lat.share = share / power_sum
     quality = min(1.0, power_sum / max(total, 1e-300))
     return LatticeResult(lattices, float(quality), tuple(image.shape))
+
+
+def _without_false_supercells(lattices: list, peaks: _Peaks, tolerance: float) -> list:
+    """The lattices, each reduced to its true cell where its basis was a supercell
+    (:data:`~hyperspy_symseg._lattice_indexing.SUPERCELL_SHARE`); judged on the peaks no
+    other lattice indexes."""
+    index = [_index(peaks.k, lat.reciprocal, tolerance) for lat in lattices]
+    out = []
+    for i, lat in enumerate(lattices):
+        hk, ok = index[i]
+        own = ok.copy()
+        for j, (_, other) in enumerate(index):
+            if j != i:
+                own &= ~other
+        basis = coarsest_reciprocal(lat.reciprocal, hk[own], peaks.excess[own])
+        if basis is None:
+            out.append(lat)
+            continue
+        vectors = lagrange_reduce(np.linalg.inv(basis).T)
+        reciprocal = np.linalg.inv(vectors).T
+        hk_r = np.rint(peaks.k[ok] @ np.linalg.inv(reciprocal)).astype(np.int64)
+        out.append(replace(lat, vectors=vectors, reciprocal=reciprocal, max_order=int(np.abs(hk_r).max()),
+                           min_separation_px=_patterson_min_separation(vectors, hk_r, peaks.excess[ok])))
+    return out
 
 
 def _one_dimensional(peaks: _Peaks, total: float) -> list:

@@ -392,3 +392,44 @@ def test_a_streaked_bragg_peak_is_no_second_lattice():
     result = estimate_lattice(case.result.image)
     assert len(result.lattices) == 1
     np.testing.assert_allclose(result.lattices[0].lengths_px, [15.0, 15.0], rtol=3e-3)
+
+
+def test_a_false_supercell_is_reduced_to_the_true_cell():
+    """Unit test of the rule: a reciprocal row whose every n-th line alone carries the
+    lattice's power is a supercell; a real superstructure (its extra lines carry a few per
+    cent) is kept."""
+    from hyperspy_symseg._lattice_indexing import SUPERCELL_SHARE, coarsest_reciprocal
+
+    true = np.array([[1 / 40, 0.0], [0.0, 1 / 40]])
+    fine = true.copy()
+    fine[1] /= 3  # b2 one third as long: a 40 x 120 px cell in real space
+    hk_true = np.array([(h, k) for h in range(-2, 3) for k in range(-2, 3) if (h, k) != (0, 0)])
+    hk = hk_true * np.array([1, 3])
+    power = np.linspace(1.0, 2.0, len(hk))
+    np.testing.assert_allclose(coarsest_reciprocal(fine, hk, power), true)
+    # stray power off every third line, below the share: still the true cell
+    stray = np.vstack([hk, [[0, 1], [1, 2]]])
+    np.testing.assert_allclose(coarsest_reciprocal(fine, stray, np.r_[power, 0.4 * SUPERCELL_SHARE * power.sum(),
+                                                                     0.4 * SUPERCELL_SHARE * power.sum()]), true)
+    # a superstructure: its half-order lines carry 5 %
+    assert coarsest_reciprocal(fine, stray, np.r_[power, [0.05 * power.sum()] * 2]) is None
+    assert coarsest_reciprocal(true, hk_true, power) is None  # already the coarsest
+    # too few reflections on the coarser lines to say
+    assert coarsest_reciprocal(fine, np.array([[1, 0], [0, 3], [1, 3]]), np.ones(3)) is None
+
+
+def test_triple_junction_at_40_px_is_no_supercell():
+    """Three grains of one square lattice at 40 px per period: the stray peaks of two
+    grains once made the third a (40, 120) px cell, and the automatic patch followed it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _suite import build_suite
+
+    case = next(c for c in build_suite(periods=[40.0], doses=["clean"], kinds=["grains"])
+                if c.name == "triple junction")
+    result = find_lattice(case.result.image)
+    assert len(result.lattices) >= 2
+    for lat in result.lattices:
+        np.testing.assert_allclose(lat.lengths_px, [40.0, 40.0], rtol=0.03)
