@@ -28,6 +28,7 @@ def add_columns_parser(subparsers, load_image, error) -> None:
     p.add_argument("--min-snr", type=float, default=None, help="minimum amplitude / standard error (default: 5)")
     p.add_argument("--denoise", action="store_true", help="denoise (lattice non-local means) before the search")
     p.add_argument("--signal-index", type=int, default=None, help="which signal of a multi-signal file")
+    p.add_argument("--file-format", "--reader", dest="reader", default=None, help="RosettaSciIO reader to use, e.g. HSPY (default: from the file)")
     p.add_argument("--all-frames", action="store_true",
                    help="a stack: every frame (CSV with a frame column; lattice of the first frame); "
                         "default: the first frame only")
@@ -49,7 +50,7 @@ def cmd_columns(args, load_image, error) -> int:
     from .atom_columns import denoise, find_atom_columns
 
     CommandError = error
-    image = load_image(args.file, args.signal_index)
+    image = load_image(args.file, args.signal_index, args.reader)
     stack = image if args.all_frames and image.axes_manager.navigation_dimension else None
     if image.axes_manager.navigation_dimension:
         image = image.inav[(0,) * image.axes_manager.navigation_dimension]

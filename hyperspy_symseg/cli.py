@@ -46,7 +46,8 @@ def _int_or_auto(text: str):
 
 
 def _add_segmentation_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n-patterns", type=_int_or_auto, default=2, help="number of patterns, or 'auto' (default: 2)")
+    p.add_argument("--n-patterns", type=_int_or_auto, default="auto",
+                   help="number of patterns, or 'auto' (default: 'auto', chosen from 1 to 6; a single crystal is one pattern)")
     p.add_argument("--stride", type=_int_or_auto, default=DEFAULTS["stride"],
                    help="descriptor grid spacing in px, or 'auto' (a quarter of the lattice period; default)")
     p.add_argument(
@@ -101,15 +102,32 @@ def _segmentation_kwargs(args) -> dict:
     )
 
 
-def _load_image(path: str, index: int | None):
+def _reader_keyword(hs, reader: str | None) -> dict:
+    """``hs.load``'s keyword naming a reader: ``file_format`` from HyperSpy 2.4 on, ``reader`` before."""
+    import inspect
+
+    if not reader:
+        return {}
+    return {"file_format" if "file_format" in inspect.signature(hs.load).parameters else "reader": reader}
+
+
+def _load_image(path: str, index: int | None, reader: str | None = None):
     import hyperspy.api as hs
 
     if not Path(path).exists():
         raise CommandError(f"{path}: no such file")
     try:
-        loaded = hs.load(path, signal_type="atomic_resolution")
+        try:
+            loaded = hs.load(path, signal_type="atomic_resolution", **_reader_keyword(hs, reader))
+        except ValueError as exc:
+            # An .hdf5 / .h5 file several readers claim (HSPY, USID, Delmic, ...): HyperSpy's own
+            # format is the one an image saved from HyperSpy (or atomap) has.
+            if reader or "multiple file readers" not in str(exc) or "'HSPY'" not in str(exc):
+                raise
+            loaded = hs.load(path, signal_type="atomic_resolution", **_reader_keyword(hs, "HSPY"))
     except Exception as exc:  # RosettaSciIO raises many types for unreadable files
-        raise CommandError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from exc
+        hint = "" if reader else "; --file-format NAME picks a RosettaSciIO reader"
+        raise CommandError(f"{path}: cannot read it ({type(exc).__name__}: {exc}){hint}") from exc
     signals = loaded if isinstance(loaded, list) else [loaded]
     if index is not None:
         if not 0 <= index < len(signals):
@@ -282,7 +300,7 @@ def cmd_segment(args) -> int:
             if args.png:
                 png = Path(args.png) if not several else out.with_suffix(".png")
                 _check_writable(png, inputs, args.overwrite, "--png")
-            image = _load_image(file, args.signal_index)
+            image = _load_image(file, args.signal_index, args.reader)
             start = time.perf_counter()
             seg = symmetry_segmentation(image, show_progressbar=not args.quiet, **_segmentation_kwargs(args))
             elapsed = time.perf_counter() - start
@@ -367,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--csv", help="CSV of the pattern areas (default: pattern_areas.csv in the output folder)")
     seg.add_argument("--png", help="also write an overlay image (PNG); with several files one per input")
     seg.add_argument("--signal-index", type=int, default=None, help="which signal of a multi-signal file (default: the first image)")
+    seg.add_argument("--file-format", "--reader", dest="reader", default=None,
+                     help="RosettaSciIO reader to use, e.g. HSPY (default: from the file; an .hdf5 file several readers "
+                          "claim is read as HSPY)")
     seg.add_argument("--crystal", action="store_true",
                      help="also write crystal / not-crystal labels (1 = any grain or phase, 0 = vacuum, amorphous, "
                           "contamination) as <input>_crystal next to the labels file")

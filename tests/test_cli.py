@@ -200,3 +200,40 @@ def test_refine_boundaries_flag(tmp_path, capsys):
     assert refined[True].metadata.SymmetrySegmentation.refine_boundaries
     assert not refined[False].metadata.SymmetrySegmentation.refine_boundaries
     assert (refined[True].data != refined[False].data).any()
+
+
+def test_default_is_auto_so_a_single_crystal_is_one_pattern(tmp_path, capsys):
+    """With no options a single crystal comes out as one pattern (n_patterns='auto'), and
+    --n-patterns 2 still forces the split."""
+    from hyperspy_symseg import simulate
+
+    sim = simulate.single_crystal(shape=(192, 192), random_state=0)
+    path = tmp_path / "crystal.hspy"
+    sim.image.save(path)
+    assert cli.main(["segment", str(path), "-q"]) == 0
+    labels = hs.load(tmp_path / "crystal_labels.hspy")
+    assert labels.metadata.SymmetrySegmentation.n_patterns == 1 and np.all(labels.data == 0)
+    assert cli.main(["segment", str(path), "-q", "--n-patterns", "2", "-o", str(tmp_path / "two.hspy"),
+                     "--csv", str(tmp_path / "two.csv")]) == 0
+    assert hs.load(tmp_path / "two.hspy").metadata.SymmetrySegmentation.n_patterns == 2
+
+
+def test_hdf5_claimed_by_several_readers_is_read_as_hspy(image_file, tmp_path, capsys):
+    """An .hdf5 file HyperSpy wrote (or atomap) is claimed by the HSPY, USID and Delmic
+    readers; hs.load then refuses it, the command reads it as HSPY. --file-format picks one."""
+    path, truth = image_file
+    h5 = tmp_path / "bicrystal.hdf5"
+    hs.load(path).save(h5, file_format="HSPY")
+    with pytest.raises(ValueError, match="multiple file readers"):
+        hs.load(h5)
+    assert cli.main(["segment", str(h5), "-q", "--n-patterns", "2", *SMALL_ARGS]) == 0
+    labels = hs.load(tmp_path / "bicrystal_labels.hspy")
+    agreement = np.mean(labels.data == truth)
+    assert max(agreement, 1 - agreement) > 0.97
+    assert cli.main(["segment", str(h5), "-q", "--file-format", "HSPY", "-o", str(tmp_path / "again.hspy"),
+                     "--csv", str(tmp_path / "again.csv"), "--n-patterns", "2", *SMALL_ARGS]) == 0
+    assert np.array_equal(hs.load(tmp_path / "again.hspy").data, labels.data)
+    # a reader that cannot read it is a one-line error naming the option
+    assert cli.main(["segment", str(h5), "-q", "--file-format", "TIFF", "-o", str(tmp_path / "bad.hspy"),
+                     "--csv", str(tmp_path / "bad.csv")]) == 1
+    assert "cannot read" in capsys.readouterr().err
