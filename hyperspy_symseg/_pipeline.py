@@ -133,7 +133,11 @@ def _boundary_refiner(reference, spec, stride, period, grid_labels, n_patterns, 
     features = [fine.compute(image, stride, grid=grid, prepared=p) for image, p in zip(images, prepared)]
     variances = [fine_variance(image, grid, patch) for image in images]
     reach = float(max(spec.base.patch_x, spec.base.patch_y))
-    refiner = fit_refiner(fine, patch, reach, stride, labels[pick], features, variances, n_patterns, _seed(random_state))
+    crystallinity = None
+    if "crystallinity" in getattr(fine, "extras", ()):  # the first extra channel, after the base's scores
+        crystallinity = [f[..., int(fine.base.n_operations)] for f in features]
+    refiner = fit_refiner(fine, patch, reach, stride, labels[pick], features, variances, n_patterns, _seed(random_state),
+                          crystallinity)
     return refiner, dict(zip(pick.tolist(), prepared))
 
 

@@ -223,6 +223,7 @@ def model_to_dict(model) -> dict:
             "patch": int(refiner.patch),
             "reach": float(refiner.reach),
             "stride": int(refiner.stride),
+            **({} if refiner.overlayer is None else {"overlayer": np.asarray(refiner.overlayer, dtype=np.uint8)}),
         }
     return out
 
@@ -236,6 +237,7 @@ def _refiner_from_dict(d):
         descriptor_from_dict(d["descriptor"]), np.asarray(d["weights"], dtype=np.float64),
         np.asarray(d["bias"], dtype=np.float64), np.asarray(d["variances"], dtype=np.float64),
         int(d["patch"]), float(d["reach"]), int(d["stride"]),
+        None if d.get("overlayer") is None else np.asarray(d["overlayer"], dtype=bool),
     )
 
 

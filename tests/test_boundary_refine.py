@@ -1,6 +1,7 @@
 """The boundary refinement (hyperspy_symseg._boundary_refine): kernels against slow references,
 the rule on a toy labelling, and end to end on a simulated particle on vacuum."""
 
+import math
 import warnings
 
 import dask.array as da
@@ -91,8 +92,10 @@ def _refine_reference(refiner, labels, features, variance):
             if not (v_own > 0 and v_own >= VARIANCE_RATIO * v_other):
                 continue
             scores = features[y, x] @ refiner.weights.T + refiner.bias
-            midpoint = 0.5 * (refiner.variances[own] + refiner.variances[other])
-            if scores[other] > scores[own] and variance[y, x] < midpoint:
+            midpoint = 0.5 * (v_own + v_other)
+            geometric = math.sqrt(v_own * v_other)
+            overlayer = refiner.overlayer is not None and refiner.overlayer[own, other]
+            if (scores[other] > scores[own] and variance[y, x] < midpoint) or (overlayer and variance[y, x] < geometric):
                 out[y, x] = other
     return out
 
@@ -103,8 +106,10 @@ def test_refine_follows_the_rule(seed):
     labels = _labels(seed)
     features = rng.normal(0, 1, labels.shape + (4,))
     variance = rng.uniform(0, 1, labels.shape)
+    overlayer = np.zeros((3, 3), dtype=bool)
+    overlayer[0, 1] = True  # 0 -> 1 may go by the variance alone; 2 -> 1 (also allowed) may not
     refiner = BoundaryRefiner(None, rng.normal(0, 1, (3, 4)), rng.normal(0, 0.5, 3), np.array([1.0, 0.05, 0.6]),
-                              patch=4, reach=7.0, stride=3)
+                              patch=4, reach=7.0, stride=3, overlayer=overlayer)
     calls = []
 
     def fine(i0, i1, j0, j1):
@@ -115,6 +120,20 @@ def test_refine_follows_the_rule(seed):
     expected = _refine_reference(refiner, labels, features, variance)
     np.testing.assert_array_equal(got, expected)
     assert (got != labels).any() and len(calls) == 1
+    # both clauses act: moves against the discriminant (variance below the geometric mean) and with it
+    scores = features @ refiner.weights.T + refiner.bias
+    moved = got != labels
+    prefers = np.take_along_axis(scores, got[..., None].astype(int), -1)[..., 0] > np.take_along_axis(
+        scores, labels[..., None].astype(int), -1)[..., 0]
+    assert (moved & prefers).any() and (moved & ~prefers).any()
+    assert np.all(labels[moved & ~prefers] == 0)  # only the overlayer pair moves against the discriminant
+    # without the overlayer pairs: the discriminant's moves only
+    plain = BoundaryRefiner(None, refiner.weights, refiner.bias, refiner.variances, 4, 7.0, 3)
+    got_plain = plain.refine(labels, fine)
+    np.testing.assert_array_equal(got_plain, _refine_reference(plain, labels, features, variance))
+    moved_plain = got_plain != labels
+    assert moved_plain.any() and np.all(np.take_along_axis(scores, got_plain[..., None].astype(int), -1)[..., 0][
+        moved_plain] > np.take_along_axis(scores, labels[..., None].astype(int), -1)[..., 0][moved_plain])
     # a window of a larger grid: the same labels there
     window = (slice(5, 21), slice(3, 30))
     np.testing.assert_array_equal(refiner.refine(labels, fine, window), expected[window])
@@ -178,3 +197,40 @@ def test_no_refinement_between_crystals_or_for_explicit_small_patches():
 def test_refine_boundaries_must_be_a_bool(particle):
     with pytest.raises(TypeError, match="refine_boundaries"):
         _segment(particle.image, refine_boundaries="yes")
+
+
+def test_overlayer_pairs_come_from_the_crystallinity(particle, tmp_path):
+    """The variance-alone clause is for a high-variance pattern that is clearly less
+    crystalline than its neighbour (an amorphous overlayer), never for a crystal next to
+    something dimmer; the pairs are saved with the model."""
+    import dataclasses
+
+    from hyperspy_symseg._boundary_refine import OVERLAYER_CRYSTALLINITY, fit_refiner
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((24, 24), dtype=np.int64)
+    labels[:, 12:] = 1
+    features = rng.normal(0, 1, labels.shape + (3,)) + labels[..., None]
+    variances = np.where(labels == 0, 10.0, 1.0) * rng.uniform(0.9, 1.1, labels.shape)
+
+    def fitted(c0, c1):
+        crystallinity = None if c0 is None else np.where(labels == 0, c0, c1)
+        return fit_refiner(None, 4, 6.0, 3, [labels], [features], [variances], 2, 0,
+                           None if crystallinity is None else [crystallinity])
+
+    assert fitted(None, None).overlayer is None
+    overlayer = fitted(0.9 * OVERLAYER_CRYSTALLINITY, 1.0).overlayer
+    np.testing.assert_array_equal(overlayer, [[False, True], [False, False]])
+    assert not fitted(1.1 * OVERLAYER_CRYSTALLINITY, 1.0).overlayer.any()
+    assert not fitted(1.0, 0.01).overlayer.any()  # the crystal is the higher-variance pattern
+    assert not fitted(-0.1, 0.0).overlayer.any()  # no crystal on either side
+    # saved and loaded with the model
+    g = _segment(particle.image)
+    assert g.model.refiner.overlayer is not None and not g.model.refiner.overlayer.any()  # crystal on vacuum
+    pairs = np.zeros((2, 2), dtype=bool)
+    pairs[1, 0] = True
+    g.model.refiner = dataclasses.replace(g.model.refiner, overlayer=pairs)
+    g.save_model(tmp_path / "overlayer.hspy")
+    loaded = ss.load_model(tmp_path / "overlayer.hspy").refiner.overlayer
+    assert loaded.dtype == bool
+    np.testing.assert_array_equal(loaded, pairs)
