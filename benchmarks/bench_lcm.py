@@ -462,7 +462,7 @@ def _cli_wall_time(env) -> tuple[float, str]:
         wall = time.perf_counter() - start
     if proc.returncode:
         raise RuntimeError(f"symseg segment failed:\n{proc.stderr[-4000:]}")
-    return wall, "symseg segment image.hspy -o labels.hspy -q (default options: automatic stage, 2 patterns)"
+    return wall, "symseg segment image.hspy -o labels.hspy -q (default options: automatic stage, n_patterns 'auto')"
 
 
 def _median(values) -> float:
