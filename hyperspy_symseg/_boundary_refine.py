@@ -65,7 +65,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from .descriptors._grid import DescriptorGrid
 from .descriptors._preprocess import box_mean_std
@@ -112,6 +111,8 @@ def boundary_points(labels: np.ndarray) -> np.ndarray:
 
 def band_mask(labels: np.ndarray, radius: float) -> np.ndarray:
     """(ny, nx) bool: grid points within ``radius`` grid steps (Euclidean) of a boundary point."""
+    from scipy import ndimage as ndi  # here, not at import: 50 ms of a fresh process that refines nothing
+
     edges = boundary_points(labels)
     if not edges.any():
         return np.zeros(labels.shape, dtype=bool)
@@ -120,6 +121,8 @@ def band_mask(labels: np.ndarray, radius: float) -> np.ndarray:
 
 def near_labels(labels: np.ndarray, radius: int, n_patterns: int) -> np.ndarray:
     """(ny, nx, n_patterns) bool: which labels occur within a disc of ``radius`` grid steps."""
+    from scipy import ndimage as ndi
+
     r = int(radius)
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disc = yy * yy + xx * xx <= r * r

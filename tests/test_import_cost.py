@@ -38,6 +38,9 @@ SCRIPT = textwrap.dedent(
         np.bincount(np.asarray(seg.labels.data)[:, 72:].ravel()).argmax()
     assert seg.descriptors.learning_results.explained_variance_ratio is not None
     assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
+    # nothing to refine without the intensity features: scipy.ndimage (~50 ms) stays unloaded
+    assert seg.model.refiner is None
+    assert "scipy.ndimage" not in sys.modules or "scipy.ndimage" in before
     fft = ss.symmetry_segmentation(s, 2, stride=4, method="fft", random_state=0, show_progressbar=False, patch_x=5,
                                    patch_y=5, window_x=8, window_y=8, background=None, intensity_features=False)
     assert (np.asarray(fft.labels.data) == np.asarray(seg.labels.data)).mean() > 0.99
