@@ -321,7 +321,11 @@ def cmd_segment(args) -> int:
             done += 1
             if not args.quiet:
                 fractions = ", ".join(f"{k}: {n / seg.pattern_sizes.sum():.1%}" for k, n in enumerate(seg.pattern_sizes))
-                print(f"{file}: {seg.n_patterns} patterns ({fractions}) in {elapsed:.2f} s -> {out}")
+                noun = "pattern" if seg.n_patterns == 1 else "patterns"
+                chosen = ""
+                if seg.n_patterns_selection is not None:  # n_patterns "auto"
+                    chosen = f", chosen (stability {seg.n_patterns_selection['stability']:.2f})"
+                print(f"{file}: {seg.n_patterns} {noun}{chosen} ({fractions}) in {elapsed:.2f} s -> {out}")
                 print(f"  {seg.describe_parameters()}")
                 if crystal_line:
                     print(crystal_line)

@@ -37,7 +37,7 @@ def test_segment_writes_labels_and_png(image_file, tmp_path, capsys):
     assert labels.metadata.SymmetrySegmentation.n_patterns == 2
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
-    assert "2 patterns" in printed and str(out) in printed
+    assert "2 patterns, chosen (stability" in printed and str(out) in printed  # n_patterns "auto" by default
 
 
 def test_segment_options(image_file, tmp_path):
