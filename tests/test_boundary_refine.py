@@ -234,3 +234,23 @@ def test_overlayer_pairs_come_from_the_crystallinity(particle, tmp_path):
     loaded = ss.load_model(tmp_path / "overlayer.hspy").refiner.overlayer
     assert loaded.dtype == bool
     np.testing.assert_array_equal(loaded, pairs)
+
+
+def test_a_stack_refines_every_frame_as_predict_does(particle):
+    """Fitted on a stack (the refiner trained on up to four of its frames), every frame's
+    labels are those predict and a lazy stack give it."""
+    # the particle moved (a mirror would be another orientation of the crystal: another pattern)
+    image = np.asarray(particle.image.data)
+    frames = np.stack([image, np.roll(image, (30, -20), axis=(0, 1)), np.roll(image, (-25, 35), axis=(0, 1))])
+    stack = hs.signals.Signal2D(frames)
+    g = _segment(stack)
+    assert g.model.refiner is not None
+    fitted = np.asarray(g.labels.data)
+    assert fitted.shape == frames.shape
+    for f in range(len(frames)):
+        np.testing.assert_array_equal(np.asarray(g.predict(hs.signals.Signal2D(frames[f])).data), fitted[f])
+    lazy = hs.signals.Signal2D(da.from_array(frames, chunks=(1, 128, 100))).as_lazy()
+    np.testing.assert_array_equal(np.asarray(g.predict(lazy).data.compute()), fitted)
+    # every frame holds the particle: the refinement acts on each
+    refined_off = np.asarray(_segment(stack, refine_boundaries=False).labels.data)
+    assert all((fitted[f] != refined_off[f]).any() for f in range(len(frames)))
