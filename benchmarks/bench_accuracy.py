@@ -74,18 +74,37 @@ def evaluate(cases, params, auto=False, progress=True):
             seconds = time.perf_counter() - start
             acc = metrics.matched_accuracy(seg.labels, truth) if case.n_regions > 1 else float(
                 np.bincount(np.asarray(seg.labels.data).ravel()).max() / seg.labels.data.size)
+            frame = _edge_frame_errors(seg, truth) if case.n_regions > 1 else (0, 0, 1)
             k_auto = acc_auto = None
             if auto:
                 seg_a = symmetry_segmentation(image, "auto", random_state=0, show_progressbar=False, **params)
                 k_auto = seg_a.n_patterns
                 acc_auto = metrics.matched_accuracy(seg_a.labels, truth)
-        out.append((case, acc, seconds, k_auto, acc_auto))
+        out.append((case, acc, seconds, k_auto, acc_auto, frame))
         if progress:
             extra = f", auto k={k_auto}" if auto else ""
             print(f"  [{i + 1}/{len(cases)}] {case.name} @ {case.period_px} px, {case.dose}: {acc:.3f}{extra}",
                   file=sys.stderr)
         case.release()
     return out
+
+
+def _edge_frame_errors(seg, truth):
+    """(errors in the edge frame, all errors, pixels) of a segmentation against ``truth``.
+
+    The edge frame: the pixels beyond the descriptor grid's outermost points, whose labels
+    are those of the nearest grid point (the patch and every shift must fit in the image,
+    so at 40 px per period the first grid row lies 46-63 px inside).
+    """
+    from hyperspy_symseg import metrics
+
+    truth = np.asarray(getattr(truth, "data", truth))
+    wrong = metrics.matched_prediction(seg.labels, truth) != truth
+    grid = seg.model.descriptor.grid(truth.shape[-2:], seg.model.stride)
+    rows, cols = grid.rows(), grid.cols()
+    inside = np.zeros(truth.shape[-2:], dtype=bool)
+    inside[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = True
+    return int(np.count_nonzero(wrong & ~inside)), int(np.count_nonzero(wrong)), int(wrong.size)
 
 
 def report(results, title, auto=False):
@@ -104,6 +123,14 @@ def report(results, title, auto=False):
     rows.append(["min (multi-region)"] + [f"{np.min([r[1] for r in multi if r[0].period_px == p]):.3f}"
                                             for p in periods])
     print_table(["scene (accuracy mean / min over doses)"] + [f"{p} px" for p in periods], rows, title)
+    frows = []
+    for p in periods:
+        at = [r for r in multi if r[0].period_px == p]
+        in_frame, errors = sum(r[5][0] for r in at), sum(r[5][1] for r in at)
+        frows.append([f"{p} px", f"{in_frame / max(errors, 1):.2f}",
+                      f"{np.mean([r[1] + r[5][0] / r[5][2] for r in at]):.3f}"])
+    print_table(["period", "share of the errors in the edge frame", "mean accuracy were the frame right"], frows,
+                "Errors beyond the outermost descriptor grid points (labels of the nearest grid point)")
     doses = list(dict.fromkeys(r[0].dose for r in results))
     drows = [[str(d), f"{np.mean([r[1] for r in multi if r[0].dose == d]):.3f}",
               f"{np.min([r[1] for r in multi if r[0].dose == d]):.3f}"] for d in doses]
@@ -118,7 +145,7 @@ def report(results, title, auto=False):
           f"median time per 512 x 512 image {seconds:.2f} s (warm)")
     if auto:
         right = defaultdict(list)
-        for case, _, _, k, _ in results:
+        for case, _, _, k, *_ in results:
             right[case.name].append(k == case.n_regions)
         krows = [[name, f"{np.mean(right[name]):.2f}",
                   ", ".join(str(r[3]) for r in results if r[0].name == name)] for name in names]
