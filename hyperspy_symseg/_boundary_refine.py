@@ -296,6 +296,26 @@ def fine_variance(image, grid: DescriptorGrid, patch: int) -> np.ndarray:
     return std * std
 
 
+def pattern_variances(labels, variances, reach: float, stride: int, n_patterns: int) -> np.ndarray | None:
+    """(n_patterns,) float64: each pattern's median fine-box variance over its interior grid
+    points (farther than ``reach`` px from every boundary), or None when a pattern has none.
+
+    ``labels`` and ``variances``: sequences of (ny, nx) arrays, one per fitted frame (see
+    :func:`fit_refiner`). Cheap (no descriptor), so a fit can tell before computing the fine
+    descriptor whether any pair of patterns would be refined (:func:`allowed_moves`).
+    """
+    radius = reach / stride
+    y, v = [], []
+    for lab, var in zip(labels, variances):
+        interior = ~band_mask(lab, radius)
+        y.append(np.asarray(lab)[interior].astype(np.int64))
+        v.append(np.asarray(var)[interior])
+    y, v = np.concatenate(y), np.concatenate(v)
+    if n_patterns < 2 or np.bincount(y, minlength=n_patterns).min() == 0:
+        return None
+    return np.array([np.median(v[y == k]) for k in range(n_patterns)])
+
+
 def fit_refiner(descriptor, patch: int, reach: float, stride: int, labels, features, variances, n_patterns: int,
                 random_state=None, crystallinity=None) -> BoundaryRefiner | None:
     """The :class:`BoundaryRefiner` of a fitted labelling, or None when nothing would be refined.
@@ -325,23 +345,19 @@ def fit_refiner(descriptor, patch: int, reach: float, stride: int, labels, featu
         None when a pattern has no interior point or no two patterns' variances differ
         by :data:`VARIANCE_RATIO`.
     """
+    medians = pattern_variances(labels, variances, reach, stride, n_patterns)
+    if medians is None or not allowed_moves(medians).any():
+        return None
+    allowed = allowed_moves(medians)
     radius = reach / stride
-    X, y, v, c = [], [], [], []
-    for f, (lab, feat, var) in enumerate(zip(labels, features, variances)):
+    X, y, c = [], [], []
+    for f, (lab, feat) in enumerate(zip(labels, features)):
         interior = ~band_mask(lab, radius)
         X.append(np.asarray(feat)[interior])
         y.append(np.asarray(lab)[interior].astype(np.int64))
-        v.append(np.asarray(var)[interior])
         if crystallinity is not None:
             c.append(np.asarray(crystallinity[f])[interior])
-    X, y, v = np.concatenate(X), np.concatenate(y), np.concatenate(v)
-    counts = np.bincount(y, minlength=n_patterns)
-    if n_patterns < 2 or counts.min() == 0:
-        return None
-    medians = np.array([np.median(v[y == k]) for k in range(n_patterns)])
-    allowed = allowed_moves(medians)
-    if not allowed.any():
-        return None
+    X, y = np.concatenate(X), np.concatenate(y)
     overlayer = None
     if crystallinity is not None:
         c = np.concatenate(c)

@@ -118,7 +118,9 @@ def _boundary_refiner(reference, spec, stride, period, grid_labels, n_patterns, 
     period (px) the automatic sizes came from.
     """
     from ._auto_stage import fine_descriptor, fine_patch
-    from ._boundary_refine import MIN_FINE_PATCH, PATCH_FACTOR, fine_variance, fit_refiner
+    from ._boundary_refine import (
+        MIN_FINE_PATCH, PATCH_FACTOR, allowed_moves, fine_variance, fit_refiner, pattern_variances,
+    )
 
     patch = fine_patch(spec, PATCH_FACTOR, MIN_FINE_PATCH)
     if patch is None or n_patterns < 2:
@@ -128,11 +130,16 @@ def _boundary_refiner(reference, spec, stride, period, grid_labels, n_patterns, 
     labels = np.asarray(grid_labels).reshape((-1,) + grid.shape)
     pick = np.unique(np.round(np.linspace(0, len(labels) - 1, min(len(labels), REFINE_FRAMES))).astype(np.int64))
     images = [np.asarray(frames[i], dtype=np.float64) for i in pick]
+    variances = [fine_variance(image, grid, patch) for image in images]
+    reach = float(max(spec.base.patch_x, spec.base.patch_y))
+    # No pair of patterns with a variance contrast (grains, phases): nothing to refine, and the
+    # fine descriptor (as costly as the segmentation's own) is not computed.
+    medians = pattern_variances(labels[pick], variances, reach, stride, n_patterns)
+    if medians is None or not allowed_moves(medians).any():
+        return None, {}
     prepared = [spec.prepared(image) for image in images]
     fine = fine_descriptor(spec, patch, images, prepared, period)
     features = [fine.compute(image, stride, grid=grid, prepared=p) for image, p in zip(images, prepared)]
-    variances = [fine_variance(image, grid, patch) for image in images]
-    reach = float(max(spec.base.patch_x, spec.base.patch_y))
     crystallinity = None
     if "crystallinity" in getattr(fine, "extras", ()):  # the first extra channel, after the base's scores
         crystallinity = [f[..., int(fine.base.n_operations)] for f in features]

@@ -185,9 +185,16 @@ def test_every_route_refines_alike(particle, tmp_path):
     np.testing.assert_array_equal(_segment(particle.image).labels.data, expected)
 
 
-def test_no_refinement_between_crystals_or_for_explicit_small_patches():
+def test_no_refinement_between_crystals_or_for_explicit_small_patches(monkeypatch):
+    from hyperspy_symseg import _auto_stage
+
+    def no_fine_descriptor(*args, **kwargs):
+        raise AssertionError("the fine descriptor is computed although no pair has a variance contrast")
+
     grains = sim.two_grain_image((192, 192), period_px=18, random_state=0, peak_counts=30)
-    g = _segment(grains.image)
+    with monkeypatch.context() as m:
+        m.setattr(_auto_stage, "fine_descriptor", no_fine_descriptor)
+        g = _segment(grains.image)
     assert g.parameters["patch_x"] >= 12 and g.model.refiner is None  # variances within VARIANCE_RATIO
     small = sim.particle_on_vacuum((160, 160), period_px=8, random_state=0, peak_counts=30)
     g = _segment(small.image)
@@ -219,6 +226,13 @@ def test_overlayer_pairs_come_from_the_crystallinity(particle, tmp_path):
                            None if crystallinity is None else [crystallinity])
 
     assert fitted(None, None).overlayer is None
+    from hyperspy_symseg._boundary_refine import pattern_variances
+
+    interior = ~band_mask(labels, 6.0 / 3)
+    expected = [np.median(variances[interior & (labels == k)]) for k in (0, 1)]
+    np.testing.assert_array_equal(pattern_variances([labels], [variances], 6.0, 3, 2), expected)
+    np.testing.assert_array_equal(fitted(None, None).variances, expected)
+    assert pattern_variances([np.zeros_like(labels)], [variances], 6.0, 3, 2) is None  # pattern 1 absent
     overlayer = fitted(0.9 * OVERLAYER_CRYSTALLINITY, 1.0).overlayer
     np.testing.assert_array_equal(overlayer, [[False, True], [False, False]])
     assert not fitted(1.1 * OVERLAYER_CRYSTALLINITY, 1.0).overlayer.any()
