@@ -11,6 +11,7 @@ This module turns signals into arrays and back; the numerics are in
 
 from __future__ import annotations
 
+import functools
 import numbers
 import time
 from typing import Any
@@ -25,6 +26,7 @@ from ._signal_utils import (
     _check_fits, _check_run_options, _image_geometry, _label_signal, _lazy_output, _pixel_size, _threads,
 )
 from .descriptors import upsample_labels
+from .descriptors._preprocess import shared_backgrounds
 from .files import as_model
 from .model import SegmentationModel, label_dtype
 from . import auto
@@ -168,7 +170,19 @@ def get_symmetry_descriptors(
 get_symmetry_descriptors.__doc__ %= _DESCRIPTOR_PARAMETERS_DOC
 
 
+def _sharing_backgrounds(function):
+    """``function`` inside :func:`~hyperspy_symseg.descriptors._preprocess.shared_backgrounds`: the
+    automatic stage, the descriptors and the boundary refinement of one fit share each frame's
+    background-free image instead of computing it up to three times."""
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        with shared_backgrounds():
+            return function(*args, **kwargs)
 
+    return call
+
+
+@_sharing_backgrounds
 def symmetry_segmentation(
     signal,
     n_patterns: int = 2,

@@ -524,3 +524,45 @@ def test_local_statistics_box_is_half_the_patch(patch, half):
         for j, x in enumerate(grid.cols()):
             box = image[y - half : y + half + 1, x - half : x + half + 1]
             np.testing.assert_allclose(raw[i, j, 1:], [box.mean(), box.std()], rtol=1e-9, atol=1e-12)
+
+
+def test_a_fit_computes_each_frames_background_once(monkeypatch):
+    """background_free: inside shared_backgrounds each image's background is computed once,
+    keyed by its content (a changed image is computed again), read-only, forgotten after the
+    block; a fit (automatic stage, descriptors, boundary refinement) computes it once per image."""
+    from hyperspy_symseg.descriptors import _preprocess as pre
+
+    calls = []
+    original = pre.lattice_background
+
+    def counted(image, size, sigma):
+        calls.append(np.asarray(image).shape)
+        return original(image, size, sigma)
+
+    monkeypatch.setattr(pre, "lattice_background", counted)
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(64, 80))
+    expected = image - original(image, 9, 2.0)
+    assert pre.background_free(image, 9, 2.0).flags.writeable  # outside a block: a new array each call
+    pre.background_free(image, 9, 2.0)
+    assert len(calls) == 2
+    calls.clear()
+    with pre.shared_backgrounds():
+        first = pre.background_free(image, 9, 2.0)
+        again = pre.background_free(image.copy(), 9, 2.0)  # another array, the same bytes
+        np.testing.assert_array_equal(first, expected)
+        assert again is first and not first.flags.writeable and len(calls) == 1
+        other = image.copy()
+        other[3, 4] += 1.0
+        np.testing.assert_array_equal(pre.background_free(other, 9, 2.0), other - original(other, 9, 2.0))
+        pre.background_free(image, 11, 2.0)  # another element: another background
+        assert len(calls) == 3
+    assert not pre._SHARED["entries"]
+    # a whole fit: one background per image (three before: stats, descriptors, refinement)
+    particle = simulate.particle_on_vacuum((192, 192), period_px=25, random_state=1, peak_counts=30)
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = symmetry_segmentation(particle.image, 2, random_state=0, show_progressbar=False)
+    assert seg.parameters["background"] and len(calls) == 1
+    assert not pre._SHARED["entries"]

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ._grid import DescriptorGrid
-from ._preprocess import background_support, box_mean_std, lattice_background
+from ._preprocess import background_free, background_support, box_mean_std
 from .translation import image_std, local_correlation_map
 
 #: Weight of the crystallinity channel, in units of a Pearson channel.
@@ -300,7 +300,7 @@ class AugmentedDescriptor:
         image = np.asarray(image, dtype=np.float64)
         if not self.background:
             return image
-        return image - lattice_background(image, self.background, self.background_sigma)
+        return background_free(image, self.background, self.background_sigma)
 
     def raw_channels(self, image: np.ndarray, prepared: np.ndarray, grid: DescriptorGrid,
                      reference_std: float | None = None) -> np.ndarray:
