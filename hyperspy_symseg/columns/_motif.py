@@ -28,11 +28,23 @@ PAIR_SEP_TOL = 0.3
 #: with the vector (and the shape) shared by the lattice a motif adds one parameter (its
 #: second column's amplitude), not three.
 PAIR_PENALTY = 1.0 / 3.0
+#: Up to this many splits the densest axis is found among the splits' own axes (n x n
+#: comparisons, in blocks); beyond it among 180 axis bins.
+PAIRWISE_SPLITS = 4000
 
 
 def _angle_gap(a, b):
     """|a - b| wrapped to [0, pi] (radians, broadcasting)."""
     return np.abs(np.angle(np.exp(1j * (a - b))))
+
+
+def _support(axes: np.ndarray, angles: np.ndarray, tol: float, block: int = 256) -> np.ndarray:
+    """For each of ``axes``, how many ``angles`` lie within ``tol`` (doubled angles, radians),
+    ``block`` axes at a time (memory ``block x len(angles)``, not ``len(axes) x len(angles)``)."""
+    out = np.empty(len(axes), dtype=np.int64)
+    for i in range(0, len(axes), block):
+        out[i:i + block] = (_angle_gap(axes[i:i + block, None], angles[None, :]) <= tol).sum(axis=1)
+    return out
 
 
 def shared_pair_vector(vectors: np.ndarray) -> np.ndarray | None:
@@ -48,15 +60,12 @@ def shared_pair_vector(vectors: np.ndarray) -> np.ndarray | None:
         return None
     ang2 = 2.0 * np.arctan2(v[:, 0], v[:, 1])
     tol = 2.0 * math.radians(PAIR_ANGLE_TOL)
-    diff = _angle_gap(ang2[:, None], ang2[None, :])
-    support = (diff <= tol).sum(axis=1) if len(v) <= 4000 else None
-    if support is None:  # large: the densest of 180 axis bins
+    if len(v) <= PAIRWISE_SPLITS:  # the split with the most others within the tolerance
+        best = ang2[int(np.argmax(_support(ang2, ang2, tol)))]
+    else:  # many: the densest of 180 axis bins (an n x n table of 30,000 splits took 21 GB)
         bins = np.linspace(-np.pi, np.pi, 181)
         centres = 0.5 * (bins[1:] + bins[:-1])
-        d = _angle_gap(ang2[:, None], centres[None, :])
-        best = centres[int(np.argmax((d <= tol).sum(axis=0)))]
-    else:
-        best = ang2[int(np.argmax(support))]
+        best = centres[int(np.argmax(_support(centres, ang2, tol)))]
     near = _angle_gap(ang2, best) <= tol
     if near.sum() < PAIR_SHARE * len(v):
         return None
