@@ -459,12 +459,23 @@ def _second_chance(img, params, info, com, keep, sigma, window, min_separation, 
     chosen: list[int] = []
     kept_tree = cKDTree(params[keep, :2]) if keep.any() else None
     pos = dict(zip(sel, p_k[:, :2]))
+    # the chosen ones by cells of the exclusion distance: only the 3 x 3 cells around a
+    # candidate can hold one closer than it (a scan of every chosen one took 2 s for 30,000)
+    reach = 0.5 * min_separation
+    cells: dict[tuple[int, int], list[int]] = {}
+
+    def cell(p):
+        return (int(np.floor(p[0] / reach)), int(np.floor(p[1] / reach))) if reach > 0 else (0, 0)
+
     for k in order:
-        if kept_tree is not None and kept_tree.query(pos[k])[0] < 0.5 * min_separation:
+        if kept_tree is not None and kept_tree.query(pos[k])[0] < reach:
             continue
-        if any(np.hypot(*(pos[k] - pos[c])) < 0.5 * min_separation for c in chosen):
+        cy, cx = cell(pos[k])
+        if any(np.hypot(*(pos[k] - pos[c])) < reach
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1) for c in cells.get((cy + dy, cx + dx), ())):
             continue
         chosen.append(int(k))
+        cells.setdefault((cy, cx), []).append(int(k))
     if not chosen:
         return keep, params, info, fixed
     params = params.copy()
