@@ -293,12 +293,13 @@ def _child(job: dict) -> None:
     import_symseg = time.perf_counter() - clock
     cpu_end = resource.getrusage(resource.RUSAGE_SELF)
     import_cpu = cpu_end.ru_utime + cpu_end.ru_stime - cpu_start.ru_utime - cpu_start.ru_stime
-    if job["kind"] == "auto":  # the automatic stage: every size and the number of patterns from the image
+    if job["kind"] in ("auto", "columns"):  # the automatic stage: every size and the number of patterns from the image
         kwargs = dict(n_patterns="auto", random_state=0, show_progressbar=False)
     else:
         kwargs = dict(PYSTEM_PARAMS, n_patterns=2, stride=job["stride"], method=job["method"])
 
     signal_times = []  # HyperSpy's part: the first Signal2D of a process imports hyperspy.signal, io, axes...
+    n_columns = []
 
     def run(data=None):
         if data is None:
@@ -308,6 +309,9 @@ def _child(job: dict) -> None:
         s.set_signal_type("atomic_resolution")
         signal_times.append(time.perf_counter() - clock)
         seg = hyperspy_symseg.symmetry_segmentation(s, **kwargs)
+        if job["kind"] == "columns":  # and the atom columns found and refined in it
+            columns = s.find_atom_columns(segmentation=seg)
+            n_columns.append(len(columns.table))
         return data, seg, np.asarray(seg.labels.data)
 
     def cpu():  # user + system time of every thread of this process
@@ -321,7 +325,7 @@ def _child(job: dict) -> None:
     out = {"import_hs": import_hs, "import_symseg": import_symseg, "import_cpu": import_cpu, "fresh": fresh, "fresh_cpu": fresh_cpu, "peak": peak,
            "fresh_descriptors": seg.timings["descriptors"], "grid": list(seg.descriptors.data.shape),
            "stride": seg.parameters["stride"], "n_patterns": seg.n_patterns, "warm": [], "warm_descriptors": [],
-           "fresh_signal": signal_times[0]}
+           "fresh_signal": signal_times[0], "n_columns": n_columns[0] if n_columns else None}
     for _ in range(job["warm"]):
         clock = time.perf_counter()
         _, seg, again = run(data)
@@ -480,6 +484,7 @@ def fresh_main(args) -> None:
     jobs = [{"kind": "lcm", "method": m, "stride": s} for m in args.methods for s in sorted(args.strides, reverse=True)]
     if not args.no_auto:
         jobs.append({"kind": "auto", "method": "direct", "stride": "auto"})
+        jobs.append({"kind": "columns", "method": "direct", "stride": "auto"})
     rows, peaks, imports_after_hs, import_cpu = [], {}, [], []
     for job in jobs:
         slow = job["method"] == "fft" and job["stride"] in (1, 2)
@@ -496,6 +501,7 @@ def fresh_main(args) -> None:
         ref_fresh, ref_warm = PYSTEM_FRESH_SECONDS.get(key), PYSTEM_SECONDS.get(key)
         r0 = results[0]
         what = (f"auto: k={r0['n_patterns']}, stride {r0['stride']}" if job["kind"] == "auto" else
+                f"auto + find_atom_columns ({r0['n_columns']} columns)" if job["kind"] == "columns" else
                 f"{job['method']}, stride {job['stride']}")
         warm_s = _median(warm) if warm else None
         rows.append([
