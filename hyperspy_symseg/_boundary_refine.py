@@ -296,6 +296,21 @@ def fine_variance(image, grid: DescriptorGrid, patch: int) -> np.ndarray:
     return std * std
 
 
+def _interiors(labels, reach: float, stride: int) -> list:
+    """(ny, nx) bool per frame: the grid points farther than ``reach`` px from every boundary."""
+    return [~band_mask(lab, reach / stride) for lab in labels]
+
+
+def _interior_medians(labels, maps, interiors, n_patterns: int) -> np.ndarray | None:
+    """(n_patterns,) float64: each pattern's median of ``maps`` over its interior points, or None
+    when a pattern has none (``labels``, ``maps``, ``interiors``: one (ny, nx) array per frame)."""
+    y = np.concatenate([np.asarray(lab)[inside].astype(np.int64) for lab, inside in zip(labels, interiors)])
+    v = np.concatenate([np.asarray(m)[inside] for m, inside in zip(maps, interiors)])
+    if n_patterns < 2 or np.bincount(y, minlength=n_patterns).min() == 0:
+        return None
+    return np.array([np.median(v[y == k]) for k in range(n_patterns)])
+
+
 def pattern_variances(labels, variances, reach: float, stride: int, n_patterns: int) -> np.ndarray | None:
     """(n_patterns,) float64: each pattern's median fine-box variance over its interior grid
     points (farther than ``reach`` px from every boundary), or None when a pattern has none.
@@ -304,16 +319,7 @@ def pattern_variances(labels, variances, reach: float, stride: int, n_patterns: 
     :func:`fit_refiner`). Cheap (no descriptor), so a fit can tell before computing the fine
     descriptor whether any pair of patterns would be refined (:func:`allowed_moves`).
     """
-    radius = reach / stride
-    y, v = [], []
-    for lab, var in zip(labels, variances):
-        interior = ~band_mask(lab, radius)
-        y.append(np.asarray(lab)[interior].astype(np.int64))
-        v.append(np.asarray(var)[interior])
-    y, v = np.concatenate(y), np.concatenate(v)
-    if n_patterns < 2 or np.bincount(y, minlength=n_patterns).min() == 0:
-        return None
-    return np.array([np.median(v[y == k]) for k in range(n_patterns)])
+    return _interior_medians(labels, variances, _interiors(labels, reach, stride), n_patterns)
 
 
 def fit_refiner(descriptor, patch: int, reach: float, stride: int, labels, features, variances, n_patterns: int,
@@ -345,23 +351,16 @@ def fit_refiner(descriptor, patch: int, reach: float, stride: int, labels, featu
         None when a pattern has no interior point or no two patterns' variances differ
         by :data:`VARIANCE_RATIO`.
     """
-    medians = pattern_variances(labels, variances, reach, stride, n_patterns)
-    if medians is None or not allowed_moves(medians).any():
+    interiors = _interiors(labels, reach, stride)
+    medians = _interior_medians(labels, variances, interiors, n_patterns)
+    allowed = None if medians is None else allowed_moves(medians)
+    if allowed is None or not allowed.any():
         return None
-    allowed = allowed_moves(medians)
-    radius = reach / stride
-    X, y, c = [], [], []
-    for f, (lab, feat) in enumerate(zip(labels, features)):
-        interior = ~band_mask(lab, radius)
-        X.append(np.asarray(feat)[interior])
-        y.append(np.asarray(lab)[interior].astype(np.int64))
-        if crystallinity is not None:
-            c.append(np.asarray(crystallinity[f])[interior])
-    X, y = np.concatenate(X), np.concatenate(y)
+    X = np.concatenate([np.asarray(feat)[inside] for feat, inside in zip(features, interiors)])
+    y = np.concatenate([np.asarray(lab)[inside].astype(np.int64) for lab, inside in zip(labels, interiors)])
     overlayer = None
     if crystallinity is not None:
-        c = np.concatenate(c)
-        typical = np.array([np.median(c[y == k]) for k in range(n_patterns)])
+        typical = _interior_medians(labels, crystallinity, interiors, n_patterns)
         overlayer = allowed & (typical[None, :] > 0) & (typical[:, None] < OVERLAYER_CRYSTALLINITY * typical[None, :])
     if len(y) > MAX_TRAIN:
         pick = np.sort(np.random.default_rng(random_state).choice(len(y), MAX_TRAIN, replace=False))
