@@ -348,26 +348,22 @@ def coarsest_reciprocal(reciprocal: np.ndarray, hk: np.ndarray, power: np.ndarra
     total = float(power.sum())
     if total <= 0:
         return None
-    changed = True
+
+    def coarser(axis, n):  # no more than SUPERCELL_SHARE of the power off every n-th row of index ``axis``
+        off = hk[:, axis] % n != 0
+        # evidence: reflections on the coarser rows that are not on the zero row
+        return (np.count_nonzero(~off & (hk[:, axis] != 0)) >= SUPERCELL_MIN_PEAKS
+                and float(power[off].sum()) <= SUPERCELL_SHARE * total)
+
     any_change = False
     for _ in range(4):  # at most a 3 x 3 x 2 x 2 supercell is undone
-        if not changed:
+        step = next(((axis, n) for axis in (0, 1) for n in (2, 3) if coarser(axis, n)), None)
+        if step is None:
             break
-        changed = False
-        for axis in (0, 1):
-            for n in (2, 3):
-                off = hk[:, axis] % n != 0
-                # evidence: reflections on the coarser rows that are not on the zero row
-                if np.count_nonzero(~off & (hk[:, axis] != 0)) < SUPERCELL_MIN_PEAKS:
-                    continue
-                if float(power[off].sum()) > SUPERCELL_SHARE * total:
-                    continue
-                basis[axis] *= n
-                hk = hk[~off]
-                power = power[~off]
-                hk[:, axis] //= n
-                changed = any_change = True
-                break
-            if changed:
-                break
+        axis, n = step
+        keep = hk[:, axis] % n == 0
+        basis[axis] *= n
+        hk, power = hk[keep], power[keep]
+        hk[:, axis] //= n
+        any_change = True
     return basis if any_change else None
