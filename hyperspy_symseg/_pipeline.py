@@ -104,6 +104,33 @@ def _label_all(model, signal, lazy_output, show_progressbar, num_workers):
 
 
 
+#: The channels the non-crystalline patterns are told apart by (_intensity_split: the local
+#: mean alone split a carbon film of two thicknesses instead of finding the hole in it).
+SPLIT_CHANNELS = ("local mean", "local std")
+
+
+def _intensity_split(spec, features, grid_labels, n_patterns, width, random_state):
+    """The :class:`~hyperspy_symseg._intensity_split.IntensitySplit` of a fit, or None.
+
+    None also when the descriptor has no crystallinity, local mean and local std channels
+    (intensity features off, no lattice found). ``features``: (..., n_operations) the
+    fitted grid points' descriptors; ``grid_labels`` their nearest-centre labels.
+    """
+    from ._intensity_split import fit_intensity_split
+    from .descriptors._augmented import CRYSTALLINITY_WEIGHT
+
+    names = list(spec.operation_names()) if hasattr(spec, "operation_names") else []
+    wanted = ("crystallinity", "local mean", "local std")
+    if n_patterns < 2 or not all(name in names for name in wanted):
+        return None
+    typical = float(spec.stats.get("crystallinity", 0.0)) * CRYSTALLINITY_WEIGHT * float(spec.stats.get("unit", 1.0))
+    if not typical > 0.0:
+        return None
+    features = np.asarray(features).reshape(-1, spec.n_operations)
+    return fit_intensity_split(features, grid_labels, n_patterns, names.index(wanted[0]),
+                               tuple(names.index(w) for w in SPLIT_CHANNELS), typical, width, random_state)
+
+
 #: At most this many of the fitted frames (evenly spaced) train the boundary refinement.
 REFINE_FRAMES = 4
 

@@ -225,7 +225,23 @@ def model_to_dict(model) -> dict:
             "stride": int(refiner.stride),
             **({} if refiner.overlayer is None else {"overlayer": np.asarray(refiner.overlayer, dtype=np.uint8)}),
         }
+    split = getattr(model, "intensity_split", None)
+    if split is not None:  # absent from files of models without one (and of older versions)
+        out["intensity_split"] = {
+            "patterns": np.asarray(split.patterns, dtype=np.int64), "means": split.means,
+            "variance": split.variance, "weights": split.weights, "channels": np.asarray(split.channels, dtype=np.int64),
+        }
     return out
+
+
+def _split_from_dict(d):
+    from ._intensity_split import IntensitySplit
+
+    if d is None:
+        return None
+    return IntensitySplit(np.asarray(d["patterns"], dtype=np.int64), np.asarray(d["means"], dtype=np.float64),
+                          np.asarray(d["variance"], dtype=np.float64), np.asarray(d["weights"], dtype=np.float64),
+                          tuple(int(c) for c in np.asarray(d["channels"]).ravel()))
 
 
 def _refiner_from_dict(d):
@@ -250,6 +266,7 @@ def model_from_dict(d: dict):
     return SegmentationModel(
         descriptor_from_dict(d["descriptor"]), int(d["stride"]), reducer_from_dict(d["reducer"]),
         np.asarray(d["centers"], dtype=np.float64), refiner=_refiner_from_dict(d.get("refiner")),
+        intensity_split=_split_from_dict(d.get("intensity_split")),
     )
 
 

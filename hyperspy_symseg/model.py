@@ -100,9 +100,12 @@ class SegmentationModel:
     refiner : BoundaryRefiner or None
         Labels near crystal / vacuum boundaries decided again with a finer patch
         (:mod:`hyperspy_symseg._boundary_refine`); None: the nearest centre everywhere.
+    intensity_split : IntensitySplit or None
+        Labels among non-crystalline patterns decided by the intensity channels alone
+        (:mod:`hyperspy_symseg._intensity_split`), before the refiner; None: not used.
     """
 
-    def __init__(self, descriptor, stride: int, reducer, centers: np.ndarray, refiner=None):
+    def __init__(self, descriptor, stride: int, reducer, centers: np.ndarray, refiner=None, intensity_split=None):
         for attribute in ("grid", "compute", "halo", "n_operations"):
             if not hasattr(descriptor, attribute):
                 raise TypeError(
@@ -123,6 +126,10 @@ class SegmentationModel:
         if refiner is not None and refiner.n_patterns != len(centers):
             raise ValueError(f"refiner is for {refiner.n_patterns} patterns, the model has {len(centers)}.")
         self.refiner = refiner
+        if intensity_split is not None and int(np.max(intensity_split.patterns)) >= len(centers):
+            raise ValueError(f"intensity_split names pattern {int(np.max(intensity_split.patterns))}, the model has "
+                             f"{len(centers)}.")
+        self.intensity_split = intensity_split
 
     @property
     def n_patterns(self) -> int:
@@ -147,6 +154,8 @@ class SegmentationModel:
         """Labels (...) and squared distances (..., n_patterns) of descriptors (..., N)."""
         reduced = self.reduce(features).reshape(-1, self.centers.shape[1])
         labels, distances = nearest_centre(reduced, self.centers)
+        if self.intensity_split is not None:
+            labels = self.intensity_split.apply(features.reshape(-1, features.shape[-1]), labels)
         lead = features.shape[:-1]
         return labels.reshape(lead).astype(self.dtype), distances.reshape(lead + (self.n_patterns,))
 

@@ -21,7 +21,9 @@ import numpy as np
 from . import _validation as check
 from ._lazy_fit import fit_descriptors, grid_shape
 from ._learn import SubsampledKMeans, nearest_centre
-from ._pipeline import _boundary_refiner, _cluster, _descriptors_of, _label_all, _reduce, _refined_grid_labels
+from ._pipeline import (
+    _boundary_refiner, _cluster, _descriptors_of, _intensity_split, _label_all, _reduce, _refined_grid_labels, _seed,
+)
 from ._signal_utils import (
     _check_fits, _check_run_options, _image_geometry, _label_signal, _lazy_output, _pixel_size, _threads,
 )
@@ -393,13 +395,21 @@ def symmetry_segmentation(
     # label), the rule predict applies: the k-means labels renumbered, except where centres tie.
     grid_labels = nearest_centre(descriptors.learning_results.loadings, model.centers, distances=False)
     grid_labels = grid_labels.astype(label_dtype(n_patterns)).reshape(descriptors.data.shape[:-1])
+    if intensity_features:
+        # Non-crystalline patterns (carbon, a vacuum hole) told apart by intensity alone (_intensity_split).
+        split = _intensity_split(spec, descriptors.data, grid_labels, n_patterns, band_width, _seed(random_state))
+        if split is not None:
+            grid_labels = split.apply(np.asarray(descriptors.data), grid_labels)
+            order = np.argsort(np.bincount(grid_labels.ravel(), minlength=n_patterns), kind="stable")
+            grid_labels = np.argsort(order)[grid_labels].astype(grid_labels.dtype)
+            model = SegmentationModel(spec, stride, reducer, model.centers[order], intensity_split=split.relabelled(order))
     if refine_boundaries and reference is not None:
         # Crystal / vacuum edges decided again with half the patch (_boundary_refine); part of the
         # model, so that predict, tiles and chunks refine the same way.
         refiner, prepared = _boundary_refiner(reference, spec, stride, automatic.get("period_px"), grid_labels,
                                               n_patterns, random_state)
         if refiner is not None:
-            model = SegmentationModel(spec, stride, reducer, model.centers, refiner)
+            model = SegmentationModel(spec, stride, reducer, model.centers, refiner, model.intensity_split)
             grid_labels = _refined_grid_labels(model, reference, grid_labels, prepared)
     timings["refinement"], clock = time.perf_counter() - clock, time.perf_counter()
 
