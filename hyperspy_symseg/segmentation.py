@@ -261,7 +261,10 @@ def symmetry_segmentation(
         or holds much less contrast than a crystal, the local mean and standard
         deviation (vacuum, amorphous support, contamination and particles whose lattice
         does not show separate by intensity). On by default where a lattice is found;
-        False clusters the symmetry scores only (see the user guide).
+        False clusters the symmetry scores only (see the user guide). With it, two or
+        more non-crystalline patterns next to a crystal (carbon and a vacuum hole) are
+        told apart by the local mean and std alone (:mod:`hyperspy_symseg._intensity_split`);
+        ``parameters["intensity_split"]`` says whether that acted.
     refine_boundaries : bool
         Decide the grid points near the boundary between a crystal and vacuum (or any
         two patterns whose patch variances differ 5x or more) again with a patch half as
@@ -428,6 +431,7 @@ def symmetry_segmentation(
         "max_samples": max_samples,
         "band_refit": bool(kmeans.refitted_),
         "refine_boundaries": model.refiner is not None,
+        "intensity_split": model.intensity_split is not None,
         "reference_frames": None if reference_frames is None else reference_frames,
         "automatic": automatic,
         "pixel_size": pixel_size,

@@ -104,7 +104,7 @@ def _segment(image, **kw):
 
 def test_the_hole_and_the_carbon_come_apart(holey, monkeypatch):
     g = _segment(holey.image)
-    assert g.model.intensity_split is not None
+    assert g.model.intensity_split is not None and g.parameters["intensity_split"] is True
     accuracy = metrics.matched_accuracy(g.labels.data, holey.labels)
     with monkeypatch.context() as m:
         m.setattr(segmentation_module, "_intensity_split", lambda *args, **kwargs: None)
@@ -115,7 +115,7 @@ def test_the_hole_and_the_carbon_come_apart(holey, monkeypatch):
     sizes = np.bincount(np.asarray(g.labels.data).ravel(), minlength=3)
     assert np.all(np.diff(sizes) >= 0)  # still sorted by size, smallest first
     off = _segment(holey.image, intensity_features=False)
-    assert off.model.intensity_split is None  # the switch turns it off too
+    assert off.model.intensity_split is None and not off.parameters["intensity_split"]  # the switch turns it off too
 
 
 def test_every_route_splits_alike(holey, tmp_path):
