@@ -179,12 +179,10 @@ def fit_intensity_split(features: np.ndarray, labels: np.ndarray, n_patterns: in
     if np.count_nonzero(fit) < MIN_POINTS * m:
         return None
     values = features[:, list(channels)].astype(np.float64)
-    X = values[fit]
-    weights, means, variances = diagonal_mixture(X, m + 1, random_state)  # one spare component
+    weights, means, variances = diagonal_mixture(values[fit], m + 1, random_state)  # one spare component
     group = _merged_pair(means, variances)
-    n = m + 1
     channels = tuple(int(c) for c in channels)
-    split = IntensitySplit(np.arange(n), means, (weights[:, None] * variances).sum(axis=0), weights, channels)
+    split = IntensitySplit(np.arange(m + 1), means, (weights[:, None] * variances).sum(axis=0), weights, channels)
     overlap = np.zeros((m, m))
     np.add.at(overlap, (np.searchsorted(patterns, labels[inside]), group[split.components(values[inside])]), 1)
     rows, cols = linear_sum_assignment(-overlap)
@@ -215,13 +213,14 @@ def diagonal_mixture(X: np.ndarray, n_components: int, random_state=0, n_init: i
     means, variances : (n_components, c) float64 ndarrays
     """
     from ._kmeans import kmeans
+    from ._learn import nearest_centre
 
     X = np.asarray(X, dtype=np.float64)
     seeds = np.random.default_rng(random_state).integers(2**31 - 1, size=n_init)
     best = None
     for seed in seeds:
         centres, _ = kmeans(X, n_components, n_init=1, random_state=int(seed))
-        responsibilities = np.eye(n_components)[np.argmin(((X[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)]
+        responsibilities = np.eye(n_components)[nearest_centre(X, centres, distances=False)]
         score, params = expectation_maximisation(X, _m_step(X, responsibilities))
         if best is None or score > best[0]:
             best = (score, params)

@@ -117,17 +117,15 @@ def _intensity_split(spec, features, grid_labels, n_patterns, width, random_stat
     fitted grid points' descriptors; ``grid_labels`` their nearest-centre labels.
     """
     from ._intensity_split import fit_intensity_split
-    from .descriptors._augmented import CRYSTALLINITY_WEIGHT
 
     names = list(spec.operation_names()) if hasattr(spec, "operation_names") else []
-    wanted = ("crystallinity", "local mean", "local std")
-    if n_patterns < 2 or not all(name in names for name in wanted):
+    if n_patterns < 2 or not all(name in names for name in ("crystallinity",) + SPLIT_CHANNELS):
         return None
-    typical = float(spec.stats.get("crystallinity", 0.0)) * CRYSTALLINITY_WEIGHT * float(spec.stats.get("unit", 1.0))
+    typical = float(spec.stats.get("crystallinity", 0.0)) * spec.crystallinity_scale
     if not typical > 0.0:
         return None
     features = np.asarray(features).reshape(-1, spec.n_operations)
-    return fit_intensity_split(features, grid_labels, n_patterns, names.index(wanted[0]),
+    return fit_intensity_split(features, grid_labels, n_patterns, names.index("crystallinity"),
                                tuple(names.index(w) for w in SPLIT_CHANNELS), typical, width, random_state)
 
 

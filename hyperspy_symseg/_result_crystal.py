@@ -11,7 +11,7 @@ import numpy as np
 from ._crystal_labels import CRYSTAL_FRACTION  # noqa: F401  (re-exported: the documented default)
 from ._signal_utils import _check_fits, _frames, _image_geometry, _map_signal
 from .descriptors import upsample_labels
-from .descriptors._augmented import CRYSTALLINITY_WEIGHT, AugmentedDescriptor
+from .descriptors._augmented import AugmentedDescriptor
 
 
 class CrystallinityMixin:
@@ -98,7 +98,7 @@ class CrystallinityMixin:
         stored = "crystallinity" in spec.extras[: spec.n_extra]
         if stored:
             channel = spec.base.n_operations + spec.extras.index("crystallinity")
-            scale = CRYSTALLINITY_WEIGHT * float(spec.stats.get("unit", 1.0))
+            scale = spec.crystallinity_scale
         if signal is None and self.descriptors is not None and stored:
             signal = self.signal
             grid_values = np.asarray(self.descriptors.data)[..., channel] / scale

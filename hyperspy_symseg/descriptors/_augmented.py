@@ -253,6 +253,11 @@ class AugmentedDescriptor:
         return len(self.extras) if self.lattice_shifts is not None else 0
 
     @property
+    def crystallinity_scale(self) -> float:
+        """Factor from the raw crystallinity to its channel: :data:`CRYSTALLINITY_WEIGHT` times the base's unit."""
+        return CRYSTALLINITY_WEIGHT * float(self.stats.get("unit", 1.0))
+
+    @property
     def has_lattice(self) -> bool:
         """Whether lattice translations are known (for crystallinity maps, with or without channels)."""
         return self.lattice_shifts is not None
@@ -355,7 +360,7 @@ class AugmentedDescriptor:
         out = []
         if "crystallinity" in self.extras:
             c = np.maximum(crystallinity, 0.0) if self.nonnegative else crystallinity
-            out.append(CRYSTALLINITY_WEIGHT * unit * c)
+            out.append(self.crystallinity_scale * c)
         for k, name, key, crystal_key in ((1, "local mean", "mean_range", "mean_crystal"),
                                           (2, "local std", "std_range", "std_crystal")):
             if name in self.extras:
